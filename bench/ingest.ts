@@ -1,0 +1,171 @@
+/**
+ * npm run bench:ingest — the ingestion benchmark of issue 2 (a benchmark, not a test).
+ *
+ * 1. Generates a realistic trail (≥ 200,000 events from real record shapes, fresh ids and times, many
+ *    accounts and regions, gzipped files in the CloudTrail S3 layout, digest files beside them).
+ * 2. Floor: gunzip + JSON.parse of every file, nothing else.
+ * 3. Normalize: the same plus normalize() of every record (and, separately, with summaries).
+ * 4. Ingest into PostgreSQL: the real `ingestPaths` pipeline (read, gunzip, parse, normalize, insert).
+ * 5. Fills the store to ≥ 1,000,000 events and measures `trail` latency (median, p95) for people
+ *    found by e-mail prefix, user name, session name and access key.
+ *
+ * Options: --events N (default 200000) --total N (default 1000000) --queries N (default 500) --keep
+ * Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres): the server
+ * on which a throwaway database is created and dropped.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import pg from 'pg';
+import { normalize } from '../src/events/normalize.ts';
+import type { Ingestible, RawRecord } from '../src/events/model.ts';
+import { summarize } from '../src/events/summary.ts';
+import { ingestPaths } from '../src/ingest.ts';
+import { expandPaths } from '../src/sources/files.ts';
+import { openStore } from '../src/store/index.ts';
+import { generateRecords, generateTrail } from './lib/generate.ts';
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+const EVENTS = arg('events', 200_000);
+const TOTAL = arg('total', 1_000_000);
+const QUERIES = arg('queries', 500);
+const KEEP = process.argv.includes('--keep');
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const DIR = join(import.meta.dirname, '../.bench/trail');
+const SEED = 20261122;
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const rows: [string, string, string, string][] = [];
+function report(what: string, value: string, target: string, ok: boolean | null): void {
+  rows.push([what, value, target, ok === null ? '' : ok ? 'met' : 'NOT MET']);
+  console.log(`  ${what}: ${value}${target ? `   (target ${target}: ${ok ? 'met' : 'NOT met'})` : ''}`);
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function main(): Promise<void> {
+  console.log(`trailbot ingest benchmark — ${EVENTS.toLocaleString('en-US')} events in files, ${TOTAL.toLocaleString('en-US')} stored for queries`);
+  const os = await import('node:os');
+  console.log(`node ${process.version}, ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (other work on the machine lowers every figure)\n`);
+
+  // 1. The trail.
+  const marker = join(DIR, `.generated-${EVENTS}-${SEED}`);
+  if (!existsSync(marker)) {
+    await rm(DIR, { recursive: true, force: true });
+    const t = performance.now();
+    const g = await generateTrail({ dir: DIR, events: EVENTS, seed: SEED, digests: true });
+    await (await import('node:fs/promises')).writeFile(marker, JSON.stringify(g));
+    console.log(`generated ${fmt(g.events)} events in ${fmt(g.files)} files (${(g.bytes / 1e6).toFixed(1)} MB gz) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  } else {
+    console.log(`reusing the trail in ${DIR}`);
+  }
+  const { files } = await expandPaths([DIR]);
+  const blobs = await Promise.all(files.map((f) => readFile(f)));
+  console.log(`${fmt(files.length)} log files (digests excluded by the reader)\n`);
+
+  // 2 + 3. Floor vs normalize, same loop, files already in memory (measures CPU, not the disk).
+  const pass = (work: (r: RawRecord) => void): { n: number; ms: number } => {
+    const t = performance.now();
+    let n = 0;
+    for (const b of blobs) {
+      const doc = JSON.parse(gunzipSync(b).toString('utf8')) as { Records: RawRecord[] };
+      for (const r of doc.Records) {
+        work(r);
+        n++;
+      }
+    }
+    return { n, ms: performance.now() - t };
+  };
+  let sink = 0;
+  pass(() => undefined); // warm-up
+  pass((r) => (sink += normalize(r).resources.length));
+  const floor = pass(() => undefined);
+  const norm = pass((r) => (sink += normalize(r).resources.length));
+  const withSummary = pass((r) => (sink += summarize(normalize(r)).length));
+  const floorRate = (floor.n / floor.ms) * 1000;
+  const normRate = (norm.n / norm.ms) * 1000;
+  console.log('CPU, one core (gunzip + JSON.parse is the floor):');
+  report('floor: gunzip + JSON.parse', `${fmt(floorRate)} events/s`, '', null);
+  report('normalize', `${fmt(normRate)} events/s = ${((normRate / floorRate) * 100).toFixed(0)}% of the floor`, '≥ 75% of the floor', normRate >= 0.75 * floorRate);
+  report('normalize + summary sentence', `${fmt((withSummary.n / withSummary.ms) * 1000)} events/s`, '', null);
+
+  // 4. Ingest into PostgreSQL through the real pipeline.
+  const dbName = `trailbot_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${dbName}`;
+  const store = await openStore({ databaseUrl: url.toString(), dataDir: '/nonexistent', poolSize: 4 });
+  try {
+    console.log('\nPostgreSQL (real pipeline: read files, gunzip, parse, normalize, insert with indexes):');
+    const s = await ingestPaths(store, [DIR]);
+    const rate = (s.inserted / s.ms) * 1000;
+    report('ingest', `${fmt(rate)} events/s (${fmt(s.inserted)} events in ${(s.ms / 1000).toFixed(1)} s)`, '≥ 20,000 events/s', rate >= 20_000);
+    const again = await ingestPaths(store, [DIR]);
+    report('re-ingest of the same files', `${fmt(again.inserted)} new, ${fmt(again.duplicates)} duplicate, ${fmt((again.events / again.ms) * 1000)} events/s`, '0 new', again.inserted === 0);
+
+    // 5. Fill to TOTAL events straight from the generator, then time `trail`.
+    let stored = await store.count();
+    if (stored < TOTAL) {
+      const t = performance.now();
+      const inflight: Promise<unknown>[] = [];
+      let batch: Ingestible[] = [];
+      for (const raw of generateRecords({ count: TOTAL - stored, seed: SEED + 1 })) {
+        batch.push({ event: normalize(raw), raw });
+        if (batch.length === 2000) {
+          if (inflight.length >= 2) await inflight.shift();
+          inflight.push(store.ingest(batch));
+          batch = [];
+        }
+      }
+      if (batch.length) inflight.push(store.ingest(batch));
+      await Promise.all(inflight);
+      stored = await store.count();
+      console.log(`\nfilled the store to ${fmt(stored)} events in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    }
+    await store.db.query('ANALYZE');
+
+    const who = await store.db.query<{ w: string }>(
+      `(SELECT split_part(email, '@', 1) || '@' || left(split_part(email, '@', 2), 3) AS w FROM principals WHERE email IS NOT NULL ORDER BY random() LIMIT 200)
+       UNION ALL (SELECT user_name FROM principals WHERE type = 'IAMUser' ORDER BY random() LIMIT 100)
+       UNION ALL (SELECT session_name FROM principals WHERE type = 'AssumedRole' AND email IS NULL ORDER BY random() LIMIT 100)
+       UNION ALL (SELECT access_key_id FROM access_keys ORDER BY random() LIMIT 100)`,
+    );
+    const names = who.rows.map((r) => r.w).filter(Boolean);
+    const latest = (await store.db.query<{ t: string }>('SELECT max(time)::text AS t FROM events')).rows[0]!.t;
+    const since = new Date(new Date(latest).getTime() - 90 * 86_400_000).toISOString();
+    for (let i = 0; i < 50; i++) await store.trail({ who: names[i % names.length]!, since, limit: 50 });
+    const times: number[] = [];
+    let returned = 0;
+    for (let i = 0; i < QUERIES; i++) {
+      const t = performance.now();
+      const r = await store.trail({ who: names[i % names.length]!, since, limit: 50 });
+      times.push(performance.now() - t);
+      returned += r.events.length;
+    }
+    times.sort((a, b) => a - b);
+    console.log(`\ntrail over ${fmt(stored)} stored events (${QUERIES} queries by e-mail prefix, user name, session name and access key; 50 newest of 90 days; ${fmt(returned / QUERIES)} events per answer on average):`);
+    report('trail median', `${percentile(times, 50).toFixed(1)} ms`, '', null);
+    report('trail p95', `${percentile(times, 95).toFixed(1)} ms`, '≤ 50 ms', percentile(times, 95) <= 50);
+    report('stored events', fmt(stored), '≥ 1,000,000', stored >= 1_000_000);
+  } finally {
+    await store.close();
+    if (!KEEP) await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    else console.log(`kept database ${dbName}`);
+    await admin.end();
+  }
+
+  console.log('\n| measure | result | target | |\n|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  if (sink < 0) console.log(sink);
+}
+
+await main();

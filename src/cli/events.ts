@@ -1,0 +1,181 @@
+import { Option } from 'commander';
+import type { SummarizedEvent, TrailEvent } from '../events/model.ts';
+import { summarize, withSummary } from '../events/summary.ts';
+import { ingestPaths, normalizeItems, type Rejection } from '../ingest.ts';
+import { readInputs } from '../sources/files.ts';
+import { openStore, type Principal, type Store } from '../store/index.ts';
+import { type Cli, choice, EXIT } from './main.ts';
+import { Progress } from './progress.ts';
+import { parseLimit, parseTimeArg } from './time.ts';
+
+const OUTCOMES = ['success', 'denied', 'failed'] as const;
+const VIAS = ['console', 'cli', 'sdk', 'iac', 'service', 'unknown'] as const;
+
+function fmtInt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+async function withStore<T>(cli: Cli, fn: (s: Store) => Promise<T>): Promise<T> {
+  const c = cli.config();
+  const store = await openStore({ databaseUrl: c.databaseUrl, dataDir: c.dataDir });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function reportReject(cli: Cli): (r: Rejection) => void {
+  return (r) => cli.io.err(`trailbot: rejected ${r.where}: ${r.reason}\n`);
+}
+
+function describePrincipal(p: Principal): string {
+  const bits = [p.type ?? 'unknown type'];
+  if (p.account) bits.push(`account ${p.account}`);
+  if (p.arn && p.arn !== p.name) bits.push(p.arn);
+  bits.push(`${fmtInt(p.events)} events, last ${p.lastSeen}`);
+  return `${p.name ?? p.actorKey} (${bits.join(', ')})`;
+}
+
+function printEvents(cli: Cli, events: TrailEvent[], json: boolean, principals?: Principal[]): void {
+  if (json) {
+    const out: { principals?: Principal[]; events: SummarizedEvent[] } = { events: events.map(withSummary) };
+    if (principals) out.principals = principals;
+    cli.io.out(`${JSON.stringify(out, null, 2)}\n`);
+    return;
+  }
+  for (const e of events) cli.io.out(`${summarize(e)}\n`);
+}
+
+export function registerEventCommands(cli: Cli): void {
+  const { program } = cli;
+
+  program
+    .command('normalize')
+    .description('Print each CloudTrail record as one normalized JSON object per line (NDJSON), in input order. Needs no store.')
+    .argument('<path...>', 'files or folders (recursively): CloudTrail log files (gzipped or not), NDJSON, JSON arrays, LookupEvents responses, EventBridge events; - for stdin')
+    .addHelpText('after', '\nRejected records are reported on stderr with file and line or index; the exit status is then 1.')
+    .action(async (paths: string[]) => {
+      let rejected = 0;
+      const onReject = (r: Rejection): void => {
+        rejected++;
+        reportReject(cli)(r);
+      };
+      for await (const f of readInputs(paths)) {
+        if (f.error) {
+          onReject({ where: f.file, reason: f.error });
+          continue;
+        }
+        const lines: string[] = [];
+        for (const ing of normalizeItems(f.items, onReject)) lines.push(JSON.stringify(withSummary(ing.event)));
+        if (lines.length) cli.io.out(`${lines.join('\n')}\n`);
+      }
+      if (rejected > 0) cli.setExit(EXIT.rejected);
+    });
+
+  program
+    .command('ingest')
+    .description('Read CloudTrail files into the event store. Re-ingesting the same files adds nothing.')
+    .argument('<path...>', 'files or folders (recursively), any format `normalize` reads; - for stdin')
+    .option('-q, --quiet', 'no progress bar and no summary line')
+    .action(async (paths: string[], opts: { quiet?: boolean }) => {
+      await withStore(cli, async (store) => {
+        const progress = !opts.quiet && cli.io.tty ? new Progress(cli.io.err) : undefined;
+        const stats = await ingestPaths(store, paths, {
+          onReject: (r) => {
+            progress?.clear();
+            reportReject(cli)(r);
+          },
+          onFile: (f, s) => progress?.update(f.index, f.total, `${fmtInt(s.events)} events · ${fmtInt(s.events / Math.max(progress.elapsed(), 0.001))} events/s`),
+        });
+        progress?.clear();
+        if (!opts.quiet) {
+          const rate = stats.ms > 0 ? (stats.events / stats.ms) * 1000 : 0;
+          const skipped = stats.skippedFiles ? `, ${fmtInt(stats.skippedFiles)} digest files skipped` : '';
+          const failed = stats.failedFiles ? `, ${fmtInt(stats.failedFiles)} unreadable` : '';
+          cli.io.err(
+            `ingested ${fmtInt(stats.files)} files${skipped}${failed}: ${fmtInt(stats.inserted)} events new, ${fmtInt(stats.duplicates)} duplicate, ${fmtInt(stats.rejected)} rejected in ${(stats.ms / 1000).toFixed(1)} s (${fmtInt(rate)} events/s)\n`,
+          );
+        }
+        if (stats.rejected > 0) cli.setExit(EXIT.rejected);
+      });
+    });
+
+  program
+    .command('trail')
+    .description("What a person did, newest first, one plain-language line each.")
+    .argument('<who>', 'an e-mail or its start (alana@corp), IAM user name, role session name, access key id, ARN or principal id; case-insensitive')
+    .option('--since <when>', 'from this time: 30m, 24h, 7d, 2w or an ISO date/time', '7d')
+    .option('--until <when>', 'up to this time (same forms)')
+    .option('--limit <n>', 'at most this many events', '50')
+    .option('--writes-only', 'leave out read-only calls')
+    .option('--json', 'print JSON: the matching principals and the events with summaries')
+    .action(async (who: string, opts: { since: string; until?: string; limit: string; writesOnly?: boolean; json?: boolean }) => {
+      const q = {
+        who,
+        since: parseTimeArg(opts.since, '--since'),
+        until: opts.until ? parseTimeArg(opts.until, '--until') : undefined,
+        limit: parseLimit(opts.limit),
+        writesOnly: opts.writesOnly ?? false,
+      };
+      await withStore(cli, async (store) => {
+        const r = await store.trail(q);
+        if (opts.json) return printEvents(cli, r.events, true, r.principals);
+        if (r.principals.length === 0) {
+          cli.io.err(`trailbot: nobody matches ${JSON.stringify(who)} in the store (try an e-mail, user name, session name, access key id or ARN)\n`);
+          cli.setExit(EXIT.rejected);
+          return;
+        }
+        cli.io.out(`${r.principals.length === 1 ? 'Principal' : `${r.principals.length} principals`} matching ${JSON.stringify(who)}:\n`);
+        for (const p of r.principals) cli.io.out(`  ${describePrincipal(p)}\n`);
+        const span = `since ${q.since}${q.until ? ` until ${q.until}` : ''}`;
+        cli.io.out(`${r.events.length === 0 ? 'No' : fmtInt(r.events.length)} ${q.writesOnly ? 'changes' : 'events'} ${span}${r.events.length === q.limit ? ` (newest ${q.limit}; raise --limit for more)` : ''}:\n`);
+        printEvents(cli, r.events, false);
+      });
+    });
+
+  program
+    .command('search')
+    .description('Find stored events. Unlike CloudTrail LookupEvents, the filters combine.')
+    .option('--event-id <id>', 'the event id')
+    .option('--event-name <name>', 'the API action, e.g. DeleteBucket')
+    .option('--user <who>', 'a person, as `trail` understands it')
+    .option('--resource-type <type>', 'e.g. AWS::S3::Bucket')
+    .option('--resource-name <name>', 'a resource name, id or ARN (case-insensitive)')
+    .option('--event-source <source>', 'the service, e.g. s3.amazonaws.com')
+    .option('--access-key <id>', 'an access key id')
+    .addOption(new Option('--read-only <bool>', 'true: only reads; false: only changes').argParser(choice(['true', 'false'] as const)))
+    .option('--account <id>', 'the account id')
+    .option('--region <region>', 'e.g. eu-west-1')
+    .addOption(new Option('--outcome <outcome>', 'success, denied or failed').argParser(choice(OUTCOMES)))
+    .addOption(new Option('--via <via>', 'console, cli, sdk, iac, service or unknown').argParser(choice(VIAS)))
+    .option('--since <when>', 'from this time: 30m, 24h, 7d, 2w or an ISO date/time')
+    .option('--until <when>', 'up to this time')
+    .option('--limit <n>', 'at most this many events', '50')
+    .option('--json', 'print the events as JSON')
+    .action(async (o: Record<string, string | boolean | undefined>) => {
+      const s = (k: string): string | undefined => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
+      const q = {
+        eventId: s('eventId'),
+        eventName: s('eventName'),
+        user: s('user'),
+        resourceType: s('resourceType'),
+        resourceName: s('resourceName'),
+        eventSource: s('eventSource'),
+        accessKey: s('accessKey'),
+        readOnly: s('readOnly') === undefined ? undefined : s('readOnly') === 'true',
+        account: s('account'),
+        region: s('region'),
+        outcome: s('outcome') as (typeof OUTCOMES)[number] | undefined,
+        via: s('via') as (typeof VIAS)[number] | undefined,
+        since: s('since') ? parseTimeArg(s('since')!, '--since') : undefined,
+        until: s('until') ? parseTimeArg(s('until')!, '--until') : undefined,
+        limit: parseLimit(s('limit') ?? '50'),
+      };
+      await withStore(cli, async (store) => {
+        const r = await store.search(q);
+        printEvents(cli, r.events, Boolean(o.json));
+        if (!o.json && r.events.length === 0) cli.io.err('trailbot: no events match\n');
+      });
+    });
+}

@@ -1,0 +1,228 @@
+import { resolve } from 'node:path';
+import type { z } from 'zod';
+import { TrailbotError } from '../errors.ts';
+import { describeFlowsConfigIssues, flowsConfigSchema } from '../flows/config.ts';
+import { checkSources } from '../sources/config.ts';
+import { AWS_ENDPOINT, EXAMPLES, envSchema, type EnvSettings, LOG_LEVELS, type QueueBackendName, SECRET_ENV, TOGETHER } from './env.ts';
+import { FILE_EXAMPLE, type FileSettings, fileSchema, loadFile } from './file.ts';
+
+export { parseDuration } from './file.ts';
+export type { ReportSettings, SourceSettings } from './file.ts';
+export { envSchema, QUEUE_BACKENDS } from './env.ts';
+export type { QueueBackendName } from './env.ts';
+
+/**
+ * The one place that reads the environment. Everything else receives a typed `Config`.
+ * `readConfig(env)` takes the environment as an argument so tests pass their own.
+ */
+export interface Config {
+  /** PostgreSQL for the store; undefined means the embedded store in `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  /** The trailbot.config.yaml that was read, if any. */
+  configFile: string | undefined;
+  port: number;
+  /** Where people reach trailbot (links in Slack and Jira point here). */
+  publicUrl: string;
+  redisUrl: string | undefined;
+  queue: {
+    /** redis when REDIS_URL is set, else inline, unless TRAILBOT_QUEUE says otherwise. */
+    backend: QueueBackendName;
+    name: string;
+    concurrency: number;
+  };
+  aws: {
+    /** AWS_ENDPOINT_URL (key `default`) and AWS_ENDPOINT_URL_<SERVICE> (key `s3`, `sqs`, ...), for stand-ins. */
+    endpoints: Record<string, string>;
+  };
+  jira: { baseUrl: string; email: string; apiToken: string; project: string; webhookSecret: string | undefined } | undefined;
+  slack: { signingSecret: string; botToken: string; apiUrl: string } | undefined;
+  approvalSecret: string | undefined;
+  oidc: { issuer: string; clientId: string; clientSecret: string } | undefined;
+  flows: FileSettings['flows'];
+  routing: FileSettings['routing'];
+  accounts: NonNullable<FileSettings['accounts']>;
+  sources: NonNullable<FileSettings['sources']>;
+  reports: NonNullable<FileSettings['reports']>;
+}
+
+interface Problem {
+  key: string;
+  message: string;
+  example?: string;
+}
+
+function envProblems(issues: z.core.$ZodIssue[]): Problem[] {
+  return issues.map((i) => {
+    const key = String(i.path[0] ?? '?');
+    const message = i.message.startsWith('Invalid input') ? `expected ${EXAMPLES[key] ? 'a value like the example' : 'a valid value'}` : i.message;
+    return { key, message, example: EXAMPLES[key] ? `${key}=${EXAMPLES[key]}` : undefined };
+  });
+}
+
+function fileProblems(issues: z.core.$ZodIssue[], file: string): Problem[] {
+  const out: Problem[] = [];
+  for (const i of issues) {
+    const at = i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+    if (i.code === 'unrecognized_keys') {
+      for (const k of i.keys) {
+        out.push({ key: `${file} ${at ? `${at}.` : ''}${k}`, message: 'unknown section; expected flows, routing, accounts, sources or reports', example: FILE_EXAMPLE });
+      }
+    } else {
+      out.push({ key: `${file} ${at || '(top level)'}`, message: i.message.startsWith('Invalid input') ? `${i.message.replace(/^Invalid input: /, '')}` : i.message });
+    }
+  }
+  return out;
+}
+
+function fromEnv(env: NodeJS.ProcessEnv, e: EnvSettings, problems: Problem[]): void {
+  for (const g of TOGETHER) {
+    const given = g.keys.filter((k) => e[k] !== undefined);
+    if (given.length > 0 && given.length < g.keys.length) {
+      for (const k of g.keys.filter((k) => e[k] === undefined)) {
+        problems.push({ key: k, message: `${g.what} needs ${g.keys.join(', ')} together; ${given.join(', ')} ${given.length === 1 ? 'is' : 'are'} set but this is not`, example: `${k}=${EXAMPLES[k]}` });
+      }
+    }
+  }
+  const backend = e.TRAILBOT_QUEUE;
+  if (backend === 'redis' && !e.REDIS_URL) problems.push({ key: 'REDIS_URL', message: 'TRAILBOT_QUEUE=redis needs REDIS_URL', example: `REDIS_URL=${EXAMPLES.REDIS_URL}` });
+  if (backend === 'postgres' && !e.DATABASE_URL) problems.push({ key: 'DATABASE_URL', message: 'TRAILBOT_QUEUE=postgres keeps the queue in PostgreSQL and needs DATABASE_URL', example: `DATABASE_URL=${EXAMPLES.DATABASE_URL}` });
+  for (const [k, v] of Object.entries(env)) {
+    if (!AWS_ENDPOINT.test(k) || v === undefined || v.trim() === '') continue;
+    try {
+      if (!/^https?:$/.test(new URL(v).protocol)) throw new Error('not http');
+    } catch {
+      problems.push({ key: k, message: 'expected an http(s) URL of an AWS endpoint or stand-in', example: `${k}=${EXAMPLES.AWS_ENDPOINT_URL_S3}` });
+    }
+  }
+}
+
+function awsEndpoints(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    const m = AWS_ENDPOINT.exec(k);
+    if (!m || v === undefined || v.trim() === '') continue;
+    out[m[1] ? m[1].slice(1).toLowerCase() : 'default'] = v.trim();
+  }
+  return out;
+}
+
+export interface ReadConfigOptions {
+  /** Where a relative TRAILBOT_CONFIG, TRAILBOT_DATA_DIR and ./trailbot.config.yaml are found. */
+  cwd?: string;
+}
+
+/**
+ * Validates the environment and trailbot.config.yaml together. A bad setting stops start-up with
+ * ONE error listing every wrong key, what it expects and an example.
+ */
+export function readConfig(env: NodeJS.ProcessEnv = process.env, opts: ReadConfigOptions = {}): Config {
+  const cwd = opts.cwd ?? process.cwd();
+  const problems: Problem[] = [];
+  // Each setting on its own, so one bad value does not hide the checks that depend on the others.
+  const e: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(envSchema.shape)) {
+    const r = (schema as z.ZodType).safeParse(env[key]);
+    if (r.success) e[key] = r.data;
+    else problems.push(...envProblems(r.error.issues.map((i) => ({ ...i, path: [key, ...i.path] }))));
+  }
+  fromEnv(env, e as EnvSettings, problems);
+  const s = e as EnvSettings;
+
+  const file = loadFile(s.TRAILBOT_CONFIG, cwd);
+  let f: FileSettings = {};
+  if (file.error) problems.push({ key: 'TRAILBOT_CONFIG', message: file.error, example: `TRAILBOT_CONFIG=${EXAMPLES.TRAILBOT_CONFIG}` });
+  else if (file.path) {
+    const fp = fileSchema.safeParse(file.data);
+    if (fp.success) f = fp.data;
+    else problems.push(...fileProblems(fp.error.issues, file.path));
+    // The flows section is checked against the flows engine's own schema, in the same one message.
+    const flowsSection = (file.data as { flows?: unknown } | null)?.flows;
+    if (flowsSection !== undefined && flowsSection !== null && typeof flowsSection === 'object') {
+      const r = flowsConfigSchema.safeParse(flowsSection);
+      if (!r.success) {
+        for (const line of describeFlowsConfigIssues(r.error)) {
+          const at = line.indexOf(': ');
+          problems.push({ key: `${file.path} ${line.slice(0, at)}`, message: line.slice(at + 2) });
+        }
+      }
+    }
+  }
+
+  // The sources section is checked against the sources' own schema, in the same one message.
+  if (f.sources?.length) {
+    for (const line of checkSources({ sources: f.sources, accounts: f.accounts ?? [], configFile: file.path }).problems) {
+      const at = line.indexOf(': ');
+      problems.push({ key: `${file.path ?? 'trailbot.config.yaml'} ${line.slice(0, at)}`, message: line.slice(at + 2) });
+    }
+  }
+
+  if (problems.length > 0) {
+    const lines = problems.map((p) => `  ${p.key}: ${p.message}${p.example ? `\n      example: ${p.example.replace(/\n/g, '\n               ')}` : ''}`);
+    throw new TrailbotError('E_CONFIG_INVALID', `${problems.length === 1 ? '1 setting is' : `${problems.length} settings are`} wrong:\n${lines.join('\n')}`, {
+      hint: 'fix these and start again (`trailbot config check` checks without starting)',
+    });
+  }
+
+  const port = s.PORT ?? 3000;
+  return {
+    databaseUrl: s.DATABASE_URL,
+    dataDir: resolve(cwd, s.TRAILBOT_DATA_DIR ?? './.trailbot'),
+    logLevel: s.LOG_LEVEL ?? 'info',
+    configFile: file.path,
+    port,
+    publicUrl: (s.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    redisUrl: s.REDIS_URL,
+    queue: {
+      backend: s.TRAILBOT_QUEUE ?? (s.REDIS_URL ? 'redis' : 'inline'),
+      name: s.TRAILBOT_QUEUE_NAME ?? 'trailbot',
+      concurrency: s.TRAILBOT_WORKER_CONCURRENCY ?? 4,
+    },
+    aws: { endpoints: awsEndpoints(env) },
+    jira: s.JIRA_BASE_URL
+      ? { baseUrl: s.JIRA_BASE_URL.replace(/\/+$/, ''), email: s.JIRA_EMAIL!, apiToken: s.JIRA_API_TOKEN!, project: s.JIRA_PROJECT!, webhookSecret: s.JIRA_WEBHOOK_SECRET }
+      : undefined,
+    slack: s.SLACK_BOT_TOKEN ? { signingSecret: s.SLACK_SIGNING_SECRET!, botToken: s.SLACK_BOT_TOKEN, apiUrl: (s.SLACK_API_URL ?? 'https://slack.com/api').replace(/\/+$/, '') } : undefined,
+    approvalSecret: s.APPROVAL_SECRET,
+    oidc: s.OIDC_ISSUER ? { issuer: s.OIDC_ISSUER, clientId: s.OIDC_CLIENT_ID!, clientSecret: s.OIDC_CLIENT_SECRET! } : undefined,
+    flows: f.flows,
+    routing: f.routing,
+    accounts: f.accounts ?? [],
+    sources: f.sources ?? [],
+    reports: f.reports ?? [],
+  };
+}
+
+/** Paths in `Config` that hold secrets (masked by `maskConfig`, redacted from logs). */
+export const SECRET_PATHS = ['jira.apiToken', 'jira.webhookSecret', 'slack.signingSecret', 'slack.botToken', 'approvalSecret', 'oidc.clientSecret'] as const;
+
+/** A URL with its password replaced by ***. */
+export function maskUrl(u: string | undefined): string | undefined {
+  if (!u) return u;
+  try {
+    const url = new URL(u);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return '***';
+  }
+}
+
+/** The effective configuration with every secret masked, for `trailbot config print`. */
+export function maskConfig(c: Config): Record<string, unknown> {
+  const out = structuredClone(c) as unknown as Record<string, unknown>;
+  for (const path of SECRET_PATHS) {
+    const parts = path.split('.');
+    let o = out as Record<string, unknown> | undefined;
+    for (const p of parts.slice(0, -1)) o = o?.[p] as Record<string, unknown> | undefined;
+    const last = parts.at(-1)!;
+    if (o && o[last] !== undefined) o[last] = '*** (set)';
+  }
+  out.databaseUrl = maskUrl(c.databaseUrl);
+  out.redisUrl = maskUrl(c.redisUrl);
+  return out;
+}
+
+/** Environment variable names whose values must never be logged. */
+export const SECRET_ENV_NAMES: ReadonlySet<string> = SECRET_ENV;

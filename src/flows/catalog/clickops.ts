@@ -1,0 +1,26 @@
+import { defineFlow } from '../define.ts';
+import { isConsoleChange } from '../housekeeping.ts';
+import { byActor } from '../match.ts';
+
+/** ClickOps practice: infrastructure changed by hand in the console instead of through code. */
+export const clickops = defineFlow({
+  id: 'clickops',
+  kind: 'single',
+  severity: 'low',
+  description: 'A change was made by hand in the AWS console (sign-in and console housekeeping calls left out).',
+  runbook: 'Ask the person to capture the change in infrastructure as code (or import the resource) so the next apply does not undo it.',
+  falsePositives: ['Incident response; one-off experiments in sandbox accounts.'],
+  references: ['src/flows/housekeeping.ts (the calls left out)'],
+  params: {},
+  dedupPeriod: '24h',
+  allow: ['breakGlass'],
+  // When a more specific flow reports the event, this one leaves it alone (clickops-burst still counts it).
+  yieldsTo: [
+    'clickops-production', 'root-activity', 'iam-policy-change', 'admin-policy-attached', 'cloudtrail-config-change',
+    'kms-key-disabled-or-deleted', 's3-bucket-policy-change', 'config-service-change', 'security-group-change',
+    'network-acl-change', 'network-gateway-change', 'route-table-change', 'vpc-change', 'organizations-change',
+    'key-pair-change', 'access-key-created', 'iam-user-created-or-deleted', 'sensitive-delete', 'logging-disabled',
+  ],
+  match: (e) => isConsoleChange(e),
+  key: byActor,
+});

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { findings, record } from '../../../test/fixtures/flows/load.ts';
+
+const ID = 'iam-policy-change';
+const R = 'records/';
+const positive = () => POSITIVE[ID]!();
+
+describe(ID, () => {
+  it('raises when a role trust policy is updated (Stratus iam-backdoor-role)', () => {
+    const { records, config } = positive();
+    const f = findings(records, ID, config);
+    expect(f).toHaveLength(1);
+    expect(f[0]!.title).toBe('IAM trust policy changed: christophe updated the IAM role stratus-red-team-backdoor-r-role');
+  });
+  it('raises on a managed policy attached from the console (Panther test log)', () => {
+    expect(findings([record('flows/panther-analysis.json', 'AttachUserPolicy')], ID)).toHaveLength(1);
+  });
+  it('leaves AdministratorAccess to admin-policy-attached (nothing doubled)', () => {
+    const all = findings([record(`${R}stratus-aws.persistence.iam-create-admin-user.json`, 'AttachUserPolicy')]);
+    expect(all.filter((x) => x.flow === ID)).toEqual([]);
+    expect(all.filter((x) => x.flow === 'admin-policy-attached')).toHaveLength(1);
+  });
+  it('ignores failed changes and infrastructure-as-code identities', () => {
+    expect(findings([record(`${R}denied.json`, 'DeleteGroupPolicy')], ID)).toEqual([]);
+    const { records } = positive();
+    expect(findings(records, ID, { allow: { iacIdentities: ['christophe'] } })).toEqual([]);
+  });
+});

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { findings, record } from '../../../test/fixtures/flows/load.ts';
+
+const ID = 'route-table-change';
+const R = 'records/';
+const positive = () => POSITIVE[ID]!();
+
+describe(ID, () => {
+  it('raises on the recorded change (Panther test log)', () => {
+    const { records, config } = positive();
+    const f = findings(records, ID, config);
+    expect(f).toHaveLength(1);
+    expect(f[0]!.title).toBe('Routing changed: tester/tester created a route (route table rtb-1)');
+  });
+  it('ignores a gateway', () => {
+    expect(findings([record(`${R}writes-network.json`, 'AttachInternetGateway')], ID)).toEqual([]);
+  });
+  it('ignores infrastructure-as-code identities', () => {
+    const { records } = positive();
+    expect(findings(records, ID, { allow: { iacIdentities: ['arn:aws:iam::*:role/tester', 'example-role'] } })).toEqual([]);
+  });
+});

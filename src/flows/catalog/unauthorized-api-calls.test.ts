@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { findings, replay, at } from '../../../test/fixtures/flows/load.ts';
+
+const ID = 'unauthorized-api-calls';
+const R = 'records/';
+const positive = () => POSITIVE[ID]!();
+
+describe(ID, () => {
+  it('raises on a burst of denied calls by one role (Stratus ec2-get-password-data)', () => {
+    const { records, config } = positive();
+    const f = findings(records, ID, config);
+    expect(f).toHaveLength(1);
+    expect(f[0]!.count).toBe(30);
+    expect(f[0]!.title).toBe('stratus-red-team-ec2-get-password-data-role/aws-go-sdk-1722375070115152000 was denied 30 times in account 457448411975 (GetPasswordData)');
+  });
+  it('ignores automation roles on the allow-list', () => {
+    const { records } = positive();
+    expect(findings(records, ID, { allow: { automationRoles: ['stratus-red-team-*'] } })).toEqual([]);
+  });
+  it('leaves denials by a service control policy to scp-denied (nothing doubled)', () => {
+    const all = findings(replay(at(`${R}denied.json`, 0), 12, 10));
+    expect(all.filter((x) => x.flow === ID)).toEqual([]);
+    expect(all.filter((x) => x.flow === 'scp-denied').map((x) => x.count)).toEqual([12]);
+  });
+});

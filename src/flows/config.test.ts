@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { TrailbotError } from '../errors.ts';
+import { compileFlows } from './compile.ts';
+import { defaultFlowsConfig, flowsConfigSchema, parseFlowsConfig } from './config.ts';
+import { FLOWS } from './registry.ts';
+
+function problem(raw: unknown): TrailbotError {
+  try {
+    parseFlowsConfig(raw);
+  } catch (e) {
+    return e as TrailbotError;
+  }
+  throw new Error('expected an error');
+}
+
+describe('flows configuration', () => {
+  it('registers every issue id exactly once', () => {
+    const ids = FLOWS.map((f) => f.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.sort()).toEqual(
+      [
+        'root-activity', 'console-login-without-mfa', 'console-login-failures', 'unauthorized-api-calls', 'iam-policy-change',
+        'cloudtrail-config-change', 'kms-key-disabled-or-deleted', 's3-bucket-policy-change', 'config-service-change',
+        'security-group-change', 'network-acl-change', 'network-gateway-change', 'route-table-change', 'vpc-change',
+        'organizations-change', 'clickops', 'clickops-burst', 'clickops-production', 'key-pair-change', 'access-key-created',
+        'iam-user-created-or-deleted', 'admin-policy-attached', 'scp-denied', 'unexpected-region', 'new-service',
+        'sensitive-delete', 'logging-disabled',
+      ].sort(),
+    );
+  });
+
+  it('accepts nothing at all: every flow on with its defaults', () => {
+    const c = compileFlows(defaultFlowsConfig());
+    expect(c.enabled).toHaveLength(FLOWS.length);
+    expect(c.byId.get('clickops-burst')!.moreThan).toBe(20);
+  });
+
+  it('disables flows, changes severity, parameters, dedup period and allow-lists', () => {
+    const c = compileFlows(
+      parseFlowsConfig({
+        'new-service': { enabled: false },
+        'clickops-burst': { severity: 'high', params: { moreThan: 30, window: '12h' }, dedupPeriod: '2d', allow: [] },
+      }),
+    );
+    expect(c.byId.get('new-service')!.enabled).toBe(false);
+    expect(c.enabled.map((f) => f.id)).not.toContain('new-service');
+    const b = c.byId.get('clickops-burst')!;
+    expect([b.severity, b.moreThan, b.windowMs, b.dedupMs, b.allow.size]).toEqual(['high', 30, 12 * 3600_000, 2 * 86_400_000, 0]);
+  });
+
+  it('rejects bad settings with E_CONFIG_INVALID naming every key, with suggestions', () => {
+    const e = problem({
+      'clickops-brust': {},
+      'clickops-burst': { params: { morethan: 3, window: 'soon' }, severity: 'huge' },
+      expected: { accounts: { '12345': ['eu-west-1'] } },
+      allow: { automationRoles: 'ci-*' },
+    });
+    expect(e).toBeInstanceOf(TrailbotError);
+    expect(e.code).toBe('E_CONFIG_INVALID');
+    expect(e.message).toContain('flows.clickops-brust: unknown key — did you mean clickops-burst?');
+    expect(e.message).toContain('flows.clickops-burst.params.morethan: unknown key — did you mean moreThan?');
+    expect(e.message).toContain('flows.clickops-burst.params.window: expected a duration such as 30m, 24h, 7d or 2w');
+    expect(e.message).toMatch(/flows\.clickops-burst\.severity: .*"critical"/);
+    expect(e.message).toContain('flows.expected.accounts.12345');
+    expect(e.message).toContain('flows.allow.automationRoles');
+    expect(e.hint).toContain('trailbot.config.yaml');
+  });
+
+  it('exports a zod schema the runtime config loader can embed', () => {
+    expect(flowsConfigSchema.safeParse({ clickops: { enabled: false } }).success).toBe(true);
+    expect(flowsConfigSchema.safeParse({ clickops: { enabled: 'no' } }).success).toBe(false);
+  });
+});

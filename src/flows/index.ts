@@ -1,0 +1,95 @@
+import type { Ingestible, RawRecord, TrailEvent } from '../events/model.ts';
+import type { Store } from '../store/index.ts';
+import { type CompiledFlows, compileFlows } from './compile.ts';
+import type { FlowsConfig } from './config.ts';
+import { type EngineEvent, fold, loadRequest, matchEvents } from './engine.ts';
+import type { Finding } from './finding.ts';
+import { applyChanges, getFinding, listFindings, loadSnapshot, renderStored } from './store.ts';
+
+export { compileFlows, type CompiledFlow, type CompiledFlows } from './compile.ts';
+export { defaultFlowsConfig, flowsConfigSchema, parseFlowsConfig, type FlowsConfig, type FlowsConfigInput } from './config.ts';
+export { defineFlow, type FlowDef, type FlowKind, type Severity } from './define.ts';
+export { Detector, detect } from './detector.ts';
+export type { EngineEvent } from './engine.ts';
+export { findingJson, FINDING_STATUSES, type Finding, type FindingStatus } from './finding.ts';
+export { FLOWS } from './registry.ts';
+export { findingEventIds, getFinding, listFindings, setFindingStatus, type FindingQuery } from './store.ts';
+
+const compiledCache = new WeakMap<FlowsConfig, CompiledFlows>();
+
+/** The configuration compiled once per configuration object. */
+export function compiledFor(config: FlowsConfig): CompiledFlows {
+  let c = compiledCache.get(config);
+  if (!c) compiledCache.set(config, (c = compileFlows(config)));
+  return c;
+}
+
+export interface EvaluateResult {
+  /** Findings opened or joined by these events, rendered, as stored. */
+  findings: Finding[];
+  created: number;
+  updated: number;
+  /** Events that matched some flow. */
+  matched: number;
+}
+
+/** Serializes evaluations across workers: joining a finding must not race with opening it. */
+const FLOWS_LOCK = 727275;
+
+function asEngineEvent(x: Ingestible | TrailEvent | EngineEvent): EngineEvent {
+  return 'event' in x ? { event: x.event, raw: x.raw ?? null } : { event: x, raw: null };
+}
+
+/**
+ * Evaluates all enabled flows over events already ingested into the store (the worker calls it
+ * after each ingested batch). Idempotent: a retried job that evaluates the same events again finds
+ * them in `finding_events` and changes nothing, so counts are never doubled. First-seen baselines and
+ * threshold windows live in the store, so batches may come in any size.
+ */
+export async function evaluateFlows(
+  store: Store,
+  events: readonly (Ingestible | TrailEvent | EngineEvent)[],
+  config: FlowsConfig,
+  now: Date = new Date(),
+): Promise<EvaluateResult> {
+  const c = compiledFor(config);
+  const items = events.map(asEngineEvent);
+  const raws = new Map<string, RawRecord>();
+  const needRaw: string[] = [];
+  for (const it of items) {
+    const a = it.event.action;
+    if (a === null || !c.requestActions.has(a)) continue;
+    if (it.raw) raws.set(it.event.eventId, it.raw);
+    else needRaw.push(it.event.eventId);
+  }
+  if (needRaw.length) {
+    const r = await store.db.query<{ event_id: string; raw: RawRecord | string }>('SELECT event_id, raw FROM events WHERE event_id = ANY($1::text[])', [needRaw]);
+    for (const row of r.rows) raws.set(row.event_id, typeof row.raw === 'string' ? (JSON.parse(row.raw) as RawRecord) : row.raw);
+  }
+  const env = c.env(raws);
+  const { matches } = matchEvents(c, items, env);
+  if (matches.length === 0) return { findings: [], created: 0, updated: 0, matched: 0 };
+  const req = loadRequest(matches);
+  const batch = new Map(items.map((it) => [it.event.eventId, it.event]));
+  const touched = await store.db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [FLOWS_LOCK]);
+    const snapshot = await loadSnapshot(tx, req);
+    const ch = fold(matches, snapshot, env, { keepEvents: false });
+    await applyChanges(tx, c, ch, now);
+    await renderStored(tx, c, [...ch.touched], batch, raws);
+    return { ids: [...ch.touched], created: new Set(ch.newFindings.map((f) => f.id)) };
+  });
+  const findings: Finding[] = [];
+  for (const id of touched.ids) {
+    const f = await getFinding(store.db, id);
+    if (f) findings.push(f);
+  }
+  findings.sort((a, b) => a.firstSeen.localeCompare(b.firstSeen) || a.id.localeCompare(b.id));
+  const created = findings.filter((f) => touched.created.has(f.id)).length;
+  return { findings, created, updated: findings.length - created, matched: new Set(matches.map((m) => m.event.eventId)).size };
+}
+
+/** Findings changed after `since` (ISO), oldest change first: what the Slack and Jira integrations poll. */
+export function findingsUpdatedSince(store: Store, since: string | undefined, limit = 500): Promise<Finding[]> {
+  return listFindings(store.db, { updatedSince: since, limit });
+}

@@ -1,0 +1,93 @@
+import type { Actor, TrailEvent } from '../events/model.ts';
+
+/** Small shared predicates the catalog is written with. Pure. */
+
+/** The short service name: `iam.amazonaws.com` → `iam`. */
+export function serviceOf(e: TrailEvent): string {
+  const s = e.service ?? '';
+  // Several flows ask about the same event one after the other: remember the last answer.
+  if (s === lastService) return lastShort;
+  let short = SHORT.get(s);
+  if (short === undefined) {
+    const i = s.indexOf('.');
+    short = i > 0 ? s.slice(0, i) : s;
+    if (SHORT.size < 10_000) SHORT.set(s, short);
+  }
+  lastService = s;
+  lastShort = short;
+  return short;
+}
+const SHORT = new Map<string, string>();
+let lastService = '';
+let lastShort = '';
+
+/** The call went through (not denied, not failed). */
+export function succeeded(e: TrailEvent): boolean {
+  return e.outcome === 'success';
+}
+
+/** `service` is the short name (`ec2`) and the action is one of `actions`. */
+export function isCall(e: TrailEvent, service: string, actions: ReadonlySet<string>): boolean {
+  return e.action !== null && actions.has(e.action) && serviceOf(e) === service;
+}
+
+/** A person or program acting, as opposed to AWS acting on its own account. */
+export function isHumanOrProgram(e: TrailEvent): boolean {
+  return e.actor.type !== 'AWSService' && e.eventType !== 'AwsServiceEvent';
+}
+
+/** The group key most flows use: the same principal in the same account. */
+export function byActor(e: TrailEvent): string {
+  return `${e.account ?? 'unknown'}|${e.actorKey ?? e.actor.name ?? 'unknown'}`;
+}
+
+/**
+ * Services whose calls CloudTrail records in one region whatever region the caller works in
+ * (IAM, STS's global endpoint, sign-in, Organizations, Route 53, CloudFront, ...). A call to them says
+ * nothing about which regions are in use.
+ */
+export const GLOBAL_SERVICES: ReadonlySet<string> = new Set([
+  'iam', 'sts', 'signin', 'organizations', 'route53', 'route53domains', 'cloudfront', 'support', 'health',
+  'trustedadvisor', 'account', 'billingconsole', 'billing', 'ce', 'budgets', 'sso', 'sso-directory', 'identitystore',
+  'globalaccelerator', 'shield', 'waf', 'aws-portal', 'iam-identity-center', 'notifications', 'uxc', 'cur',
+  'pricing', 'tax', 'invoicing', 'freetier', 'payments', 'artifact',
+]);
+
+/** The role's ARN for an assumed-role session (`arn:aws:iam::<acct>:role/<name>`), else null. */
+export function roleArnOf(a: Actor): string | null {
+  if (a.type !== 'AssumedRole' || !a.roleName) return null;
+  const acct = a.accountId ?? (a.arn ? a.arn.split(':')[4] : null);
+  return acct ? `arn:aws:iam::${acct}:role/${a.roleName}` : null;
+}
+
+/** Every name an allow-list pattern may be written against: ARNs, role and user names, e-mail. */
+export function actorNames(a: Actor): string[] {
+  const out: string[] = [];
+  for (const v of [a.arn, roleArnOf(a), a.roleName, a.userName, a.email, a.name, a.sessionName]) if (v) out.push(v);
+  return out;
+}
+
+/** A case-insensitive glob (`*` matches anything, including `/` and `:`). */
+export function globToRegExp(pattern: string): RegExp {
+  const body = pattern
+    .split('*')
+    .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^${body}$`, 'i');
+}
+
+/** Does any of the patterns match any of the names? */
+export function anyMatch(patterns: readonly RegExp[], names: readonly string[]): boolean {
+  for (const p of patterns) for (const n of names) if (p.test(n)) return true;
+  return false;
+}
+
+/** Reads a nested value from request parameters (`get(req, 'ipPermissions', 'items')`). */
+export function get(obj: unknown, ...path: string[]): unknown {
+  let cur = obj;
+  for (const k of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}

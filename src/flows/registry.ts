@@ -1,0 +1,62 @@
+import { accessKeyCreated } from './catalog/access-key-created.ts';
+import { adminPolicyAttached } from './catalog/admin-policy-attached.ts';
+import { clickopsBurst } from './catalog/clickops-burst.ts';
+import { clickopsProduction } from './catalog/clickops-production.ts';
+import { clickops } from './catalog/clickops.ts';
+import { cloudtrailConfigChange } from './catalog/cloudtrail-config-change.ts';
+import { configServiceChange } from './catalog/config-service-change.ts';
+import { consoleLoginFailures } from './catalog/console-login-failures.ts';
+import { consoleLoginWithoutMfa } from './catalog/console-login-without-mfa.ts';
+import { iamPolicyChange } from './catalog/iam-policy-change.ts';
+import { iamUserCreatedOrDeleted } from './catalog/iam-user-created-or-deleted.ts';
+import { keyPairChange } from './catalog/key-pair-change.ts';
+import { kmsKeyDisabledOrDeleted } from './catalog/kms-key-disabled-or-deleted.ts';
+import { loggingDisabled } from './catalog/logging-disabled.ts';
+import { networkAclChange } from './catalog/network-acl-change.ts';
+import { networkGatewayChange } from './catalog/network-gateway-change.ts';
+import { newService } from './catalog/new-service.ts';
+import { organizationsChange } from './catalog/organizations-change.ts';
+import { rootActivity } from './catalog/root-activity.ts';
+import { routeTableChange } from './catalog/route-table-change.ts';
+import { s3BucketPolicyChange } from './catalog/s3-bucket-policy-change.ts';
+import { scpDenied } from './catalog/scp-denied.ts';
+import { securityGroupChange } from './catalog/security-group-change.ts';
+import { sensitiveDelete } from './catalog/sensitive-delete.ts';
+import { unauthorizedApiCalls } from './catalog/unauthorized-api-calls.ts';
+import { unexpectedRegion } from './catalog/unexpected-region.ts';
+import { vpcChange } from './catalog/vpc-change.ts';
+import type { AnyFlow } from './define.ts';
+
+/** Every built-in flow, in the order `trailbot flows list` shows them. Add a flow here and nowhere else. */
+export const FLOWS: readonly AnyFlow[] = [
+  // CIS AWS Foundations monitoring controls
+  rootActivity,
+  consoleLoginWithoutMfa,
+  consoleLoginFailures,
+  unauthorizedApiCalls,
+  iamPolicyChange,
+  cloudtrailConfigChange,
+  kmsKeyDisabledOrDeleted,
+  s3BucketPolicyChange,
+  configServiceChange,
+  securityGroupChange,
+  networkAclChange,
+  networkGatewayChange,
+  routeTableChange,
+  vpcChange,
+  organizationsChange,
+  // ClickOps
+  clickops,
+  clickopsBurst,
+  clickopsProduction,
+  // Identity, guardrails and unusual activity
+  keyPairChange,
+  accessKeyCreated,
+  iamUserCreatedOrDeleted,
+  adminPolicyAttached,
+  scpDenied,
+  unexpectedRegion,
+  newService,
+  sensitiveDelete,
+  loggingDisabled,
+];

@@ -1,0 +1,91 @@
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { asTrailbotError, type ErrorCode } from '../errors.ts';
+import type { Logger } from '../runtime/logger.ts';
+import type { Metrics } from '../runtime/metrics.ts';
+import { type JobQueue, withTimeout } from '../runtime/queue.ts';
+import type { Store } from '../store/index.ts';
+import { createApi } from './api.ts';
+import { requestLog } from './request-log.ts';
+
+export type Role = 'web' | 'worker' | 'all';
+
+export interface AppDeps {
+  store: Store;
+  queue: JobQueue;
+  metrics: Metrics;
+  log: Logger;
+  role: Role;
+  version?: string;
+  /** How long /readyz waits for each dependency. */
+  readyTimeoutMs?: number;
+}
+
+const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
+  E_USAGE: 400,
+  E_INPUT_SHAPE: 400,
+  E_INPUT_NOT_JSON: 400,
+  E_RECORD_INVALID: 400,
+  E_STORE_UNAVAILABLE: 503,
+  E_QUEUE: 503,
+};
+
+/**
+ * The HTTP side: probes and metrics on every role; the read-only JSON API on web (later: Slack,
+ * Jira, approvals and the dashboard, each a sub-app mounted with app.route). All errors leave
+ * through one onError as `{ error: { code, message, hint } }`.
+ */
+export function createApp(deps: AppDeps): Hono {
+  const { store, queue, metrics, log, role, version = '0.1.0', readyTimeoutMs = 2000 } = deps;
+  const app = new Hono();
+  app.use(requestLog({ log }));
+
+  app.get('/healthz', (c) => c.json({ status: 'ok', role, version }));
+
+  app.get('/readyz', async (c) => {
+    const check = async (what: string, p: () => Promise<unknown>): Promise<string> => {
+      try {
+        await withTimeout(p(), readyTimeoutMs, `no answer in ${readyTimeoutMs} ms`);
+        return 'ok';
+      } catch (e) {
+        log.warn({ dependency: what, err: e }, `${what} is not reachable`);
+        return `down: ${asTrailbotError(e).message}`;
+      }
+    };
+    const [s, q] = await Promise.all([check('store', () => store.db.query('SELECT 1')), check('queue', () => queue.ping())]);
+    const body = { status: s === 'ok' && q === 'ok' ? 'ready' : 'not ready', store: s, queue: q, queueBackend: queue.backend, storeKind: store.db.kind };
+    return c.json(body, body.status === 'ready' ? 200 : 503);
+  });
+
+  app.get('/metrics', async (c) => {
+    const text = await metrics.registry.metrics();
+    return c.text(text, 200, { 'content-type': metrics.registry.contentType });
+  });
+
+  if (role !== 'worker') {
+    app.route('/api', createApi({ store, queue }));
+    app.get('/', (c) =>
+      c.json({
+        name: 'trailbot',
+        version,
+        links: { health: '/healthz', ready: '/readyz', metrics: '/metrics', trail: '/api/trail?who=<person>', events: '/api/events?event_name=<action>', jobs: '/api/jobs?state=failed' },
+      }),
+    );
+  }
+
+  app.notFound((c) => c.json({ error: { code: 'E_NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) {
+      return c.json({ error: { code: err.status >= 500 ? 'E_INTERNAL' : 'E_USAGE', message: err.message } }, err.status);
+    }
+    const e = asTrailbotError(err);
+    const status = STATUS[e.code] ?? 500;
+    if (status >= 500) log.error({ err }, 'request failed');
+    // Internal errors say what happened in the log, not to the caller.
+    const message = status === 500 ? 'internal error (see the server log)' : e.message;
+    return c.json({ error: { code: e.code, message, hint: e.hint } }, status);
+  });
+  return app;
+}

@@ -1,0 +1,103 @@
+import { describeOrigin, type Unwrapped } from './events/envelopes.ts';
+import type { Ingestible } from './events/model.ts';
+import { normalize } from './events/normalize.ts';
+import { TrailbotError } from './errors.ts';
+import { type FileBatch, readInputs } from './sources/files.ts';
+import { INGEST_BATCH } from './store/events.ts';
+import type { Store } from './store/index.ts';
+
+/** A record or file that could not be used, with where it was and why. */
+export interface Rejection {
+  where: string;
+  reason: string;
+}
+
+export interface IngestStats {
+  files: number;
+  skippedFiles: number;
+  failedFiles: number;
+  events: number;
+  inserted: number;
+  duplicates: number;
+  rejected: number;
+  bytes: number;
+  ms: number;
+}
+
+export function emptyStats(): IngestStats {
+  return { files: 0, skippedFiles: 0, failedFiles: 0, events: 0, inserted: 0, duplicates: 0, rejected: 0, bytes: 0, ms: 0 };
+}
+
+/** Normalizes the records of one file; rejected ones are reported, never dropped silently. */
+export function normalizeItems(items: Unwrapped[], onReject: (r: Rejection) => void): Ingestible[] {
+  const out: Ingestible[] = [];
+  for (const it of items) {
+    if (it.kind === 'record') {
+      try {
+        out.push({ event: normalize(it.raw), raw: it.raw });
+      } catch (e) {
+        onReject({ where: describeOrigin(it.origin), reason: e instanceof TrailbotError ? e.message : `cannot normalize: ${(e as Error).message}` });
+      }
+    } else if (it.kind === 'rejected') {
+      onReject({ where: describeOrigin(it.origin), reason: it.reason });
+    }
+  }
+  return out;
+}
+
+export interface IngestOptions {
+  onReject?: (r: Rejection) => void;
+  onFile?: (file: FileBatch, stats: IngestStats) => void;
+  /** Store writes in flight while the next batch is normalized (2 suits PostgreSQL, 1 the embedded store). */
+  parallel?: number;
+  batchSize?: number;
+}
+
+/**
+ * sources → normalize → store, for files and folders. Batches are written while the next ones are
+ * read and normalized; a file's bad records are reported and the rest still go in.
+ */
+export async function ingestPaths(store: Store, paths: string[], opts: IngestOptions = {}): Promise<IngestStats> {
+  const stats = emptyStats();
+  const started = performance.now();
+  const parallel = opts.parallel ?? (store.db.kind === 'pglite' ? 1 : 2);
+  const batchSize = opts.batchSize ?? INGEST_BATCH;
+  const onReject = (r: Rejection): void => {
+    stats.rejected++;
+    opts.onReject?.(r);
+  };
+  const inflight: Promise<void>[] = [];
+  let pending: Ingestible[] = [];
+  const flush = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    while (inflight.length >= parallel) await inflight.shift();
+    inflight.push(
+      store.ingest(batch).then((r) => {
+        stats.inserted += r.inserted;
+        stats.duplicates += r.duplicates;
+      }),
+    );
+  };
+  for await (const f of readInputs(paths)) {
+    stats.bytes += f.bytes;
+    if (f.error) {
+      stats.failedFiles++;
+      onReject({ where: f.file, reason: f.error });
+    } else if (f.skipped) {
+      stats.skippedFiles++;
+    } else {
+      stats.files++;
+      const events = normalizeItems(f.items, onReject);
+      stats.events += events.length;
+      for (const e of events) pending.push(e);
+      if (pending.length >= batchSize) await flush();
+    }
+    opts.onFile?.(f, stats);
+  }
+  await flush();
+  await Promise.all(inflight);
+  stats.ms = performance.now() - started;
+  return stats;
+}

@@ -1,0 +1,271 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { UnrecoverableError } from 'bullmq';
+import type { z } from 'zod';
+import type { Config } from '../config/index.ts';
+import { asTrailbotError, describeError, type ErrorCode, TrailbotError } from '../errors.ts';
+import { unwrap } from '../events/envelopes.ts';
+import type { Ingestible, RawRecord } from '../events/model.ts';
+import { normalizeItems, type Rejection } from '../ingest.ts';
+import { readInputs } from '../sources/files.ts';
+import { INGEST_BATCH } from '../store/events.ts';
+import type { Store } from '../store/index.ts';
+import { enqueue } from './enqueue.ts';
+import { describeIssues, type JobKind, type JobPayload, jobPayloads } from './jobs.ts';
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
+import type { JobContext, Pipeline } from './pipeline.ts';
+import type { JobQueue, Processor, RunningJob } from './queue.ts';
+
+/**
+ * What each job kind does. A definition is a value (like inngest's createFunction): its payload
+ * schema and a `run` function. `makeProcessor` turns a registry of them into the one processor every
+ * backend runs, which checks the payload, sorts errors into "retry" and "give up", and records metrics.
+ */
+export interface JobDefinition<P = unknown, R = unknown> {
+  payload: z.ZodType<P>;
+  run: (ctx: JobContext, payload: P) => Promise<R>;
+}
+
+export function defineJob<S extends z.ZodType, R>(def: { payload: S; run: (ctx: JobContext, payload: z.output<S>) => Promise<R> }): JobDefinition<z.output<S>, R> {
+  return def as JobDefinition<z.output<S>, R>;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a registry holds definitions of many payload types; each checks its own.
+export type AnyJobDefinition = JobDefinition<any, unknown>;
+export type Registry = Record<string, AnyJobDefinition>;
+
+/** Codes that mean the input is wrong: retrying cannot help, so the job fails at once. */
+const PERMANENT: ReadonlySet<ErrorCode> = new Set(['E_INPUT_UNREADABLE', 'E_INPUT_NOT_JSON', 'E_INPUT_SHAPE', 'E_RECORD_INVALID', 'E_USAGE', 'E_CONFIG_INVALID', 'E_STORE_MIGRATION']);
+
+function notWired(stage: keyof Pipeline, issue: string): never {
+  throw new TrailbotError('E_USAGE', `no ${stage} handler is wired yet (${issue}); this job cannot run`, {
+    hint: `wire Pipeline.${stage} in src/main.ts, then \`trailbot jobs retry\` the job`,
+  });
+}
+
+/** Updates the source's row in source_status (the lag metric reads it). */
+async function recordSource(store: Store, source: string, newest: string | null, events: number, error: string | null = null): Promise<void> {
+  await store.db.query(
+    `INSERT INTO source_status AS s (source, newest_event_at, last_run_at, last_events, last_error) VALUES ($1, $2, now(), $3, $4)
+     ON CONFLICT (source) DO UPDATE SET newest_event_at = greatest(s.newest_event_at, excluded.newest_event_at), last_run_at = now(),
+       last_events = excluded.last_events, last_error = excluded.last_error`,
+    [source, newest, events, error],
+  );
+}
+
+export interface StoredBatch {
+  inserted: number;
+  duplicates: number;
+  rejected: number;
+  rejections: Rejection[];
+  newest: string | null;
+  flowJobs: string[];
+}
+
+/**
+ * Writes normalized events and, when flows are wired, enqueues `evaluate-flows` for the ones that
+ * were new. "New" is "stored by this statement or after it started", read back by event id.
+ */
+async function storeAndFan(ctx: JobContext, events: Ingestible[], wired: boolean): Promise<Pick<StoredBatch, 'inserted' | 'duplicates' | 'flowJobs' | 'newest'>> {
+  if (events.length === 0) return { inserted: 0, duplicates: 0, flowJobs: [], newest: null };
+  const t0 = (await ctx.store.db.query<{ t: string }>('SELECT clock_timestamp()::text AS t')).rows[0]!.t;
+  const r = await ctx.store.ingest(events);
+  let newest: string | null = null;
+  for (const e of events) if (e.event.time && (!newest || e.event.time > newest)) newest = e.event.time;
+  const flowJobs: string[] = [];
+  if (wired && r.inserted > 0) {
+    const ids = events.map((e) => e.event.eventId);
+    const fresh = await ctx.store.db.query<{ event_id: string }>('SELECT event_id FROM events WHERE event_id = ANY($1::text[]) AND ingested_at >= $2::timestamptz', [ids, t0]);
+    const freshIds = fresh.rows.map((x) => x.event_id);
+    for (let i = 0; i < freshIds.length; i += 5000) flowJobs.push((await ctx.enqueue('evaluate-flows', { eventIds: freshIds.slice(i, i + 5000) })).id);
+  }
+  return { ...r, flowJobs, newest };
+}
+
+function rejectionSample(all: Rejection[]): Rejection[] {
+  return all.slice(0, 20);
+}
+
+/** Raw records (or envelopes that hold them) → normalized events; rejections kept with where and why. */
+function normalizeRecords(records: RawRecord[], source: string, rejections: Rejection[]): Ingestible[] {
+  const items = records.flatMap((r, i) => [...unwrap(r, { file: source, at: `records[${i}]` })]);
+  return normalizeItems(items, (x) => rejections.push(x));
+}
+
+export function defaultJobs(pipeline: Pipeline): Registry {
+  const flowsWired = Boolean(pipeline.evaluateFlows);
+  const jobs: Record<JobKind, AnyJobDefinition> = {
+    'ingest-file': defineJob({
+      payload: jobPayloads['ingest-file'],
+      async run(ctx, p) {
+        const rejections: Rejection[] = [];
+        const out = { files: 0, skippedFiles: 0, events: 0, inserted: 0, duplicates: 0, rejected: 0, rejections: [] as Rejection[], flowJobs: [] as string[] };
+        let newest: string | null = null;
+        let unreadable: string | undefined;
+        // Events are written (and handed to the flows) in batches across files, not file by file.
+        let pending: Ingestible[] = [];
+        const flush = async (): Promise<void> => {
+          const r = await storeAndFan(ctx, pending, flowsWired);
+          pending = [];
+          out.inserted += r.inserted;
+          out.duplicates += r.duplicates;
+          out.flowJobs.push(...r.flowJobs);
+          if (r.newest && (!newest || r.newest > newest)) newest = r.newest;
+        };
+        for await (const f of readInputs([p.path])) {
+          if (f.error) {
+            rejections.push({ where: f.file, reason: f.error });
+            unreadable ??= `${f.file}: ${f.error}`;
+            continue;
+          }
+          if (f.skipped) {
+            out.skippedFiles++;
+            continue;
+          }
+          out.files++;
+          const events = normalizeItems(f.items, (x) => rejections.push(x));
+          out.events += events.length;
+          for (const e of events) pending.push(e);
+          if (pending.length >= INGEST_BATCH) await flush();
+        }
+        await flush();
+        if (out.files === 0 && out.skippedFiles === 0 && unreadable) {
+          throw new TrailbotError('E_INPUT_UNREADABLE', `nothing could be read from ${p.path}: ${unreadable}`, { hint: 'check the path and the file format' });
+        }
+        out.rejected = rejections.length;
+        out.rejections = rejectionSample(rejections);
+        ctx.metrics.eventsIngested.inc({ source: p.source ?? 'files' }, out.inserted);
+        if (p.source) await recordSource(ctx.store, p.source, newest, out.inserted);
+        return out;
+      },
+    }),
+    'ingest-batch': defineJob({
+      payload: jobPayloads['ingest-batch'],
+      async run(ctx, p) {
+        const rejections: Rejection[] = [];
+        const events = normalizeRecords(p.records, p.source, rejections);
+        if (events.length === 0) {
+          throw new TrailbotError('E_RECORD_INVALID', `none of the ${p.records.length} records is a CloudTrail event: ${rejections[0] ? `${rejections[0].where}: ${rejections[0].reason}` : 'no records'}`);
+        }
+        const r = await storeAndFan(ctx, events, flowsWired);
+        ctx.metrics.eventsIngested.inc({ source: p.source }, r.inserted);
+        await recordSource(ctx.store, p.source, r.newest, r.inserted);
+        return { events: events.length, inserted: r.inserted, duplicates: r.duplicates, rejected: rejections.length, rejections: rejectionSample(rejections), flowJobs: r.flowJobs };
+      },
+    }),
+    'poll-source': defineJob({
+      payload: jobPayloads['poll-source'],
+      async run(ctx, p) {
+        const poll = pipeline.pollSource ?? (() => notWired('pollSource', 'issue 4, sources'));
+        let result;
+        try {
+          result = await poll(ctx, p);
+        } catch (e) {
+          await recordSource(ctx.store, p.source, null, 0, describeError(e)).catch(() => undefined);
+          throw e;
+        }
+        const rejections: Rejection[] = [];
+        const events = normalizeRecords(result.records, p.source, rejections);
+        const r = await storeAndFan(ctx, events, flowsWired);
+        ctx.metrics.eventsIngested.inc({ source: p.source }, r.inserted);
+        await recordSource(ctx.store, p.source, result.newestEventTime ?? r.newest, r.inserted);
+        return { records: result.records.length, inserted: r.inserted, duplicates: r.duplicates, rejected: rejections.length, rejections: rejectionSample(rejections), flowJobs: r.flowJobs };
+      },
+    }),
+    'evaluate-flows': defineJob({
+      payload: jobPayloads['evaluate-flows'],
+      async run(ctx, p) {
+        const run = pipeline.evaluateFlows ?? (() => notWired('evaluateFlows', 'issue 5, flows'));
+        const r = await run(ctx, p);
+        for (const [flow, n] of Object.entries(r.findings)) ctx.metrics.findings.inc({ flow }, n);
+        return r;
+      },
+    }),
+    notify: defineJob({
+      payload: jobPayloads.notify,
+      async run(ctx, p) {
+        const run = pipeline.notify ?? (() => notWired('notify', 'the Slack and Jira integrations'));
+        const r = await run(ctx, p);
+        if (p.target === 'jira' && r.ticket && r.ticket !== 'unchanged') ctx.metrics.tickets.inc({ action: r.ticket });
+        return r;
+      },
+    }),
+    remediate: defineJob({
+      payload: jobPayloads.remediate,
+      async run(ctx, p) {
+        const run = pipeline.remediate ?? (() => notWired('remediate', 'the IAM integration'));
+        return run(ctx, p);
+      },
+    }),
+    report: defineJob({
+      payload: jobPayloads.report,
+      async run(ctx, p) {
+        const run = pipeline.report ?? (() => notWired('report', 'reports'));
+        return run(ctx, p);
+      },
+    }),
+    probe: defineJob({
+      payload: jobPayloads.probe,
+      async run(_ctx, p: JobPayload<'probe'>) {
+        if (p.ms > 0) await sleep(p.ms);
+        return { ok: true, note: p.note ?? null };
+      },
+    }),
+  };
+  return jobs;
+}
+
+export interface ProcessorDeps {
+  store: Store;
+  queue: JobQueue;
+  log: Logger;
+  metrics: Metrics;
+  config: Config | undefined;
+}
+
+/**
+ * The one processor every backend runs: finds the job's definition, checks the payload, runs it with
+ * a context, and turns errors about the input into UnrecoverableError (no retries) while everything
+ * else (a store or network hiccup) is retried with backoff.
+ */
+export function makeProcessor(registry: Registry, deps: ProcessorDeps): Processor {
+  return async (job: RunningJob) => {
+    const started = performance.now();
+    const def = registry[job.name];
+    const kind = def ? job.name : 'unknown';
+    const done = (outcome: 'completed' | 'retry' | 'failed'): void => {
+      deps.metrics.jobsProcessed.inc({ kind, outcome });
+      deps.metrics.jobDuration.observe({ kind, outcome }, (performance.now() - started) / 1000);
+    };
+    try {
+      if (!def) throw new TrailbotError('E_USAGE', `there is no job kind ${JSON.stringify(job.name)}`, { hint: `kinds: ${Object.keys(registry).join(', ')}` });
+      const parsed = def.payload.safeParse(job.data);
+      if (!parsed.success) throw new TrailbotError('E_INPUT_SHAPE', `bad ${job.name} job data: ${describeIssues(parsed.error.issues)}`);
+      let log: Logger | undefined;
+      const ctx: JobContext = {
+        store: deps.store,
+        enqueue: (k, input, opts) => enqueue(deps.queue, k, input, opts),
+        // A child logger costs more than a trivial job: made on first use.
+        get log() {
+          log ??= deps.log.child({ jobId: job.id, kind: job.name, attempt: job.attemptsMade + 1 });
+          return log;
+        },
+        metrics: deps.metrics,
+        config: deps.config,
+        job: { id: job.id, kind: job.name, attempt: job.attemptsMade + 1, attempts: job.attempts },
+      };
+      const result = await def.run(ctx, parsed.data as never);
+      done('completed');
+      return result;
+    } catch (e) {
+      const permanent = e instanceof UnrecoverableError || (e instanceof Error && e.name === 'UnrecoverableError') || (e instanceof TrailbotError && PERMANENT.has(e.code));
+      const message = e instanceof UnrecoverableError ? e.message : describeError(asTrailbotError(e));
+      const willRetry = !permanent && job.attemptsMade + 1 < job.attempts;
+      done(willRetry ? 'retry' : 'failed');
+      if (permanent) throw new UnrecoverableError(message);
+      const err = new Error(message, { cause: e });
+      throw err;
+    }
+  };
+}
+

@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * Every unit of trailbot's work is a job of one of these kinds, with a typed payload (checked when it
+ * is enqueued and again when it runs), an idempotency key (the queue's job id) and a retry policy.
+ * The processors live in definitions.ts; this file is only the vocabulary, shared by producers
+ * (CLI, HTTP, schedulers) and workers.
+ */
+
+const slug = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'expected lower-case letters, digits and -, e.g. org-trail');
+const isoTime = z.iso.datetime({ offset: true, error: 'expected an ISO-8601 time, e.g. 2024-08-01T13:00:00Z' });
+const rawRecord = z.record(z.string(), z.unknown(), { error: 'expected a CloudTrail record (a JSON object)' });
+
+export const jobPayloads = {
+  /** Read a CloudTrail file or folder (as `trailbot ingest` reads it) into the store. */
+  'ingest-file': z.strictObject({
+    path: z.string().min(1, 'expected a file or folder path'),
+    /** Which source the file came from, for lag metrics; files dropped by hand are `files`. */
+    source: slug.optional(),
+    /** Size and modification time when enqueued: the same path with new content is new work. */
+    fingerprint: z.string().optional(),
+  }),
+  /** Store a batch of raw records that arrived some other way (EventBridge, SQS, a webhook). */
+  'ingest-batch': z.strictObject({
+    source: slug,
+    records: z.array(rawRecord).min(1, 'expected at least one record').max(10_000, 'at most 10,000 records per batch'),
+  }),
+  /** Read what is new from one configured source (issue 4). */
+  'poll-source': z.strictObject({ source: slug }),
+  /** Run the flows over newly stored events (issue 5). */
+  'evaluate-flows': z.strictObject({
+    eventIds: z.array(z.string().min(1)).min(1, 'expected at least one event id').max(5_000, 'at most 5,000 events per job'),
+  }),
+  /** Tell people about a finding: a Slack message or a Jira ticket, created or brought up to date. */
+  notify: z.strictObject({
+    target: z.enum(['slack', 'jira'], { error: 'expected slack or jira' }),
+    findingId: z.string().min(1, 'expected the finding id'),
+    action: z.enum(['open', 'update', 'resolve'], { error: 'expected open, update or resolve' }).default('open'),
+  }),
+  /** Carry out an approved remediation step (IAM deactivation and the like). */
+  remediate: z.strictObject({
+    approvalId: z.string().min(1, 'expected the approval id'),
+    step: z.enum(['deactivate-access-key', 'delete-login-profile', 'revoke-role-sessions'], {
+      error: 'expected deactivate-access-key, delete-login-profile or revoke-role-sessions',
+    }),
+    account: z.string().regex(/^\d{12}$/, 'expected a 12-digit AWS account id'),
+    principalArn: z.string().regex(/^arn:aws[a-z-]*:(iam|sts)::\d{12}:/, 'expected an IAM or STS ARN'),
+    accessKeyId: z.string().regex(/^(AKIA|ASIA)[A-Z0-9]{12,}$/, 'expected an access key id').optional(),
+    dryRun: z.boolean().default(false),
+  }),
+  /** Write a periodic report (a digest of findings for a period). */
+  report: z.strictObject({ report: slug, since: isoTime.optional(), until: isoTime.optional() }),
+  /** Does nothing for `ms` milliseconds: checks a worker end to end and measures the queue (bench:queue). */
+  probe: z.strictObject({ ms: z.number().int().min(0).max(600_000).default(0), note: z.string().max(200).optional() }),
+} as const;
+
+export type JobKind = keyof typeof jobPayloads;
+export const JOB_KINDS = Object.keys(jobPayloads) as JobKind[];
+/** What a producer passes (defaults not yet applied). */
+export type JobInput<K extends JobKind> = z.input<(typeof jobPayloads)[K]>;
+/** What a processor receives. */
+export type JobPayload<K extends JobKind> = z.output<(typeof jobPayloads)[K]>;
+
+export interface RetryPolicy {
+  /** Tries in all, the first included. */
+  attempts: number;
+  /** First retry after this long; then doubling (BullMQ's exponential backoff: 2^(n-1)·delay). */
+  backoffMs: number;
+}
+
+/** Side effects that reach people retry for longer; a remediation is retried only a little. */
+export const RETRY: Record<JobKind, RetryPolicy> = {
+  'ingest-file': { attempts: 5, backoffMs: 2_000 },
+  'ingest-batch': { attempts: 5, backoffMs: 2_000 },
+  'poll-source': { attempts: 3, backoffMs: 5_000 },
+  'evaluate-flows': { attempts: 5, backoffMs: 2_000 },
+  notify: { attempts: 8, backoffMs: 5_000 },
+  remediate: { attempts: 3, backoffMs: 10_000 },
+  report: { attempts: 3, backoffMs: 30_000 },
+  probe: { attempts: 1, backoffMs: 1_000 },
+};
+
+function digest(...parts: unknown[]): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 32);
+}
+
+/**
+ * A job id usable by every backend: `<kind>-<text>` with only letters, digits, `-`, `_` and `.`
+ * (BullMQ ids must not contain `:` and must not be all digits).
+ */
+export function jobId(kind: string, key: string): string {
+  const clean = key.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 160);
+  return `${kind}-${clean}`;
+}
+
+/**
+ * The idempotency key of a job: the same work always gets the same key, so enqueuing it twice runs
+ * it once. Callers may pass their own key instead (e.g. a webhook's delivery id).
+ */
+export function idempotencyKey<K extends JobKind>(kind: K, p: JobPayload<K>, now: number = Date.now()): string {
+  switch (kind) {
+    case 'ingest-file': {
+      const q = p as JobPayload<'ingest-file'>;
+      return digest(q.path, q.fingerprint ?? null);
+    }
+    case 'ingest-batch': {
+      const q = p as JobPayload<'ingest-batch'>;
+      const ids = q.records.map((r) => (typeof r.eventID === 'string' ? r.eventID : JSON.stringify(r))).sort();
+      return digest(q.source, ids);
+    }
+    case 'poll-source':
+      // A poll asked for by hand: at most one per source per minute.
+      return `${(p as JobPayload<'poll-source'>).source}-${Math.floor(now / 60_000)}`;
+    case 'evaluate-flows':
+      return digest([...(p as JobPayload<'evaluate-flows'>).eventIds].sort());
+    case 'notify': {
+      const q = p as JobPayload<'notify'>;
+      return `${q.target}-${q.action}-${digest(q.findingId)}`;
+    }
+    case 'remediate': {
+      const q = p as JobPayload<'remediate'>;
+      return `${q.step}-${digest(q.approvalId, q.step, q.principalArn, q.accessKeyId ?? null, q.dryRun)}`;
+    }
+    case 'report': {
+      const q = p as JobPayload<'report'>;
+      return `${q.report}-${digest(q.since ?? null, q.until ?? null)}`;
+    }
+    default:
+      return digest(p, now, Math.random());
+  }
+}
+
+/** Readable zod issues: `records[2]: expected a CloudTrail record (a JSON object)`. */
+export function describeIssues(issues: z.core.$ZodIssue[]): string {
+  return issues
+    .map((i) => {
+      const at = i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+      const msg =
+        i.code === 'unrecognized_keys'
+          ? `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.join(', ')}`
+          : i.code === 'invalid_type' && /received undefined$/.test(i.message)
+            ? `required (${i.expected})`
+            : i.message.replace(/^Invalid input: /, '');
+      return at ? `${at}: ${msg}` : msg;
+    })
+    .join('; ');
+}

@@ -1,0 +1,152 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import type { Hono } from 'hono';
+import { type Config, maskConfig, parseDuration } from '../config/index.ts';
+import { describeError, TrailbotError } from '../errors.ts';
+import { createApp, type Role } from '../http/app.ts';
+import { openStore, type Store } from '../store/index.ts';
+import { defaultJobs, makeProcessor, type Registry } from './definitions.ts';
+import { RETRY } from './jobs.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { openQueue } from './open.ts';
+import type { Pipeline } from './pipeline.ts';
+import type { JobQueue, WorkerHandle, WorkOptions } from './queue.ts';
+
+export type { Role } from '../http/app.ts';
+
+export interface ServiceOptions {
+  config: Config;
+  role: Role;
+  /** The stages wired by src/main.ts. */
+  pipeline?: Pipeline;
+  /** Job definitions; the default registry built from `pipeline` unless given (tests). */
+  registry?: Registry;
+  log?: Logger;
+  /** Listen on config.port (true, the default), on this port (0: any free one), or not at all. */
+  listen?: boolean | number;
+  /** Worker tuning (tests shorten lock durations). */
+  work?: Partial<WorkOptions>;
+}
+
+export interface Service {
+  config: Config;
+  role: Role;
+  store: Store;
+  queue: JobQueue;
+  log: Logger;
+  metrics: Metrics;
+  app: Hono;
+  /** http://localhost:PORT when listening. */
+  url: string | undefined;
+  /** Finishes the jobs in hand, then closes the server, the queue and the store. */
+  close(): Promise<void>;
+}
+
+/**
+ * Upserts the recurring work the configuration asks for under stable ids (`poll-<source>`,
+ * `report-<id>`), and removes schedules of ours that the configuration no longer names. Every
+ * replica may do this at start: the same ids never make a second schedule.
+ */
+export async function reconcileSchedules(queue: JobQueue, config: Pick<Config, 'sources' | 'reports'>): Promise<string[]> {
+  const wanted = new Set<string>();
+  for (const s of config.sources) {
+    const id = `poll-${s.id}`;
+    wanted.add(id);
+    await queue.schedule({ id, every: parseDuration(s.every)!, name: 'poll-source', data: { source: s.id }, ...RETRY['poll-source'] });
+  }
+  for (const r of config.reports) {
+    const id = `report-${r.id}`;
+    wanted.add(id);
+    await queue.schedule({ id, pattern: r.pattern, tz: r.tz, name: 'report', data: { report: r.id }, ...RETRY.report });
+  }
+  for (const s of await queue.schedules()) {
+    if (/^(poll|report)-/.test(s.id) && !wanted.has(s.id)) await queue.unschedule(s.id);
+  }
+  return [...wanted];
+}
+
+export async function startService(opts: ServiceOptions): Promise<Service> {
+  const { config, role } = opts;
+  const log = opts.log ?? createLogger({ level: config.logLevel, base: { role } });
+  if (config.queue.backend === 'inline' && role !== 'all') {
+    throw new TrailbotError('E_USAGE', `--role ${role} needs a shared queue, but jobs are queued inline in this process`, {
+      hint: 'set REDIS_URL (or TRAILBOT_QUEUE=postgres with DATABASE_URL) to split web and worker, or run --role all',
+    });
+  }
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  let queue: JobQueue;
+  try {
+    queue = await openQueue(config, store);
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    throw e;
+  }
+  const metrics = createMetrics({ store, queue });
+  let worker: WorkerHandle | undefined;
+  let server: Server | undefined;
+  const close = async (): Promise<void> => {
+    log.info('shutting down: finishing the jobs in hand');
+    if (server) {
+      const s = server;
+      await new Promise<void>((resolve) => {
+        s.close(() => resolve());
+        s.closeIdleConnections();
+        setTimeout(() => s.closeAllConnections(), 5000).unref();
+      });
+    }
+    if (worker) await worker.close();
+    await queue.close();
+    await store.close();
+    log.info('stopped');
+  };
+
+  try {
+    if (role !== 'web') {
+      const registry = opts.registry ?? defaultJobs(opts.pipeline ?? {});
+      const processor = makeProcessor(registry, { store, queue, log, metrics, config });
+      worker = await queue.work(processor, {
+        concurrency: config.queue.concurrency,
+        ...opts.work,
+        onEvent: (e) => {
+          if (e.type === 'error') log.error({ err: e.error }, 'worker error');
+          else if (e.type === 'failed') log[e.willRetry ? 'warn' : 'error']({ jobId: e.job.id, kind: e.job.name, attempt: e.job.attemptsMade + 1, willRetry: e.willRetry }, e.reason);
+          else if (e.type === 'stalled') log.warn({ jobId: e.jobId }, 'job stalled (its worker stopped); taken again');
+          else log.debug({ jobId: e.job.id, kind: e.job.name }, 'job completed');
+          opts.work?.onEvent?.(e);
+        },
+      });
+      const scheduled = await reconcileSchedules(queue, config);
+      if (scheduled.length) log.info({ schedules: scheduled }, 'recurring work scheduled');
+    }
+    const app = createApp({ store, queue, metrics, log, role });
+    let url: string | undefined;
+    if (opts.listen !== false) {
+      const port = typeof opts.listen === 'number' ? opts.listen : config.port;
+      const { server: srv, address } = await new Promise<{ server: Server; address: AddressInfo }>((resolve, reject) => {
+        const s = serve({ fetch: app.fetch, port }, (info) => resolve({ server: s as Server, address: info })) as Server;
+        s.once('error', (e: NodeJS.ErrnoException) =>
+          reject(
+            new TrailbotError('E_USAGE', `cannot listen on port ${port}: ${e.code === 'EADDRINUSE' ? 'another program is using it' : e.message}`, {
+              hint: 'set PORT to a free port',
+              cause: e,
+            }),
+          ),
+        );
+      });
+      server = srv;
+      url = `http://localhost:${address.port}`;
+    }
+    log.info(
+      { url, store: store.db.kind, queue: queue.backend, queueName: queue.name, concurrency: config.queue.concurrency, config: { publicUrl: config.publicUrl, file: config.configFile } },
+      'trailbot started',
+    );
+    log.debug({ config: maskConfig(config) }, 'effective configuration');
+    return { config, role, store, queue, log, metrics, app, url, close };
+  } catch (e) {
+    log.error({ err: e }, describeError(e));
+    await close().catch(() => undefined);
+    throw e;
+  }
+}

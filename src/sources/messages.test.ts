@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { cloudTrailNotificationMessage, s3EventNotification, s3TestEvent, snsEnvelope } from '../integrations/aws/standins/records.ts';
+import { decodeS3EventKey, parseMessage, trailFileProblem } from './messages.ts';
+
+const KEY = 'AWSLogs/o-a1b2c3d4e5/111111111111/CloudTrail/eu-west-1/2026/01/15/111111111111_CloudTrail_eu-west-1_20260115T1205Z_abcdefghijklmnop.json.gz';
+const record = {
+  eventVersion: '1.11',
+  eventTime: '2026-01-15T12:00:00Z',
+  eventSource: 'iam.amazonaws.com',
+  eventName: 'CreateUser',
+  awsRegion: 'us-east-1',
+  eventID: '0b1e5b1a-0000-4000-8000-000000000001',
+  recipientAccountId: '111111111111',
+  userIdentity: { type: 'IAMUser', userName: 'maria', accountId: '111111111111' },
+};
+
+describe('S3 event keys', () => {
+  it('are URL-decoded with + as a space', () => {
+    expect(decodeS3EventKey('AWSLogs/my+trail/a%2Bb/%C3%A9t%C3%A9/x.json.gz')).toBe('AWSLogs/my trail/a+b/été/x.json.gz');
+    // What S3 sends for a key with spaces, pluses and non-ASCII (the stand-in encodes as S3 does).
+    const key = 'logs with space/AWSLogs/111111111111/CloudTrail/eu-west-1/2026/01/15/a+b é.json.gz';
+    const body = s3EventNotification('bucket', key, { size: 10, eTag: '"x"' });
+    expect(JSON.parse(body).Records[0].s3.object.key).toContain('with+space');
+    expect(parseMessage(body, 'm').objects).toEqual([{ bucket: 'bucket', key }]);
+  });
+
+  it('that are badly encoded make the message malformed, with the key named', () => {
+    const body = JSON.stringify({ Records: [{ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'b' }, object: { key: 'AWSLogs/%E0%A4%A/x' } } }] });
+    expect(parseMessage(body, 'm').malformed).toMatch(/not validly URL-encoded: "AWSLogs\/%E0%A4%A\/x"/);
+  });
+});
+
+describe('trail queue messages', () => {
+  it('S3 event notification → the log file to read', () => {
+    expect(parseMessage(s3EventNotification('trail', KEY, { size: 1, eTag: 'e' }), 'm')).toEqual({ objects: [{ bucket: 'trail', key: KEY }], items: [], ignored: [] });
+  });
+
+  it("CloudTrail's SNS notification, raw or in an SNS envelope → every key listed", () => {
+    const keys = [KEY, KEY.replace('eu-west-1', 'us-east-1')];
+    const raw = cloudTrailNotificationMessage('trail', keys);
+    const expected = { objects: keys.map((key) => ({ bucket: 'trail', key })), items: [], ignored: [] };
+    expect(parseMessage(raw, 'm')).toEqual(expected);
+    expect(parseMessage(snsEnvelope(raw), 'm')).toEqual(expected);
+  });
+
+  it('an S3 event sent through SNS (an envelope around S3 notifications)', () => {
+    expect(parseMessage(snsEnvelope(s3EventNotification('trail', KEY, { size: 1, eTag: 'e' })), 'm').objects).toEqual([{ bucket: 'trail', key: KEY }]);
+  });
+
+  it('EventBridge "AWS API Call via CloudTrail" → the record itself', () => {
+    const ev = { version: '0', id: 'x', 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.iam', account: '111111111111', time: record.eventTime, region: 'us-east-1', resources: [], detail: record };
+    const p = parseMessage(JSON.stringify(ev), 'sqs message 1');
+    expect(p.malformed).toBeUndefined();
+    expect(p.items).toEqual([{ kind: 'record', raw: record, origin: { file: 'sqs message 1', at: 'detail' } }]);
+  });
+
+  it('s3:TestEvent, removals, digests, Insights and other services’ files are left alone, with why', () => {
+    expect(parseMessage(s3TestEvent('trail'), 'm')).toEqual({ objects: [], items: [], ignored: ['s3:TestEvent (sent once when the bucket notification is set up)'] });
+    const removed = JSON.parse(s3EventNotification('trail', KEY, { size: 1, eTag: 'e' }));
+    removed.Records[0].eventName = 'ObjectRemoved:Delete';
+    expect(parseMessage(JSON.stringify(removed), 'm').ignored[0]).toMatch(/ObjectRemoved:Delete \(only ObjectCreated events bring new files\)/);
+    const digest = 'AWSLogs/111111111111/CloudTrail-Digest/eu-west-1/2026/01/15/111111111111_CloudTrail-Digest_eu-west-1_trail_eu-west-1_20260115T120000Z.json.gz';
+    expect(trailFileProblem(digest)).toBe('a CloudTrail digest file (no events)');
+    expect(trailFileProblem('AWSLogs/111111111111/CloudTrail-Insight/eu-west-1/2026/01/15/x.json.gz')).toBe('a CloudTrail Insights file');
+    expect(trailFileProblem('AWSLogs/111111111111/Config/eu-west-1/2026/01/15/x.json.gz')).toBe('not under a CloudTrail/ folder');
+    const p = parseMessage(cloudTrailNotificationMessage('trail', [digest, KEY]), 'm');
+    expect(p.objects).toEqual([{ bucket: 'trail', key: KEY }]);
+    expect(p.ignored).toHaveLength(1);
+  });
+
+  it('anything else is malformed, with the reason', () => {
+    expect(parseMessage('not json', 'm').malformed).toMatch(/^the message is not JSON/);
+    expect(parseMessage('[1,2]', 'm').malformed).toBe('expected a JSON object, got an array');
+    expect(parseMessage(JSON.stringify({ hello: 'world' }), 'm').malformed).toMatch(/^not a CloudTrail notification/);
+    expect(parseMessage(JSON.stringify({ Type: 'Notification', Message: '{oops' }), 'm').malformed).toMatch(/^the SNS Message is not JSON/);
+    expect(parseMessage(JSON.stringify({ s3Bucket: 'b', s3ObjectKey: 'one-key' }), 'm').malformed).toBe('s3ObjectKey is not a list of keys');
+    expect(parseMessage(JSON.stringify({ 'detail-type': 'EC2 Instance State-change Notification', source: 'aws.ec2', detail: {} }), 'm').malformed).toMatch(/is not a CloudTrail event/);
+    expect(parseMessage(JSON.stringify({ Records: [{ eventSource: 'aws:s3', s3: { bucket: { name: 'b' }, object: {} } }] }), 'm').malformed).toBe('Records[0] has no s3.bucket.name or s3.object.key');
+  });
+});

@@ -1,0 +1,115 @@
+import { type Unwrapped, unwrap } from '../events/envelopes.ts';
+
+/**
+ * What an SQS message on a trail queue says, with no I/O:
+ * - an S3 event notification (`Records[].s3`): log files to read; keys are URL-encoded, `+` is a space;
+ * - CloudTrail's SNS notification (`{"s3Bucket", "s3ObjectKey": [...]}`): log files to read;
+ * - either of those wrapped in an SNS envelope (`{"Type": "Notification", "Message": "<json>"}`);
+ * - an EventBridge event `AWS API Call via CloudTrail` (and the other `… via CloudTrail` types): the record itself;
+ * - `s3:TestEvent` (sent once when S3 notifications are set up), removals and non-trail keys: nothing to do.
+ * Anything else is malformed: reported with the reason, never silently dropped.
+ */
+export interface ParsedMessage {
+  objects: { bucket: string; key: string }[];
+  items: Unwrapped[];
+  /** Parts deliberately left alone, with why (a test event, a digest file…). */
+  ignored: string[];
+  /** Set when the message cannot be used at all. */
+  malformed?: string;
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** An S3 event notification key: URL-encoded, with `+` for a space. */
+export function decodeS3EventKey(key: string): string {
+  return decodeURIComponent(key.replace(/\+/g, ' '));
+}
+
+/** Whether an S3 key is a CloudTrail log file (not a digest, not an Insights file, not another service's logs). */
+export function trailFileProblem(key: string): string | undefined {
+  if (/(^|\/)CloudTrail-Digest\//.test(key) || key.includes('_CloudTrail-Digest_')) return 'a CloudTrail digest file (no events)';
+  if (/(^|\/)CloudTrail-Insight\//.test(key)) return 'a CloudTrail Insights file';
+  if (!/(^|\/)CloudTrail\//.test(key)) return 'not under a CloudTrail/ folder';
+  if (key.endsWith('/')) return 'a folder';
+  return undefined;
+}
+
+export function parseMessage(body: string, ref: string): ParsedMessage {
+  const out: ParsedMessage = { objects: [], items: [], ignored: [] };
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (e) {
+    return { ...out, malformed: `the message is not JSON (${(e as Error).message})` };
+  }
+  const malformed = interpret(value, ref, out, 0);
+  return malformed ? { objects: [], items: [], ignored: out.ignored, malformed } : out;
+}
+
+function addObject(out: ParsedMessage, bucket: string, key: string): void {
+  const problem = trailFileProblem(key);
+  if (problem) out.ignored.push(`s3://${bucket}/${key}: ${problem}`);
+  else out.objects.push({ bucket, key });
+}
+
+/** Fills `out` from one JSON value; returns why it is malformed, if it is. */
+function interpret(v: unknown, ref: string, out: ParsedMessage, depth: number): string | undefined {
+  if (!isObj(v)) return `expected a JSON object, got ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v}`;
+  // SNS envelope (raw message delivery off): the payload is a JSON string in Message.
+  if (v.Type === 'Notification' && typeof v.Message === 'string') {
+    if (depth > 2) return 'SNS envelopes nested too deep';
+    let inner: unknown;
+    try {
+      inner = JSON.parse(v.Message);
+    } catch (e) {
+      return `the SNS Message is not JSON (${(e as Error).message})`;
+    }
+    return interpret(inner, ref, out, depth + 1);
+  }
+  if (v.Event === 's3:TestEvent') {
+    out.ignored.push('s3:TestEvent (sent once when the bucket notification is set up)');
+    return undefined;
+  }
+  // CloudTrail's own notification: keys as they are (not URL-encoded).
+  if (typeof v.s3Bucket === 'string' && v.s3ObjectKey !== undefined) {
+    if (!Array.isArray(v.s3ObjectKey) || !v.s3ObjectKey.every((k) => typeof k === 'string' && k !== '')) return 's3ObjectKey is not a list of keys';
+    for (const k of v.s3ObjectKey as string[]) addObject(out, v.s3Bucket, k);
+    return undefined;
+  }
+  if (Array.isArray(v.Records)) {
+    const recs = v.Records as unknown[];
+    const s3Events = recs.filter((r) => isObj(r) && (r.eventSource === 'aws:s3' || isObj(r.s3)));
+    if (s3Events.length === 0) {
+      // Not notifications: a log file's contents sent as the message. Store the records.
+      for (const u of unwrap(v, { file: ref })) out.items.push(u);
+      return undefined;
+    }
+    for (const [i, r] of recs.entries()) {
+      if (!isObj(r) || !isObj(r.s3)) return `Records[${i}] is not an S3 event record`;
+      const name = String(r.eventName ?? '');
+      const s3 = r.s3 as Record<string, unknown>;
+      const bucket = isObj(s3.bucket) ? s3.bucket.name : undefined;
+      const rawKey = isObj(s3.object) ? s3.object.key : undefined;
+      if (typeof bucket !== 'string' || typeof rawKey !== 'string' || bucket === '' || rawKey === '') return `Records[${i}] has no s3.bucket.name or s3.object.key`;
+      let key: string;
+      try {
+        key = decodeS3EventKey(rawKey);
+      } catch {
+        return `Records[${i}].s3.object.key is not validly URL-encoded: ${JSON.stringify(rawKey.slice(0, 200))}`;
+      }
+      if (!name.startsWith('ObjectCreated:')) out.ignored.push(`s3://${bucket}/${key}: ${name || 'an S3 event'} (only ObjectCreated events bring new files)`);
+      else addObject(out, bucket, key);
+    }
+    return undefined;
+  }
+  if (v['detail-type'] !== undefined && v.detail !== undefined) {
+    const dt = String(v['detail-type']);
+    if (!/via CloudTrail$/.test(dt)) return `EventBridge event of type ${JSON.stringify(dt)} is not a CloudTrail event (expected "AWS API Call via CloudTrail")`;
+    for (const u of unwrap(v, { file: ref })) out.items.push(u);
+    const rejected = out.items.find((u): u is Extract<Unwrapped, { kind: 'rejected' }> => u.kind === 'rejected');
+    return rejected?.reason;
+  }
+  return 'not a CloudTrail notification: expected an S3 event, a CloudTrail SNS notification ({"s3Bucket","s3ObjectKey"}) or an EventBridge "AWS API Call via CloudTrail" event';
+}

@@ -1,0 +1,181 @@
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import pg from 'pg';
+import { from as copyFromStream } from 'pg-copy-streams';
+import { TrailbotError } from '../errors.ts';
+
+/**
+ * The one SQL interface the store uses, over either a PostgreSQL server (`pg` pool) or the
+ * embedded PostgreSQL (PGlite, PostgreSQL compiled to WebAssembly, kept in the data directory).
+ * Both run the same SQL and the same migrations.
+ */
+export interface Db {
+  readonly kind: 'postgres' | 'pglite';
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: T[]; rowCount: number }>;
+  /** Runs fn in one transaction on one connection. */
+  transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /**
+   * `COPY … FROM STDIN` with data in PostgreSQL's text format: PostgreSQL's fastest way in.
+   * Only on a server connection inside a transaction (PGlite has none: callers fall back to INSERT).
+   */
+  copyFrom?: (sql: string, data: string) => Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DbOptions {
+  databaseUrl?: string | undefined;
+  /** Where the embedded database lives when there is no databaseUrl. */
+  dataDir: string;
+  poolSize?: number;
+}
+
+// timestamptz and bigint come back as strings: we format times ourselves and counts fit in numbers.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => v);
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):([^@/]+)@/, '//$1:***@');
+}
+
+export async function openDb(opts: DbOptions): Promise<Db> {
+  if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts.poolSize ?? 8);
+  return openPglite(opts.dataDir);
+}
+
+async function openPostgres(url: string, max: number): Promise<Db> {
+  // jit off: trailbot's queries are short index lookups, and PostgreSQL's JIT compiler (on by default
+  // since 12) adds 50-300 ms to any query whose estimated cost crosses jit_above_cost.
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000, options: '-c jit=off' });
+  pool.on('error', () => {
+    /* an idle client died (server restart); the pool replaces it on next use */
+  });
+  try {
+    const c = await pool.connect();
+    c.release();
+  } catch (e) {
+    await pool.end().catch(() => undefined);
+    throw new TrailbotError('E_STORE_UNAVAILABLE', `cannot connect to PostgreSQL at ${redact(url)}: ${(e as Error).message}`, {
+      hint: 'check DATABASE_URL and that the server is running, or unset DATABASE_URL to use the embedded store',
+      cause: e,
+    });
+  }
+  const wrap = (q: pg.Pool | pg.PoolClient): Db['query'] =>
+    (async (sql: string, params?: unknown[]) => {
+      const r = await q.query(sql, params as unknown[]);
+      return { rows: r.rows, rowCount: r.rowCount ?? 0 };
+    }) as Db['query'];
+  const db: Db = {
+    kind: 'postgres',
+    query: wrap(pool),
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const tx: Db = {
+          kind: 'postgres',
+          query: wrap(client),
+          transaction: (f) => f(tx),
+          close: async () => undefined,
+          copyFrom: async (sql, data) => {
+            await pipeline(Readable.from([data]), client.query(copyFromStream(sql)));
+          },
+        };
+        const out = await fn(tx);
+        await client.query('COMMIT');
+        return out;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+  return db;
+}
+
+async function openPglite(dataDir: string): Promise<Db> {
+  const dir = join(dataDir, 'pgdata');
+  await mkdir(dir, { recursive: true });
+  const { PGlite } = await import('@electric-sql/pglite');
+  let pgl: InstanceType<typeof PGlite>;
+  try {
+    pgl = await PGlite.create(dir, {
+      parsers: { 20: (v: string) => Number(v), 1184: (v: string) => v },
+    });
+  } catch (e) {
+    throw new TrailbotError('E_STORE_UNAVAILABLE', `cannot open the embedded store in ${dir}: ${(e as Error).message}`, {
+      hint: 'another trailbot process may be using it (the embedded store allows one process), or the folder is damaged; set TRAILBOT_DATA_DIR to another folder',
+      cause: e,
+    });
+  }
+  // PGlite is one connection: serialize transactions so they never interleave.
+  let chain: Promise<unknown> = Promise.resolve();
+  const query = (async (sql: string, params?: unknown[]) => {
+    const r = await pgl.query(sql, params as unknown[]);
+    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+  }) as Db['query'];
+  const db: Db = {
+    kind: 'pglite',
+    query: (async (sql: string, params?: unknown[]) => {
+      await chain;
+      return query(sql, params);
+    }) as Db['query'],
+    transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+      const run = chain.then(() =>
+        pgl.transaction(async (t) => {
+          const tq = (async (sql: string, params?: unknown[]) => {
+            const r = await t.query(sql, params as unknown[]);
+            return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+          }) as Db['query'];
+          const tx: Db = { kind: 'pglite', query: tq, transaction: (f) => f(tx), close: async () => undefined };
+          return fn(tx);
+        }),
+      );
+      chain = run.catch(() => undefined);
+      return run as Promise<T>;
+    },
+    close: async () => {
+      await chain;
+      await pgl.close();
+    },
+  };
+  return db;
+}
+
+const MIGRATIONS_DIR = join(import.meta.dirname, 'migrations');
+
+/** Applies the versioned migrations in `src/store/migrations` once each, in order, under a lock. */
+export async function migrate(db: Db): Promise<string[]> {
+  const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d+_.*\.sql$/.test(f)).sort();
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock(727274)');
+    await tx.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    const done = new Set((await tx.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => Number(r.version)));
+    const applied: string[] = [];
+    for (const f of files) {
+      const version = Number.parseInt(f, 10);
+      if (done.has(version)) continue;
+      const sql = await readFile(join(MIGRATIONS_DIR, f), 'utf8');
+      try {
+        for (const stmt of splitSql(sql)) await tx.query(stmt);
+      } catch (e) {
+        throw new TrailbotError('E_STORE_MIGRATION', `migration ${f} failed: ${(e as Error).message}`, { cause: e });
+      }
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [version, f]);
+      applied.push(f);
+    }
+    return applied;
+  });
+}
+
+/** Splits a migration file on semicolons at line ends (our migrations hold no procedural bodies). */
+function splitSql(sql: string): string[] {
+  return sql
+    .split(/;\s*$/m)
+    .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
+    .filter((s) => s.length > 0);
+}

@@ -1,0 +1,339 @@
+import type { Actor, Ingestible, Outcome, Resource, TrailEvent, Via } from '../events/model.ts';
+import type { Db } from './db.ts';
+
+/** Columns written per event, in the order of the unnest() arrays below. */
+const COLUMNS: [string, string][] = [
+  ['event_id', 'text'],
+  ['time', 'timestamptz'],
+  ['account', 'text'],
+  ['region', 'text'],
+  ['service', 'text'],
+  ['action', 'text'],
+  ['read_only', 'boolean'],
+  ['event_type', 'text'],
+  ['event_category', 'text'],
+  ['outcome', 'text'],
+  ['error_code', 'text'],
+  ['error_message', 'text'],
+  ['actor_key', 'text'],
+  ['actor_type', 'text'],
+  ['actor_name', 'text'],
+  ['actor_arn', 'text'],
+  ['actor_account', 'text'],
+  ['principal_id', 'text'],
+  ['access_key_id', 'text'],
+  ['user_name', 'text'],
+  ['role_name', 'text'],
+  ['session_name', 'text'],
+  ['email', 'text'],
+  ['invoked_by', 'text'],
+  ['mfa', 'boolean'],
+  ['via', 'text'],
+  ['tool', 'text'],
+  ['source_ip', 'text'],
+  ['source_address', 'text'],
+  ['user_agent', 'text'],
+  ['resources', 'jsonb'],
+  ['resource_keys', 'text[]'],
+  ['primary_type', 'text'],
+  ['primary_id', 'text'],
+  ['primary_arn', 'text'],
+  ['primary_named', 'boolean'],
+  ['derived_id', 'boolean'],
+  ['raw', 'json'],
+];
+
+const colList = COLUMNS.map(([c]) => c).join(', ');
+/** unnest() cannot take an array of arrays, so resource keys travel joined by \x1f and are split in SQL. */
+const unnestArgs = COLUMNS.map(([c, t], i) => (c === 'resource_keys' ? `$${i + 1}::text[]` : `$${i + 1}::${t}[]`)).join(', ');
+const unnestSelect = COLUMNS.map(([c]) => (c === 'resource_keys' ? "string_to_array(u.resource_keys, E'\\x1f')" : `u.${c}`)).join(', ');
+
+/**
+ * Writing a batch, idempotent on event id, in one transaction:
+ * 1. PostgreSQL server: COPY straight into `events` (the fast path: every event new). If an event is
+ *    already there (unique violation), roll back to the savepoint, COPY into a per-session staging
+ *    table and INSERT … ON CONFLICT DO NOTHING from it.
+ *    Embedded store: INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING.
+ * 2. Fold only the events that were new into `principals` and `access_keys` (fold()).
+ */
+const UNNEST_INSERT_SQL = `INSERT INTO events (${colList})
+  SELECT ${unnestSelect} FROM unnest(${unnestArgs}) AS u(${colList})
+  ON CONFLICT (event_id) DO NOTHING RETURNING event_id`;
+const COPY_EVENTS_SQL = `COPY events (${colList}) FROM STDIN`;
+const STAGE_SQL = `CREATE TEMP TABLE IF NOT EXISTS ingest_stage (${COLUMNS.map(([c, t]) => `${c} ${t}`).join(', ')}) ON COMMIT DELETE ROWS`;
+const COPY_STAGE_SQL = `COPY ingest_stage (${colList}) FROM STDIN`;
+const STAGED_INSERT_SQL = `INSERT INTO events (${colList})
+  SELECT ${colList} FROM ingest_stage
+  ON CONFLICT (event_id) DO NOTHING RETURNING event_id`;
+
+const PRINCIPALS_SQL = `INSERT INTO principals AS p (actor_key, type, name, arn, account, principal_id, user_name, role_name, session_name, email, first_seen, last_seen, events)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::bigint[])
+  ON CONFLICT (actor_key) DO UPDATE SET
+    first_seen = least(p.first_seen, excluded.first_seen),
+    last_seen = greatest(p.last_seen, excluded.last_seen),
+    events = p.events + excluded.events,
+    name = coalesce(excluded.name, p.name),
+    email = coalesce(excluded.email, p.email),
+    arn = coalesce(excluded.arn, p.arn),
+    principal_id = coalesce(excluded.principal_id, p.principal_id)`;
+
+const ACCESS_KEYS_SQL = `INSERT INTO access_keys AS k (access_key_id, actor_key, first_seen, last_seen)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])
+  ON CONFLICT (access_key_id) DO UPDATE SET
+    first_seen = least(k.first_seen, excluded.first_seen),
+    last_seen = greatest(k.last_seen, excluded.last_seen)`;
+
+const NEEDS_ESCAPE = /[\\\n\r\t]/;
+const ESCAPES = /[\\\n\r\t]/g;
+const ESCAPED: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** One value in COPY text format. */
+function copyValue(v: unknown): string {
+  if (v === null || v === undefined) return '\\N';
+  if (typeof v === 'boolean') return v ? 't' : 'f';
+  const s = String(v);
+  return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPES, (c) => ESCAPED[c]!) : s;
+}
+
+const SEP = '\x1f';
+
+export interface IngestResult {
+  inserted: number;
+  duplicates: number;
+}
+
+/** Rows per transaction: large enough to amortize round trips, small enough to keep memory flat. */
+export const INGEST_BATCH = 5000;
+
+export async function insertEvents(db: Db, batch: Ingestible[]): Promise<IngestResult> {
+  if (batch.length === 0) return { inserted: 0, duplicates: 0 };
+  let inserted = 0;
+  for (let off = 0; off < batch.length; off += INGEST_BATCH) {
+    const part = batch.length <= INGEST_BATCH ? batch : batch.slice(off, off + INGEST_BATCH);
+    inserted += await withRetry(() => db.transaction((tx) => insertPart(tx, part)));
+  }
+  return { inserted, duplicates: batch.length - inserted };
+}
+
+/** Two writers inserting the same new events in different orders can deadlock; PostgreSQL then aborts one. */
+async function withRetry<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (i >= attempts || (code !== '40P01' && code !== '40001')) throw e;
+      await new Promise((r) => setTimeout(r, 20 * i + Math.random() * 30));
+    }
+  }
+}
+
+async function insertPart(tx: Db, part: Ingestible[]): Promise<number> {
+  // De-duplicate within the batch first (COPY would fail on the second copy of an id).
+  const seen = new Set<string>();
+  const rows: Ingestible[] = [];
+  for (const it of part) {
+    if (seen.has(it.event.eventId)) continue;
+    seen.add(it.event.eventId);
+    rows.push(it);
+  }
+  let fresh: Ingestible[];
+  if (tx.copyFrom) {
+    await tx.query('SET LOCAL synchronous_commit = off');
+    const text = copyText(rows);
+    await tx.query('SAVEPOINT ingest_copy');
+    try {
+      await tx.copyFrom(COPY_EVENTS_SQL, text);
+      fresh = rows;
+    } catch (e) {
+      if ((e as { code?: string }).code !== '23505') throw e;
+      await tx.query('ROLLBACK TO SAVEPOINT ingest_copy');
+      await tx.query(STAGE_SQL);
+      await tx.copyFrom(COPY_STAGE_SQL, text);
+      fresh = pick(rows, (await tx.query<{ event_id: string }>(STAGED_INSERT_SQL)).rows);
+    }
+  } else {
+    const cols: unknown[][] = COLUMNS.map(() => new Array(rows.length));
+    for (let i = 0; i < rows.length; i++) {
+      const row = rowOf(rows[i]!);
+      row[KEYS_COL] = (row[KEYS_COL] as string[]).join(SEP);
+      for (let c = 0; c < row.length; c++) cols[c]![i] = row[c];
+    }
+    fresh = pick(rows, (await tx.query<{ event_id: string }>(UNNEST_INSERT_SQL, cols)).rows);
+  }
+  await fold(tx, fresh);
+  return fresh.length;
+}
+
+function pick(rows: Ingestible[], inserted: { event_id: string }[]): Ingestible[] {
+  if (inserted.length === rows.length) return rows;
+  const ids = new Set(inserted.map((r) => r.event_id));
+  return rows.filter((r) => ids.has(r.event.eventId));
+}
+
+const KEYS_COL = COLUMNS.findIndex(([c]) => c === 'resource_keys');
+
+/** A text[] literal: {"a","b"} with backslashes and quotes escaped. */
+function arrayLiteral(items: string[]): string {
+  return `{${items.map((k) => `"${k.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
+}
+
+function copyText(rows: Ingestible[]): string {
+  const lines: string[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rowOf(rows[i]!);
+    row[KEYS_COL] = arrayLiteral(row[KEYS_COL] as string[]);
+    lines[i] = row.map(copyValue).join('\t');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const maxStr = (a: string | null, b: string | null): string | null => (a === null ? b : b === null ? a : a > b ? a : b);
+
+/** Folds new events into `principals` (names, first/last seen, count) and `access_keys`, keys sorted. */
+async function fold(tx: Db, fresh: Ingestible[]): Promise<void> {
+  if (fresh.length === 0) return;
+  type P = { type: string | null; name: string | null; arn: string | null; account: string | null; principalId: string | null; userName: string | null; roleName: string | null; sessionName: string | null; email: string | null; first: string; last: string; n: number };
+  const principals = new Map<string, P>();
+  const keys = new Map<string, { actor: string; first: string; last: string }>();
+  for (const { event: e } of fresh) {
+    const k = e.actorKey;
+    if (!k || !e.time) continue;
+    const a = e.actor;
+    const p = principals.get(k);
+    if (!p) {
+      principals.set(k, { type: a.type, name: a.name, arn: a.arn, account: a.accountId, principalId: a.principalId, userName: a.userName, roleName: a.roleName, sessionName: a.sessionName, email: a.email, first: e.time, last: e.time, n: 1 });
+    } else {
+      p.n++;
+      if (e.time < p.first) p.first = e.time;
+      if (e.time > p.last) p.last = e.time;
+      p.name = maxStr(p.name, a.name);
+      p.email = maxStr(p.email, a.email);
+      p.arn = maxStr(p.arn, a.arn);
+      p.principalId = maxStr(p.principalId, a.principalId);
+    }
+    if (a.accessKeyId) {
+      const ak = keys.get(a.accessKeyId);
+      if (!ak) keys.set(a.accessKeyId, { actor: k, first: e.time, last: e.time });
+      else {
+        if (e.time < ak.first) ak.first = e.time;
+        if (e.time > ak.last) ak.last = e.time;
+      }
+    }
+  }
+  const pk = [...principals.keys()].sort();
+  const ps = pk.map((k) => principals.get(k)!);
+  await tx.query(PRINCIPALS_SQL, [
+    pk, ps.map((p) => p.type), ps.map((p) => p.name), ps.map((p) => p.arn), ps.map((p) => p.account), ps.map((p) => p.principalId),
+    ps.map((p) => p.userName), ps.map((p) => p.roleName), ps.map((p) => p.sessionName), ps.map((p) => p.email),
+    ps.map((p) => p.first), ps.map((p) => p.last), ps.map((p) => p.n),
+  ]);
+  if (keys.size > 0) {
+    const kk = [...keys.keys()].sort();
+    const ks = kk.map((k) => keys.get(k)!);
+    await tx.query(ACCESS_KEYS_SQL, [kk, ks.map((k) => k.actor), ks.map((k) => k.first), ks.map((k) => k.last)]);
+  }
+}
+
+function rowOf({ event: e, raw }: Ingestible): unknown[] {
+  const a = e.actor;
+  // Ids only (an ARN's id is its last segment): half the GIN entries of ids + ARNs, and searches by
+  // ARN look its id up, then check the ARN (queries.ts).
+  const keys: string[] = [];
+  for (const r of e.resources) keys.push(r.id.toLowerCase());
+  const p = e.primaryResource;
+  return [
+    e.eventId, e.time, e.account, e.region, e.service, e.action, e.readOnly, e.eventType, e.eventCategory,
+    e.outcome, e.errorCode, e.errorMessage, e.actorKey, a.type, a.name, a.arn, a.accountId, a.principalId,
+    a.accessKeyId, a.userName, a.roleName, a.sessionName, a.email, a.invokedBy, a.mfa, e.via, e.tool,
+    e.sourceIp, e.sourceAddress, e.userAgent, JSON.stringify(e.resources), keys,
+    p?.type ?? null, p?.id ?? null, p?.arn ?? null, e.primaryNamed, e.derivedId, JSON.stringify(raw),
+  ];
+}
+
+/** A stored event as read back (raw record left out unless asked for). */
+export interface StoredRow {
+  event_id: string;
+  time: string;
+  account: string | null;
+  region: string | null;
+  service: string | null;
+  action: string | null;
+  read_only: boolean | null;
+  event_type: string | null;
+  event_category: string | null;
+  outcome: Outcome;
+  error_code: string | null;
+  error_message: string | null;
+  actor_key: string | null;
+  actor_type: string | null;
+  actor_name: string | null;
+  actor_arn: string | null;
+  actor_account: string | null;
+  principal_id: string | null;
+  access_key_id: string | null;
+  user_name: string | null;
+  role_name: string | null;
+  session_name: string | null;
+  email: string | null;
+  invoked_by: string | null;
+  mfa: boolean | null;
+  via: Via;
+  tool: string | null;
+  source_ip: string | null;
+  source_address: string | null;
+  user_agent: string | null;
+  resources: Resource[];
+  primary_type: string | null;
+  primary_id: string | null;
+  primary_arn: string | null;
+  primary_named: boolean;
+  derived_id: boolean;
+}
+
+export const EVENT_COLUMNS = COLUMNS.map(([c]) => c)
+  .filter((c) => c !== 'raw' && c !== 'resource_keys')
+  .map((c) => (c === 'time' ? `to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS time` : c))
+  .join(', ');
+
+export function rowToEvent(r: StoredRow): TrailEvent {
+  const actor: Actor = {
+    type: r.actor_type,
+    name: r.actor_name,
+    arn: r.actor_arn,
+    accountId: r.actor_account,
+    principalId: r.principal_id,
+    accessKeyId: r.access_key_id,
+    userName: r.user_name,
+    roleName: r.role_name,
+    sessionName: r.session_name,
+    email: r.email,
+    invokedBy: r.invoked_by,
+    mfa: r.mfa,
+  };
+  return {
+    eventId: r.event_id,
+    time: r.time,
+    account: r.account,
+    region: r.region,
+    service: r.service,
+    action: r.action,
+    readOnly: r.read_only,
+    eventType: r.event_type,
+    eventCategory: r.event_category,
+    outcome: r.outcome,
+    errorCode: r.error_code,
+    errorMessage: r.error_message,
+    actor,
+    via: r.via,
+    tool: r.tool,
+    sourceIp: r.source_ip,
+    sourceAddress: r.source_address,
+    userAgent: r.user_agent,
+    resources: r.resources,
+    primaryResource: r.primary_type && r.primary_id ? { type: r.primary_type, id: r.primary_id, arn: r.primary_arn } : null,
+    primaryNamed: r.primary_named,
+    actorKey: r.actor_key,
+    derivedId: r.derived_id,
+  };
+}

@@ -1,0 +1,208 @@
+import type { Outcome, TrailEvent, Via } from '../events/model.ts';
+import { lastSegment } from '../events/resources.ts';
+import type { Db } from './db.ts';
+import { EVENT_COLUMNS, rowToEvent, type StoredRow } from './events.ts';
+
+export interface Principal {
+  actorKey: string;
+  type: string | null;
+  name: string | null;
+  arn: string | null;
+  account: string | null;
+  email: string | null;
+  userName: string | null;
+  roleName: string | null;
+  sessionName: string | null;
+  firstSeen: string;
+  lastSeen: string;
+  events: number;
+}
+
+interface PrincipalRow {
+  actor_key: string;
+  type: string | null;
+  name: string | null;
+  arn: string | null;
+  account: string | null;
+  email: string | null;
+  user_name: string | null;
+  role_name: string | null;
+  session_name: string | null;
+  first_seen: string;
+  last_seen: string;
+  events: number;
+}
+
+const ISO = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
+
+const PRINCIPAL_COLS = `p.actor_key, p.type, p.name, p.arn, p.account, p.email, p.user_name, p.role_name, p.session_name,
+  ${ISO('p.first_seen')} AS first_seen, ${ISO('p.last_seen')} AS last_seen, p.events`;
+
+function toPrincipal(r: PrincipalRow): Principal {
+  return {
+    actorKey: r.actor_key,
+    type: r.type,
+    name: r.name,
+    arn: r.arn,
+    account: r.account,
+    email: r.email,
+    userName: r.user_name,
+    roleName: r.role_name,
+    sessionName: r.session_name,
+    firstSeen: r.first_seen,
+    lastSeen: r.last_seen,
+    events: Number(r.events),
+  };
+}
+
+/** LIKE-escapes a user's text so `_` and `%` match themselves. */
+function likeEscape(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/**
+ * Every principal `who` can mean, case-insensitively: an e-mail or its start (`alana@corp` finds
+ * `alana@corp.example`; a bare `alana` finds `alana@…`), an IAM user name, a role session name,
+ * the `role/session` name, an access key id, an ARN (a role's ARN finds its sessions) or a principal id.
+ */
+export async function resolvePrincipals(db: Db, who: string): Promise<Principal[]> {
+  const w = who.trim().toLowerCase();
+  if (w === '') return [];
+  const emailPattern = w.includes('@') ? `${likeEscape(w)}%` : `${likeEscape(w)}@%`;
+  const roleArn = /^arn:aws[a-z-]*:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(w);
+  // One index lookup per way of naming someone (a UNION, not one OR over the table: an OR across
+  // expressions makes PostgreSQL scan every principal).
+  const r = await db.query<PrincipalRow>(
+    `SELECT ${PRINCIPAL_COLS} FROM principals p
+     WHERE p.actor_key IN (
+       SELECT actor_key FROM principals WHERE lower(email) LIKE $1
+       UNION SELECT actor_key FROM principals WHERE lower(user_name) = $2
+       UNION SELECT actor_key FROM principals WHERE lower(session_name) = $2
+       UNION SELECT actor_key FROM principals WHERE lower(arn) = $2
+       UNION SELECT actor_key FROM principals WHERE lower(principal_id) = $2
+       UNION SELECT actor_key FROM principals WHERE lower(name) = $2
+       UNION SELECT actor_key FROM principals WHERE lower(role_name) = $4 AND type = 'AssumedRole' AND account = $3
+       UNION SELECT actor_key FROM access_keys WHERE access_key_id = upper($2)
+     )
+     ORDER BY p.last_seen DESC
+     LIMIT 500`,
+    [emailPattern, w, roleArn ? roleArn[1] : null, roleArn ? roleArn[2] : null],
+  );
+  return r.rows.map(toPrincipal);
+}
+
+export interface TrailQuery {
+  who: string;
+  since?: string | undefined;
+  until?: string | undefined;
+  limit?: number | undefined;
+  writesOnly?: boolean | undefined;
+}
+
+export interface TrailResult {
+  principals: Principal[];
+  events: TrailEvent[];
+}
+
+/**
+ * What a person did, newest first. One index scan per matching principal (events_actor_time),
+ * each stopping after `limit` rows, then merged: fast however much history each principal has.
+ */
+export async function trail(db: Db, q: TrailQuery): Promise<TrailResult> {
+  const principals = await resolvePrincipals(db, q.who);
+  if (principals.length === 0) return { principals, events: [] };
+  const limit = q.limit ?? 50;
+  const r = await db.query<StoredRow>(
+    `SELECT e.* FROM unnest($1::text[]) AS k(actor_key)
+     CROSS JOIN LATERAL (
+       SELECT ${EVENT_COLUMNS}, time AS t FROM events
+       WHERE actor_key = k.actor_key
+         AND ($2::timestamptz IS NULL OR time >= $2)
+         AND ($3::timestamptz IS NULL OR time <= $3)
+         AND (NOT $4::boolean OR read_only IS NOT TRUE)
+       ORDER BY events.time DESC -- the column, not the formatted "time" of the select list: index order
+       LIMIT $5
+     ) e
+     ORDER BY e.t DESC, e.event_id
+     LIMIT $5`,
+    [principals.map((p) => p.actorKey), q.since ?? null, q.until ?? null, q.writesOnly ?? false, limit],
+  );
+  return { principals, events: r.rows.map(rowToEvent) };
+}
+
+export interface SearchQuery {
+  eventId?: string | undefined;
+  eventName?: string | undefined;
+  user?: string | undefined;
+  resourceType?: string | undefined;
+  resourceName?: string | undefined;
+  eventSource?: string | undefined;
+  accessKey?: string | undefined;
+  readOnly?: boolean | undefined;
+  account?: string | undefined;
+  region?: string | undefined;
+  outcome?: Outcome | undefined;
+  via?: Via | undefined;
+  since?: string | undefined;
+  until?: string | undefined;
+  limit?: number | undefined;
+}
+
+/**
+ * The console's lookup attributes, combinable, plus account, region, outcome, via and a time range.
+ * `user` means every principal `resolvePrincipals` finds for it.
+ */
+export async function search(db: Db, q: SearchQuery): Promise<{ events: TrailEvent[]; principals: Principal[] }> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const p = (v: unknown): string => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  let principals: Principal[] = [];
+  if (q.user !== undefined) {
+    principals = await resolvePrincipals(db, q.user);
+    if (principals.length === 0) return { events: [], principals };
+    where.push(`actor_key = ANY(${p(principals.map((x) => x.actorKey))}::text[])`);
+  }
+  if (q.eventId !== undefined) where.push(`event_id = ${p(q.eventId)}`);
+  if (q.eventName !== undefined) where.push(`action = ${p(q.eventName)}`);
+  if (q.eventSource !== undefined) where.push(`service = ${p(q.eventSource)}`);
+  if (q.accessKey !== undefined) where.push(`access_key_id = ${p(q.accessKey.toUpperCase())}`);
+  if (q.readOnly !== undefined) where.push(q.readOnly ? 'read_only IS TRUE' : 'read_only IS NOT TRUE');
+  if (q.resourceName !== undefined) {
+    const name = q.resourceName.trim().toLowerCase();
+    if (name.startsWith('arn:')) {
+      // The index holds ids; an ARN is found by its id, then matched whole.
+      where.push(`resource_keys @> ARRAY[${p(lastSegment(name))}::text]`);
+      where.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(resources) r WHERE lower(r->>'arn') = ${p(name)})`);
+    } else {
+      where.push(`resource_keys @> ARRAY[${p(name)}::text]`);
+    }
+  }
+  if (q.resourceType !== undefined) where.push(`resources @> ${p(JSON.stringify([{ type: q.resourceType }]))}::jsonb`);
+  if (q.account !== undefined) where.push(`account = ${p(q.account)}`);
+  if (q.region !== undefined) where.push(`region = ${p(q.region)}`);
+  if (q.outcome !== undefined) where.push(`outcome = ${p(q.outcome)}`);
+  if (q.via !== undefined) where.push(`via = ${p(q.via)}`);
+  if (q.since !== undefined) where.push(`time >= ${p(q.since)}::timestamptz`);
+  if (q.until !== undefined) where.push(`time <= ${p(q.until)}::timestamptz`);
+  const limit = p(q.limit ?? 50);
+  const r = await db.query<StoredRow>(
+    `SELECT ${EVENT_COLUMNS} FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY events.time DESC, event_id LIMIT ${limit}`,
+    params,
+  );
+  return { events: r.rows.map(rowToEvent), principals };
+}
+
+export async function getRaw(db: Db, eventId: string): Promise<Record<string, unknown> | null> {
+  const r = await db.query<{ raw: Record<string, unknown> | string }>('SELECT raw FROM events WHERE event_id = $1', [eventId]);
+  const raw = r.rows[0]?.raw;
+  if (raw === undefined) return null;
+  return typeof raw === 'string' ? (JSON.parse(raw) as Record<string, unknown>) : raw;
+}
+
+export async function countEvents(db: Db): Promise<number> {
+  const r = await db.query<{ n: number }>('SELECT count(*)::bigint AS n FROM events');
+  return Number(r.rows[0]!.n);
+}

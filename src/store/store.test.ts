@@ -1,0 +1,128 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { normalize } from '../events/normalize.ts';
+import { summarize } from '../events/summary.ts';
+import { createTestDatabase } from '../../test/helpers/db.ts';
+import { allIngestible, records } from '../../test/helpers/fixtures.ts';
+import { openStore, type Store } from './index.ts';
+
+const backends: [string, () => Promise<{ store: Store; cleanup: () => Promise<void> }>][] = [
+  [
+    'PostgreSQL',
+    async () => {
+      const db = await createTestDatabase();
+      const store = await openStore({ databaseUrl: db.url, dataDir: '/nonexistent' });
+      return { store, cleanup: async () => { await store.close(); await db.drop(); } };
+    },
+  ],
+  [
+    'embedded PGlite',
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'trailbot-store-'));
+      const store = await openStore({ dataDir: dir });
+      return { store, cleanup: async () => { await store.close(); await rm(dir, { recursive: true, force: true }); } };
+    },
+  ],
+];
+
+describe.each(backends)('event store on %s', (_name, open) => {
+  let store: Store;
+  let cleanup: () => Promise<void>;
+  const all = allIngestible();
+  const unique = new Set(all.map((i) => i.event.eventId)).size;
+
+  beforeAll(async () => {
+    ({ store, cleanup } = await open());
+  });
+  afterAll(async () => cleanup?.());
+
+  it('ingests every fixture once; the same events again add nothing', async () => {
+    const first = await store.ingest(all);
+    expect(first.inserted).toBe(unique);
+    expect(first.duplicates).toBe(all.length - unique);
+    const again = await store.ingest(all);
+    expect(again).toEqual({ inserted: 0, duplicates: all.length });
+    expect(await store.count()).toBe(unique);
+  });
+
+  it('keeps the raw record verbatim', async () => {
+    const raw = records('otrf-ec2-proxy-s3-exfiltration.ndjson')[0]!;
+    expect(await store.raw(raw.eventID as string)).toEqual(raw);
+  });
+
+  it('gives a record without eventID the same derived id every time', async () => {
+    const raw = { ...records('otrf-ec2-proxy-s3-exfiltration.ndjson')[1]! };
+    delete raw.eventID;
+    const a = normalize(raw);
+    const b = normalize(Object.fromEntries(Object.entries(raw).reverse()));
+    expect(a.eventId).toBe(b.eventId);
+    expect(a.derivedId).toBe(true);
+    expect((await store.ingest([{ event: a, raw }])).inserted).toBe(1);
+    expect((await store.ingest([{ event: b, raw }])).inserted).toBe(0);
+  });
+
+  it('finds a person by the start of their e-mail, case-insensitively', async () => {
+    for (const who of ['firstname.lastname@example', 'FIRSTNAME.LASTNAME@EXAMPLE.COM', 'firstname.lastname']) {
+      const r = await store.trail({ who, since: '2000-01-01T00:00:00Z' });
+      expect(r.principals.map((p) => p.email)).toContain('firstname.lastname@example.com');
+      expect(r.events.length).toBeGreaterThan(0);
+      expect(r.events.every((e) => e.actor.email === 'firstname.lastname@example.com')).toBe(true);
+    }
+    expect((await store.trail({ who: 'firstname.lastnam', since: '2000-01-01T00:00:00Z' })).principals).toHaveLength(0);
+  });
+
+  it('finds a person by user name, access key, ARN, principal id and session name', async () => {
+    const since = '2000-01-01T00:00:00Z';
+    const byName = await store.trail({ who: 'Pedro', since, limit: 1000 });
+    expect(byName.principals.map((p) => p.actorKey)).toEqual(['arn:aws:iam::123456789123:user/pedro']);
+    const n = byName.events.length;
+    expect(n).toBeGreaterThan(50);
+    for (const who of ['asia5flzvx4oi4zdqjol', 'arn:aws:iam::123456789123:user/pedro', 'AIDAICAK2CN5MGHIIDIHA']) {
+      const r = await store.trail({ who, since, limit: 1000 });
+      expect(r.principals.map((p) => p.actorKey), who).toEqual(['arn:aws:iam::123456789123:user/pedro']);
+      expect(r.events).toHaveLength(n);
+    }
+    const session = await store.trail({ who: 'i-0317f6c6b66ae9c40', since });
+    expect(session.principals.map((p) => p.roleName)).toContain('MordorNginxStack-BankingWAFRole-9S3E0UAE1MM0');
+    const role = await store.trail({ who: 'arn:aws:iam::123456789123:role/MordorNginxStack-BankingWAFRole-9S3E0UAE1MM0', since });
+    expect(role.principals.map((p) => p.actorKey)).toEqual(session.principals.map((p) => p.actorKey));
+  });
+
+  it('lists newest first, honours limit, time range and writes-only', async () => {
+    const since = '2000-01-01T00:00:00Z';
+    const r = await store.trail({ who: 'pedro', since, limit: 10 });
+    expect(r.events).toHaveLength(10);
+    const times = r.events.map((e) => e.time!);
+    expect([...times].sort().reverse()).toEqual(times);
+    const window = await store.trail({ who: 'pedro', since: '2020-09-14T00:45:00Z', until: '2020-09-14T00:46:00Z', limit: 1000 });
+    expect(window.events.length).toBeGreaterThan(0);
+    expect(window.events.every((e) => e.time! >= '2020-09-14T00:45:00Z' && e.time! <= '2020-09-14T00:46:00Z')).toBe(true);
+    const writes = await store.trail({ who: 'christophe', since, writesOnly: true, limit: 1000 });
+    expect(writes.events.length).toBeGreaterThan(0);
+    expect(writes.events.every((e) => e.readOnly !== true)).toBe(true);
+    expect(summarize(writes.events[0]!)).toMatch(/^christophe /);
+  });
+
+  it('combines search filters that LookupEvents allows only one at a time', async () => {
+    const r = await store.search({ eventName: 'GetObject', resourceName: 'RING.TXT', since: '2000-01-01T00:00:00Z' });
+    expect(r.events.length).toBeGreaterThan(0);
+    expect(r.events.every((e) => e.action === 'GetObject' && e.resources.some((x) => x.id.toLowerCase() === 'ring.txt'))).toBe(true);
+    const arn = 'arn:aws:rds:us-east-1:000000000:db:test-cloudtrail-event-instance-31611-restored';
+    const byArn = await store.search({ resourceName: arn.toUpperCase(), since: '2000-01-01T00:00:00Z' });
+    expect(byArn.events.map((e) => e.action)).toContain('DeleteDBInstance');
+    expect(byArn.events.every((e) => e.resources.some((x) => x.arn === arn))).toBe(true);
+    expect((await store.search({ resourceName: arn.replace('us-east-1', 'eu-west-1'), since: '2000-01-01T00:00:00Z' })).events).toHaveLength(0);
+    const denied = await store.search({ outcome: 'denied', via: 'sdk', limit: 1000 });
+    expect(denied.events.length).toBeGreaterThan(0);
+    expect(denied.events.every((e) => e.outcome === 'denied' && e.via === 'sdk')).toBe(true);
+    const typed = await store.search({ resourceType: 'AWS::RDS::DBInstance', readOnly: false, limit: 1000 });
+    expect(typed.events.map((e) => e.action)).toContain('DeleteDBInstance');
+    const user = await store.search({ user: 'pedro', eventSource: 'ec2.amazonaws.com', account: '123456789123', region: 'us-east-1', limit: 5 });
+    expect(user.events).toHaveLength(5);
+    expect(user.events.every((e) => e.actor.userName === 'pedro' && e.service === 'ec2.amazonaws.com')).toBe(true);
+    const none = await store.search({ user: 'nobody-like-this' });
+    expect(none.events).toHaveLength(0);
+  });
+});

@@ -1,0 +1,168 @@
+import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { peakRequestsPerWindow, type Standins, startStandins } from '../../src/integrations/aws/standins/index.ts';
+import { clientConfig } from '../../src/integrations/aws/standins/testing.ts';
+import type { Sources } from '../../src/sources/index.ts';
+import { readCursors } from '../../src/sources/state.ts';
+import { formatStatus, sourcesStatus } from '../../src/sources/status.ts';
+import { BASE_ACCOUNT, MIN, SEC, storedIds, synthRecords, testConfig, testSources, testStore, type TestDb } from './helpers.ts';
+
+/**
+ * The LookupEvents poller against the CloudTrail, STS stand-ins with the real SDK clients, the real
+ * 2-per-second throttle, and a real PostgreSQL store (whose limiter table paces the requests).
+ */
+const MEMBER = '111111111111';
+const now = Date.now();
+
+let aws: Standins;
+let db: TestDb;
+const open: Sources[] = [];
+
+function sources(src: Record<string, unknown>[], accounts: string[] = []): Sources {
+  const s = testSources(testConfig({ sources: src, accounts, endpoint: aws.url }));
+  open.push(s);
+  return s;
+}
+
+// Older than the head's 15-minute overlap, so a second poll re-reads none of them.
+const regional = synthRecords(120, { account: BASE_ACCOUNT, region: 'eu-west-1', newest: now - 40 * MIN, seed: 'a' });
+const member = synthRecords(30, { account: MEMBER, region: 'eu-west-1', newest: now - 41 * MIN, seed: 'b', user: 'maria' });
+const global = synthRecords(20, { account: BASE_ACCOUNT, newest: now - 42 * MIN, global: true, seed: 'c' });
+const memberGlobal = synthRecords(10, { account: MEMBER, newest: now - 43 * MIN, global: true, seed: 'd' });
+// Elsewhere: a region the source does not name.
+const elsewhere = synthRecords(15, { account: BASE_ACCOUNT, region: 'sa-east-1', newest: now - 2 * MIN, seed: 'e' });
+
+beforeAll(async () => {
+  aws = await startStandins({ accounts: [MEMBER], records: [...regional, ...member, ...global, ...memberGlobal, ...elsewhere] });
+  db = await testStore();
+});
+afterAll(async () => {
+  for (const s of open) await s.close();
+  await aws?.close();
+  await db?.close();
+});
+
+const ids = (recs: { eventID: string }[]): string[] => recs.map((r) => r.eventID).sort();
+
+describe('LookupEvents poller', () => {
+  const spec = { id: 'org-lookup', kind: 'lookup', regions: ['eu-west-1'], roleName: 'TrailbotReader', backfill: '1d' };
+
+  it('backfills every account × region (members through AssumeRole), global services from us-east-1 only', async () => {
+    const s = sources([spec], [BASE_ACCOUNT, MEMBER]);
+    const r = await s.poll(db.store, 'org-lookup');
+    expect(r.parts.map((p) => [p.part, p.state]).sort()).toEqual([
+      [`${MEMBER}/eu-west-1`, 'caught-up'],
+      [`${MEMBER}/us-east-1`, 'caught-up'],
+      [`${BASE_ACCOUNT}/eu-west-1`, 'caught-up'],
+      [`${BASE_ACCOUNT}/us-east-1`, 'caught-up'],
+    ]);
+    expect(await storedIds(db.store)).toEqual(ids([...regional, ...member, ...global, ...memberGlobal]));
+    expect(r.inserted).toBe(180);
+
+    // The member account was read with keys from AssumeRole into its TrailbotReader role.
+    const assumed = aws.sts.requests.filter((q) => q.operation === 'AssumeRole' && q.status === 200);
+    expect(assumed.length).toBeGreaterThanOrEqual(1);
+    const memberCalls = aws.cloudtrail.requests.filter((q) => q.accountId === MEMBER);
+    expect(memberCalls.length).toBeGreaterThan(0);
+    expect(memberCalls.every((q) => q.accessKeyId?.startsWith('ASIA'))).toBe(true);
+    // Every page answered: NextToken always came back with the same parameters.
+    expect(aws.cloudtrail.requests.filter((q) => q.status !== 200)).toEqual([]);
+    const pages = aws.cloudtrail.requests.filter((q) => q.accountId === BASE_ACCOUNT && q.region === 'eu-west-1');
+    expect(pages).toHaveLength(3); // 120 events, 50 a page
+    const [first, ...rest] = pages.map((q) => q.params as Record<string, unknown>);
+    for (const p of rest) expect({ ...p, NextToken: undefined }).toEqual({ ...first, NextToken: undefined });
+    expect(Math.max(...peakRequestsPerWindow(aws.cloudtrail.requests).values())).toBeLessThanOrEqual(2);
+  });
+
+  it('resumes from its cursor: the next poll reads only the new minutes (with the overlap), late events included, nothing doubled', async () => {
+    const s = sources([spec], [BASE_ACCOUNT, MEMBER]);
+    const before = aws.cloudtrail.requests.length;
+    const fresh = synthRecords(7, { account: BASE_ACCOUNT, region: 'eu-west-1', newest: Date.now() - SEC, stepMs: 100, seed: 'f' });
+    // Shown by CloudTrail only now, though it happened before the last poll ended (within the overlap).
+    const late = synthRecords(1, { account: MEMBER, region: 'eu-west-1', newest: Date.now() - 4 * MIN, seed: 'g' });
+    aws.cloudtrail.addRecords([...fresh, ...late]);
+    const r = await s.poll(db.store, 'org-lookup');
+    expect(r.inserted).toBe(8);
+    expect(await storedIds(db.store)).toEqual(ids([...regional, ...member, ...global, ...memberGlobal, ...fresh, ...late]));
+    // One request per account-region: the head window, not the backfill again.
+    const reqs = aws.cloudtrail.requests.slice(before);
+    expect(reqs).toHaveLength(4);
+    for (const q of reqs) expect((q.params as { StartTime: number }).StartTime * 1000).toBeGreaterThan(now - 20 * MIN);
+  });
+
+  it('stops at its time limit and carries on where it stopped (the low edge of the window)', async () => {
+    const many = synthRecords(250, { account: BASE_ACCOUNT, region: 'ap-southeast-2', newest: Date.now() - 30 * MIN, stepMs: 2 * SEC, seed: 'h' });
+    aws.cloudtrail.addRecords(many);
+    const s = sources([{ id: 'sydney', kind: 'lookup', regions: ['ap-southeast-2'], skipGlobal: true, backfill: '1d' }]);
+    const first = await s.poll(db.store, 'sydney', { deadline: Date.now() + 600 });
+    expect(first.more).toBe(true);
+    expect(first.parts[0]!.state).toBe('more');
+    const [c] = await readCursors(db.store.db, 'sydney');
+    expect(c!.tailLow).not.toBeNull();
+    expect(c!.tailLow!).toBeLessThan(c!.tailTo!);
+    expect(first.inserted).toBeGreaterThanOrEqual(100);
+    expect(first.inserted).toBeLessThan(250);
+    const second = await s.poll(db.store, 'sydney');
+    expect(second.more).toBe(false);
+    expect(first.inserted + second.inserted).toBe(250);
+    // The page at the low edge is read again (its last second may continue on the next page): little else.
+    expect(second.duplicates).toBeLessThanOrEqual(50);
+    const stored = await db.store.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE region = 'ap-southeast-2'`);
+    expect(stored.rows[0]!.n).toBe(250);
+  });
+
+  it('backs off on ThrottlingException from someone else using the budget, and still reads everything', async () => {
+    const recs = synthRecords(200, { account: BASE_ACCOUNT, region: 'ca-central-1', newest: Date.now() - MIN, seed: 'i' });
+    aws.cloudtrail.addRecords(recs);
+    const other = new CloudTrailClient(clientConfig(aws.url, { region: 'ca-central-1', maxAttempts: 1 }));
+    let stop = false;
+    // Another tool (the console, a script) polling the same account-region flat out.
+    const noisy = (async () => {
+      while (!stop) {
+        await other.send(new LookupEventsCommand({ MaxResults: 1 })).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 150));
+      }
+    })();
+    const s = sources([{ id: 'canada', kind: 'lookup', regions: ['ca-central-1'], skipGlobal: true, backfill: '1d' }]);
+    try {
+      const r = await s.poll(db.store, 'canada');
+      expect(r.parts[0]!.state).toBe('caught-up');
+      expect(r.inserted).toBe(200);
+    } finally {
+      stop = true;
+      await noisy;
+      other.destroy();
+    }
+    const [c] = await readCursors(db.store.db, 'canada');
+    expect(c!.throttled).toBeGreaterThan(0);
+    expect(c!.events).toBe(200);
+  });
+
+  it('reports an account it cannot enter, and reads the others', async () => {
+    aws.cloudtrail.addRecords(synthRecords(60, { account: BASE_ACCOUNT, region: 'eu-north-1', newest: Date.now() - 30 * MIN, seed: 'j' }));
+    const s = sources([{ id: 'with-stranger', kind: 'lookup', regions: ['eu-north-1'], skipGlobal: true, roleName: 'TrailbotReader', backfill: '1d' }], [BASE_ACCOUNT, '999999999999']);
+    const r = await s.poll(db.store, 'with-stranger');
+    const bad = r.parts.find((p) => p.part === '999999999999/eu-north-1')!;
+    expect(bad.state).toBe('failed');
+    expect(bad.error).toMatch(/E_SOURCE: cannot assume arn:aws:iam::999999999999:role\/TrailbotReader: AccessDenied/);
+    expect(bad.error).toMatch(/trusts trailbot's account/);
+    expect(r.parts.find((p) => p.part === `${BASE_ACCOUNT}/eu-north-1`)!.state).toBe('caught-up');
+
+    const status = (await sourcesStatus(db.store, s.specs)).filter((x) => x.source === 'with-stranger');
+    const text = formatStatus(status);
+    expect(text).toMatch(/^SOURCE +KIND +LAST EVENT +LAG +EVENTS +ERRORS +STATE/);
+    expect(text).toMatch(/with-stranger +lookup .* last error: 999999999999\/eu-north-1: E_SOURCE: cannot assume/);
+    expect(text).toMatch(/ {2}123456789012\/eu-north-1 +\d{4}-\d\d-\d\dT[\d:]+Z +\d+s +60 +0 +backfill done/);
+    expect(text).toMatch(/ {2}999999999999\/eu-north-1 +— +— +0 +1 +not polled yet; last error: E_SOURCE: cannot assume/);
+    const st = status.find((x) => x.source === 'with-stranger')!;
+    expect(st.errors).toBe(1);
+    expect(st.events).toBe(60);
+    expect(st.lagSeconds).toBeLessThan(60);
+  });
+
+  it('refuses a bad source setting with every problem named', () => {
+    expect(() => sources([{ id: 'x', kind: 'lookup', regions: ['mars-1'], backfill: '200d', colour: 'red' }])).toThrow(
+      /3 source settings are wrong:\n {2}sources\[0\]\.regions\[0\] \(x\): expected an AWS Region[^\n]*\n {2}sources\[0\]\.backfill \(x\): expected a duration between 1m and 90d[^\n]*\n {2}sources\[0\] \(x\): unknown setting colour/,
+    );
+  });
+});
