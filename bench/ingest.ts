@@ -9,7 +9,8 @@
  * 5. Fills the store to ≥ 1,000,000 events and measures `trail` latency (median, p95) for people
  *    found by e-mail prefix, user name, session name and access key.
  *
- * Options: --events N (default 200000) --total N (default 1000000) --queries N (default 500) --keep
+ * Options: --events N (default 200000) --total N (default 1000000) --queries N (default 500)
+ *   --passes N (CPU passes, best of; default 3) --runs N (ingest runs, median of; default 3) --keep
  * Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres): the server
  * on which a throwaway database is created and dropped.
  */
@@ -24,7 +25,7 @@ import type { Ingestible, RawRecord } from '../src/events/model.ts';
 import { summarize } from '../src/events/summary.ts';
 import { ingestPaths } from '../src/ingest.ts';
 import { expandPaths } from '../src/sources/files.ts';
-import { openStore } from '../src/store/index.ts';
+import { openStore, type Store } from '../src/store/index.ts';
 import { generateRecords, generateTrail } from './lib/generate.ts';
 
 function arg(name: string, def: number): number {
@@ -34,6 +35,8 @@ function arg(name: string, def: number): number {
 const EVENTS = arg('events', 200_000);
 const TOTAL = arg('total', 1_000_000);
 const QUERIES = arg('queries', 500);
+const PASSES = arg('passes', 3);
+const RUNS = arg('runs', 3);
 const KEEP = process.argv.includes('--keep');
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const DIR = join(import.meta.dirname, '../.bench/trail');
@@ -86,29 +89,54 @@ async function main(): Promise<void> {
   let sink = 0;
   pass(() => undefined); // warm-up
   pass((r) => (sink += normalize(r).resources.length));
-  const floor = pass(() => undefined);
-  const norm = pass((r) => (sink += normalize(r).resources.length));
+  // Floor and normalize passes interleaved, best of PASSES each: a pass that another process on the
+  // machine interrupted says nothing about either.
+  const best = (a: { n: number; ms: number } | undefined, b: { n: number; ms: number }) => (a && a.ms <= b.ms ? a : b);
+  let floor: { n: number; ms: number } | undefined;
+  let norm: { n: number; ms: number } | undefined;
+  for (let i = 0; i < PASSES; i++) {
+    floor = best(floor, pass(() => undefined));
+    norm = best(norm, pass((r) => (sink += normalize(r).resources.length)));
+  }
   const withSummary = pass((r) => (sink += summarize(normalize(r)).length));
-  const floorRate = (floor.n / floor.ms) * 1000;
-  const normRate = (norm.n / norm.ms) * 1000;
-  console.log('CPU, one core (gunzip + JSON.parse is the floor):');
+  const floorRate = (floor!.n / floor!.ms) * 1000;
+  const normRate = (norm!.n / norm!.ms) * 1000;
+  blobs.length = 0; // the ingest below reads the files itself
+  console.log(`CPU, one core (gunzip + JSON.parse is the floor; best of ${PASSES} interleaved passes each):`);
   report('floor: gunzip + JSON.parse', `${fmt(floorRate)} events/s`, '', null);
   report('normalize', `${fmt(normRate)} events/s = ${((normRate / floorRate) * 100).toFixed(0)}% of the floor`, '≥ 75% of the floor', normRate >= 0.75 * floorRate);
   report('normalize + summary sentence', `${fmt((withSummary.n / withSummary.ms) * 1000)} events/s`, '', null);
 
-  // 4. Ingest into PostgreSQL through the real pipeline.
-  const dbName = `trailbot_bench_${randomBytes(4).toString('hex')}`;
+  // 4. Ingest into PostgreSQL through the real pipeline, RUNS times, each into a fresh database after
+  //    a CHECKPOINT (so no run pays for writing out the previous one's pages). The last database is kept
+  //    for the re-ingest and the queries.
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${dbName}`;
-  const store = await openStore({ databaseUrl: url.toString(), dataDir: '/nonexistent', poolSize: 4 });
+  const fresh = async (): Promise<{ dbName: string; store: Store }> => {
+    const dbName = `trailbot_bench_${randomBytes(4).toString('hex')}`;
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    const url = new URL(ADMIN_URL);
+    url.pathname = `/${dbName}`;
+    return { dbName, store: await openStore({ databaseUrl: url.toString(), dataDir: '/nonexistent', poolSize: 4 }) };
+  };
+  console.log(`\nPostgreSQL (real pipeline: read files, gunzip, parse, normalize, insert with indexes; ${RUNS} runs, each into a fresh database):`);
+  const rates: number[] = [];
+  let current = await fresh();
+  for (let i = 0; i < RUNS; i++) {
+    if (i > 0) {
+      await current.store.close();
+      await admin.query(`DROP DATABASE IF EXISTS ${current.dbName} WITH (FORCE)`);
+      current = await fresh();
+    }
+    await admin.query('CHECKPOINT');
+    const s = await ingestPaths(current.store, [DIR]);
+    rates.push((s.inserted / s.ms) * 1000);
+    console.log(`  run ${i + 1}: ${fmt(rates[i]!)} events/s (${fmt(s.inserted)} events in ${(s.ms / 1000).toFixed(1)} s)`);
+  }
+  const { dbName, store } = current;
   try {
-    console.log('\nPostgreSQL (real pipeline: read files, gunzip, parse, normalize, insert with indexes):');
-    const s = await ingestPaths(store, [DIR]);
-    const rate = (s.inserted / s.ms) * 1000;
-    report('ingest', `${fmt(rate)} events/s (${fmt(s.inserted)} events in ${(s.ms / 1000).toFixed(1)} s)`, '≥ 20,000 events/s', rate >= 20_000);
+    const median = [...rates].sort((a, b) => a - b)[Math.floor(rates.length / 2)]!;
+    report('ingest (median of runs)', `${fmt(median)} events/s (runs: ${rates.map(fmt).join(', ')})`, '≥ 20,000 events/s', median >= 20_000);
     const again = await ingestPaths(store, [DIR]);
     report('re-ingest of the same files', `${fmt(again.inserted)} new, ${fmt(again.duplicates)} duplicate, ${fmt((again.events / again.ms) * 1000)} events/s`, '0 new', again.inserted === 0);
 

@@ -6,7 +6,7 @@ export const HIDDEN_USER = 'HIDDEN_DUE_TO_SECURITY_REASONS';
 const EMAIL = /^[^\s@/:]+@[^\s@/:]+\.[^\s@/:]+$/;
 
 export function isEmail(value: string | null | undefined): value is string {
-  return typeof value === 'string' && value.length <= 320 && EMAIL.test(value);
+  return typeof value === 'string' && value.length <= 320 && value.indexOf('@') > 0 && EMAIL.test(value);
 }
 
 type Obj = Record<string, unknown>;

@@ -111,9 +111,13 @@ for (const [table, isList] of [[PARAMS, false], [LIST_PARAMS, true]] as const) {
 
 /** Wrapper objects some services put around their parameters (e.g. `DeleteFlowLogsRequest`). */
 function unwrapParams(params: Obj): Obj {
-  const keys = Object.keys(params);
-  if (keys.length === 1 && keys[0]!.endsWith('Request')) {
-    const inner = params[keys[0]!];
+  let only: string | undefined;
+  for (const k in params) {
+    if (only !== undefined) return params; // more than one key (no keys array built: this runs per event)
+    only = k;
+  }
+  if (only !== undefined && only.endsWith('Request')) {
+    const inner = params[only];
     if (inner && typeof inner === 'object' && !Array.isArray(inner)) return inner as Obj;
   }
   return params;
@@ -186,16 +190,9 @@ function displayId(id: string): string {
  * (and, for calls that create them, by the response). Deduplicated by type and id.
  */
 export function extractResources(record: Obj, servicePrefix: string | null, region: string | null, account: string | null): Resource[] {
+  // Hot path (every event): no closure, no Set; a call names a handful of resources at most, so a
+  // linear check for duplicates is cheaper than hashing keys.
   const out: Resource[] = [];
-  const seen = new Set<string>();
-  const add = (type: string, rawId: string, arn: string | null): void => {
-    const id = displayId(rawId);
-    const k = `${type}|${id}`;
-    if (seen.has(k)) return;
-    seen.add(k);
-    out.push({ type, id, arn: arn ?? arnFor(type, rawId, region, account) });
-  };
-
   const params = record.requestParameters;
   const known = servicePrefix ? BY_SERVICE.get(servicePrefix) : undefined;
   if (known && params && typeof params === 'object' && !Array.isArray(params)) {
@@ -205,9 +202,9 @@ export function extractResources(record: Obj, servicePrefix: string | null, regi
       if (!hit) continue;
       const v = p[key];
       if (!hit[1] && typeof v === 'string') {
-        if (v !== '') add(hit[0], v, null);
+        if (v !== '') addResource(out, hit[0], v, null, region, account);
       } else {
-        for (const id of idsOf(v)) add(hit[0], id, null);
+        for (const id of idsOf(v)) addResource(out, hit[0], id, null, region, account);
       }
     }
   }
@@ -216,14 +213,14 @@ export function extractResources(record: Obj, servicePrefix: string | null, regi
   const resp = record.responseElements;
   if (servicePrefix === 'ec2' && resp && typeof resp === 'object') {
     const r = resp as Obj;
-    if (r.instancesSet) for (const id of idsOf(r.instancesSet)) add('AWS::EC2::Instance', id, null);
+    if (r.instancesSet) for (const id of idsOf(r.instancesSet)) addResource(out, 'AWS::EC2::Instance', id, null, region, account);
     const created = (r.vpc ?? r.subnet ?? r.routeTable ?? r.internetGateway ?? r.networkAcl ?? r.natGateway) as Obj | undefined;
     if (created && typeof created === 'object') {
       const id = created.vpcId ?? created.subnetId ?? created.routeTableId ?? created.internetGatewayId ?? created.networkAclId ?? created.natGatewayId;
       const type = r.vpc ? 'AWS::EC2::VPC' : r.subnet ? 'AWS::EC2::Subnet' : r.routeTable ? 'AWS::EC2::RouteTable' : r.internetGateway ? 'AWS::EC2::InternetGateway' : r.networkAcl ? 'AWS::EC2::NetworkAcl' : 'AWS::EC2::NatGateway';
-      if (typeof id === 'string') add(type, id, null);
+      if (typeof id === 'string') addResource(out, type, id, null, region, account);
     }
-    if (typeof r.groupId === 'string') add('AWS::EC2::SecurityGroup', r.groupId, null);
+    if (typeof r.groupId === 'string') addResource(out, 'AWS::EC2::SecurityGroup', r.groupId, null, region, account);
   }
 
   const listed = record.resources;
@@ -235,16 +232,32 @@ export function extractResources(record: Obj, servicePrefix: string | null, regi
       const type = typeof o.type === 'string' ? o.type : typeof o.ResourceType === 'string' ? o.ResourceType : 'Unknown';
       const name = typeof o.ResourceName === 'string' ? o.ResourceName : arn;
       if (type === 'AWS::Account' || (!arn && !name)) continue;
-      add(type, name ?? arn!, arn);
+      addResource(out, type, name ?? arn!, arn, region, account);
     }
   }
   return out;
 }
 
-/** The type's noun, e.g. `AWS::RDS::DBInstance` → `dbinstance`. */
+/** Adds a resource unless one of the same type and id is already there. */
+function addResource(out: Resource[], type: string, rawId: string, arn: string | null, region: string | null, account: string | null): void {
+  const id = displayId(rawId);
+  for (let i = 0; i < out.length; i++) {
+    const r = out[i]!;
+    if (r.id === id && r.type === type) return;
+  }
+  out.push({ type, id, arn: arn ?? arnFor(type, rawId, region, account) });
+}
+
+/** The type's noun, e.g. `AWS::RDS::DBInstance` → `dbinstance` (memoized: types are few). */
+const nouns = new Map<string, string>();
 function noun(type: string): string {
-  const i = type.lastIndexOf('::');
-  return (i >= 0 ? type.slice(i + 2) : type).toLowerCase();
+  let n = nouns.get(type);
+  if (n === undefined) {
+    const i = type.lastIndexOf('::');
+    n = (i >= 0 ? type.slice(i + 2) : type).toLowerCase();
+    if (nouns.size < 10_000) nouns.set(type, n);
+  }
+  return n;
 }
 
 const LEADING_VERB = /^(?:BatchGet|[A-Z][a-z]+)/;
@@ -253,6 +266,19 @@ const LEADING_VERB = /^(?:BatchGet|[A-Z][a-z]+)/;
 export function splitAction(action: string): [verb: string, rest: string] | null {
   const m = LEADING_VERB.exec(action);
   return m ? [m[0], action.slice(m[0].length)] : null;
+}
+
+/** An action lower-cased, whole and after its verb (memoized: actions repeat). */
+const actionParts = new Map<string, [whole: string, rest: string]>();
+function actionNouns(action: string): [whole: string, rest: string] {
+  let parts = actionParts.get(action);
+  if (parts === undefined) {
+    const a = action.toLowerCase();
+    const split = splitAction(action);
+    parts = [a, split ? split[1].toLowerCase() : a];
+    if (actionParts.size < 10_000) actionParts.set(action, parts);
+  }
+  return parts;
 }
 
 /**
@@ -264,9 +290,7 @@ export function splitAction(action: string): [verb: string, rest: string] | null
 export function choosePrimary(action: string | null, resources: Resource[]): { resource: Resource | null; matched: boolean } {
   if (resources.length === 0) return { resource: null, matched: false };
   if (!action) return { resource: resources[0]!, matched: false };
-  const a = action.toLowerCase();
-  const split = splitAction(action);
-  const rest = split ? split[1].toLowerCase() : a;
+  const [a, rest] = actionNouns(action);
   let lead: Resource | null = null;
   let leadLen = 0;
   let any: Resource | null = null;

@@ -72,23 +72,39 @@ export interface ViaInput {
 
 /**
  * User agents repeat heavily within a trail, so classifications are memoized (bounded; cleared when
- * full). The key holds every input the rules read.
+ * full): user agent → actor type → invoked-by → the three yes/no inputs (console credential, sign-in
+ * event, AWS host as source); when the source is an AWS host its name is part of the answer, so those
+ * are kept by source too. Nested maps of the values themselves: no key strings built per event.
  */
-const memo = new Map<string, Map<string, { via: Via; tool: string | null }>>();
+type Hit = { via: Via; tool: string | null };
+type Slots = (Hit | Map<string, Hit> | undefined)[];
+const memo = new Map<string, Map<string | null, Map<string | null, Slots>>>();
 const MEMO_MAX = 20_000;
 
-export function classifyVia(i: ViaInput): { via: Via; tool: string | null } {
+export function classifyVia(i: ViaInput): Hit {
   const ua = i.userAgent ?? '';
-  let byRest = memo.get(ua);
-  if (byRest === undefined) {
+  let byType = memo.get(ua);
+  if (byType === undefined) {
     if (memo.size >= MEMO_MAX) memo.clear();
-    memo.set(ua, (byRest = new Map()));
+    memo.set(ua, (byType = new Map()));
   }
-  const rest = `${i.actorType}\u0000${i.invokedBy}\u0000${i.fromConsole === true || i.fromConsole === 'true' ? 1 : 0}${i.eventSource === 'signin.amazonaws.com' ? 1 : 0}${isAwsHost(i.sourceAddress) ? `1${i.sourceAddress}` : 0}`;
-  let hit = byRest.get(rest);
+  let byInvoker = byType.get(i.actorType);
+  if (byInvoker === undefined) byType.set(i.actorType, (byInvoker = new Map()));
+  let slots = byInvoker.get(i.invokedBy);
+  if (slots === undefined) byInvoker.set(i.invokedBy, (slots = new Array(8)));
+  const awsHost = isAwsHost(i.sourceAddress);
+  const slot = (i.fromConsole === true || i.fromConsole === 'true' ? 1 : 0) | (i.eventSource === 'signin.amazonaws.com' ? 2 : 0) | (awsHost ? 4 : 0);
+  if (!awsHost) {
+    let hit = slots[slot] as Hit | undefined;
+    if (hit === undefined) slots[slot] = hit = classify(i);
+    return hit;
+  }
+  let bySource = slots[slot] as Map<string, Hit> | undefined;
+  if (bySource === undefined) slots[slot] = bySource = new Map();
+  let hit = bySource.get(i.sourceAddress!);
   if (hit === undefined) {
     hit = classify(i);
-    byRest.set(rest, hit);
+    if (bySource.size < 1000) bySource.set(i.sourceAddress!, hit);
   }
   return hit;
 }

@@ -20,7 +20,7 @@ export interface Db {
    * `COPY … FROM STDIN` with data in PostgreSQL's text format: PostgreSQL's fastest way in.
    * Only on a server connection inside a transaction (PGlite has none: callers fall back to INSERT).
    */
-  copyFrom?: (sql: string, data: string) => Promise<void>;
+  copyFrom?: (sql: string, data: string | string[]) => Promise<void>;
   close(): Promise<void>;
 }
 
@@ -79,7 +79,7 @@ async function openPostgres(url: string, max: number): Promise<Db> {
           transaction: (f) => f(tx),
           close: async () => undefined,
           copyFrom: async (sql, data) => {
-            await pipeline(Readable.from([data]), client.query(copyFromStream(sql)));
+            await pipeline(Readable.from(typeof data === 'string' ? [data] : data), client.query(copyFromStream(sql)));
           },
         };
         const out = await fn(tx);

@@ -178,15 +178,33 @@ function arrayLiteral(items: string[]): string {
   return `{${items.map((k) => `"${k.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
 }
 
-function copyText(rows: Ingestible[]): string {
-  const lines: string[] = new Array(rows.length);
+const RESOURCES_COL = COLUMNS.findIndex(([c]) => c === 'resources');
+const RAW_COL = COLUMNS.findIndex(([c]) => c === 'raw');
+/** Rows per COPY chunk: keeps each string small (young-generation garbage), and PostgreSQL busy sooner. */
+const COPY_CHUNK_ROWS = 1000;
+
+/**
+ * The batch in COPY text format, in chunks of whole lines. JSON.stringify never writes a raw tab,
+ * newline or carriage return, so the JSON columns only need their backslashes doubled.
+ */
+function copyText(rows: Ingestible[]): string[] {
+  const chunks: string[] = [];
+  let lines: string[] = [];
   for (let i = 0; i < rows.length; i++) {
     const row = rowOf(rows[i]!);
     row[KEYS_COL] = arrayLiteral(row[KEYS_COL] as string[]);
-    lines[i] = row.map(copyValue).join('\t');
+    for (let c = 0; c < row.length; c++) row[c] = c === RAW_COL || c === RESOURCES_COL ? copyJson(row[c] as string) : copyValue(row[c]);
+    lines.push(row.join('\t'));
+    if (lines.length === COPY_CHUNK_ROWS) {
+      chunks.push(`${lines.join('\n')}\n`);
+      lines = [];
+    }
   }
-  return `${lines.join('\n')}\n`;
+  if (lines.length) chunks.push(`${lines.join('\n')}\n`);
+  return chunks;
 }
+
+const copyJson = (s: string): string => (s.includes('\\') ? s.replaceAll('\\', '\\\\') : s);
 
 const maxStr = (a: string | null, b: string | null): string | null => (a === null ? b : b === null ? a : a > b ? a : b);
 
