@@ -3,7 +3,7 @@ import type { Ingestible } from './events/model.ts';
 import { normalize } from './events/normalize.ts';
 import { TrailbotError } from './errors.ts';
 import { type FileBatch, readInputs } from './sources/files.ts';
-import { INGEST_BATCH } from './store/events.ts';
+import { INGEST_BATCH, type IngestResult } from './store/events.ts';
 import type { Store } from './store/index.ts';
 
 /** A record or file that could not be used, with where it was and why. */
@@ -51,6 +51,8 @@ export interface IngestOptions {
   /** Store writes in flight while the next batch is normalized (2 suits PostgreSQL, 1 the embedded store). */
   parallel?: number;
   batchSize?: number;
+  /** Writes one batch; the default stores it (`store.ingest`). The runtime's job also hands new events to the flows. */
+  write?: (batch: Ingestible[]) => Promise<IngestResult>;
 }
 
 /**
@@ -62,6 +64,7 @@ export async function ingestPaths(store: Store, paths: string[], opts: IngestOpt
   const started = performance.now();
   const parallel = opts.parallel ?? (store.db.kind === 'pglite' ? 1 : 2);
   const batchSize = opts.batchSize ?? INGEST_BATCH;
+  const write = opts.write ?? ((batch: Ingestible[]) => store.ingest(batch));
   const onReject = (r: Rejection): void => {
     stats.rejected++;
     opts.onReject?.(r);
@@ -74,7 +77,7 @@ export async function ingestPaths(store: Store, paths: string[], opts: IngestOpt
     pending = [];
     while (inflight.length >= parallel) await inflight.shift();
     inflight.push(
-      store.ingest(batch).then((r) => {
+      write(batch).then((r) => {
         stats.inserted += r.inserted;
         stats.duplicates += r.duplicates;
       }),

@@ -5,9 +5,7 @@ import type { Config } from '../config/index.ts';
 import { asTrailbotError, describeError, type ErrorCode, TrailbotError } from '../errors.ts';
 import { unwrap } from '../events/envelopes.ts';
 import type { Ingestible, RawRecord } from '../events/model.ts';
-import { normalizeItems, type Rejection } from '../ingest.ts';
-import { readInputs } from '../sources/files.ts';
-import { INGEST_BATCH } from '../store/events.ts';
+import { ingestPaths, normalizeItems, type Rejection } from '../ingest.ts';
 import type { Store } from '../store/index.ts';
 import { enqueue } from './enqueue.ts';
 import { describeIssues, type JobKind, type JobPayload, jobPayloads } from './jobs.ts';
@@ -99,41 +97,36 @@ export function defaultJobs(pipeline: Pipeline): Registry {
       payload: jobPayloads['ingest-file'],
       async run(ctx, p) {
         const rejections: Rejection[] = [];
-        const out = { files: 0, skippedFiles: 0, events: 0, inserted: 0, duplicates: 0, rejected: 0, rejections: [] as Rejection[], flowJobs: [] as string[] };
+        const flowJobs: string[] = [];
         let newest: string | null = null;
         let unreadable: string | undefined;
-        // Events are written (and handed to the flows) in batches across files, not file by file.
-        let pending: Ingestible[] = [];
-        const flush = async (): Promise<void> => {
-          const r = await storeAndFan(ctx, pending, flowsWired);
-          pending = [];
-          out.inserted += r.inserted;
-          out.duplicates += r.duplicates;
-          out.flowJobs.push(...r.flowJobs);
-          if (r.newest && (!newest || r.newest > newest)) newest = r.newest;
-        };
-        for await (const f of readInputs([p.path])) {
-          if (f.error) {
-            rejections.push({ where: f.file, reason: f.error });
-            unreadable ??= `${f.file}: ${f.error}`;
-            continue;
-          }
-          if (f.skipped) {
-            out.skippedFiles++;
-            continue;
-          }
-          out.files++;
-          const events = normalizeItems(f.items, (x) => rejections.push(x));
-          out.events += events.length;
-          for (const e of events) pending.push(e);
-          if (pending.length >= INGEST_BATCH) await flush();
-        }
-        await flush();
-        if (out.files === 0 && out.skippedFiles === 0 && unreadable) {
+        // The same pipeline as `trailbot ingest` (batches across files, written while the next are
+        // read); each batch is stored and its new events handed to the flows.
+        const s = await ingestPaths(ctx.store, [p.path], {
+          onReject: (x) => rejections.push(x),
+          onFile: (f) => {
+            if (f.error) unreadable ??= `${f.file}: ${f.error}`;
+          },
+          write: async (batch) => {
+            const r = await storeAndFan(ctx, batch, flowsWired);
+            flowJobs.push(...r.flowJobs);
+            if (r.newest && (!newest || r.newest > newest)) newest = r.newest;
+            return r;
+          },
+        });
+        if (s.files === 0 && s.skippedFiles === 0 && unreadable) {
           throw new TrailbotError('E_INPUT_UNREADABLE', `nothing could be read from ${p.path}: ${unreadable}`, { hint: 'check the path and the file format' });
         }
-        out.rejected = rejections.length;
-        out.rejections = rejectionSample(rejections);
+        const out = {
+          files: s.files,
+          skippedFiles: s.skippedFiles,
+          events: s.events,
+          inserted: s.inserted,
+          duplicates: s.duplicates,
+          rejected: rejections.length,
+          rejections: rejectionSample(rejections),
+          flowJobs,
+        };
         ctx.metrics.eventsIngested.inc({ source: p.source ?? 'files' }, out.inserted);
         if (p.source) await recordSource(ctx.store, p.source, newest, out.inserted);
         return out;
