@@ -17,10 +17,10 @@ export interface Db {
   /** Runs fn in one transaction on one connection. */
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
   /**
-   * `COPY … FROM STDIN` with data in PostgreSQL's text format: PostgreSQL's fastest way in.
+   * `COPY … FROM STDIN` (text or binary format, as the SQL says): PostgreSQL's fastest way in.
    * Only on a server connection inside a transaction (PGlite has none: callers fall back to INSERT).
    */
-  copyFrom?: (sql: string, data: string | string[]) => Promise<void>;
+  copyFrom?: (sql: string, data: string | (string | Buffer)[]) => Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,4 +1,5 @@
 import type { Actor, Ingestible, Outcome, Resource, TrailEvent, Via } from '../events/model.ts';
+import { BinaryCopyWriter, type CopyType } from './copy-binary.ts';
 import type { Db } from './db.ts';
 
 /** Columns written per event, in the order of the unnest() arrays below. */
@@ -59,9 +60,9 @@ const unnestSelect = COLUMNS.map(([c]) => (c === 'resource_keys' ? "string_to_ar
 const UNNEST_INSERT_SQL = `INSERT INTO events (${colList})
   SELECT ${unnestSelect} FROM unnest(${unnestArgs}) AS u(${colList})
   ON CONFLICT (event_id) DO NOTHING RETURNING event_id`;
-const COPY_EVENTS_SQL = `COPY events (${colList}) FROM STDIN`;
+const COPY_EVENTS_SQL = `COPY events (${colList}) FROM STDIN WITH (FORMAT binary)`;
 const STAGE_SQL = `CREATE TEMP TABLE IF NOT EXISTS ingest_stage (${COLUMNS.map(([c, t]) => `${c} ${t}`).join(', ')}) ON COMMIT DELETE ROWS`;
-const COPY_STAGE_SQL = `COPY ingest_stage (${colList}) FROM STDIN`;
+const COPY_STAGE_SQL = `COPY ingest_stage (${colList}) FROM STDIN WITH (FORMAT binary)`;
 const STAGED_INSERT_SQL = `INSERT INTO events (${colList})
   SELECT ${colList} FROM ingest_stage
   ON CONFLICT (event_id) DO NOTHING RETURNING event_id`;
@@ -82,18 +83,6 @@ const ACCESS_KEYS_SQL = `INSERT INTO access_keys AS k (access_key_id, actor_key,
   ON CONFLICT (access_key_id) DO UPDATE SET
     first_seen = least(k.first_seen, excluded.first_seen),
     last_seen = greatest(k.last_seen, excluded.last_seen)`;
-
-const NEEDS_ESCAPE = /[\\\n\r\t]/;
-const ESCAPES = /[\\\n\r\t]/g;
-const ESCAPED: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-/** One value in COPY text format. */
-function copyValue(v: unknown): string {
-  if (v === null || v === undefined) return '\\N';
-  if (typeof v === 'boolean') return v ? 't' : 'f';
-  const s = String(v);
-  return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPES, (c) => ESCAPED[c]!) : s;
-}
 
 const SEP = '\x1f';
 
@@ -140,16 +129,16 @@ async function insertPart(tx: Db, part: Ingestible[]): Promise<number> {
   let fresh: Ingestible[];
   if (tx.copyFrom) {
     await tx.query('SET LOCAL synchronous_commit = off');
-    const text = copyText(rows);
+    const data = copyData(rows);
     await tx.query('SAVEPOINT ingest_copy');
     try {
-      await tx.copyFrom(COPY_EVENTS_SQL, text);
+      await tx.copyFrom(COPY_EVENTS_SQL, data);
       fresh = rows;
     } catch (e) {
       if ((e as { code?: string }).code !== '23505') throw e;
       await tx.query('ROLLBACK TO SAVEPOINT ingest_copy');
       await tx.query(STAGE_SQL);
-      await tx.copyFrom(COPY_STAGE_SQL, text);
+      await tx.copyFrom(COPY_STAGE_SQL, data);
       fresh = pick(rows, (await tx.query<{ event_id: string }>(STAGED_INSERT_SQL)).rows);
     }
   } else {
@@ -173,38 +162,19 @@ function pick(rows: Ingestible[], inserted: { event_id: string }[]): Ingestible[
 
 const KEYS_COL = COLUMNS.findIndex(([c]) => c === 'resource_keys');
 
-/** A text[] literal: {"a","b"} with backslashes and quotes escaped. */
-function arrayLiteral(items: string[]): string {
-  return `{${items.map((k) => `"${k.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
-}
+const TYPES = COLUMNS.map(([, t]) => t as CopyType);
 
-const RESOURCES_COL = COLUMNS.findIndex(([c]) => c === 'resources');
-const RAW_COL = COLUMNS.findIndex(([c]) => c === 'raw');
-/** Rows per COPY chunk: keeps each string small (young-generation garbage), and PostgreSQL busy sooner. */
-const COPY_CHUNK_ROWS = 1000;
-
-/**
- * The batch in COPY text format, in chunks of whole lines. JSON.stringify never writes a raw tab,
- * newline or carriage return, so the JSON columns only need their backslashes doubled.
- */
-function copyText(rows: Ingestible[]): string[] {
-  const chunks: string[] = [];
-  let lines: string[] = [];
+/** The batch in PostgreSQL's binary COPY format (see copy-binary.ts for why binary). */
+function copyData(rows: Ingestible[]): Buffer[] {
+  const w = new BinaryCopyWriter();
+  const n = COLUMNS.length;
   for (let i = 0; i < rows.length; i++) {
     const row = rowOf(rows[i]!);
-    row[KEYS_COL] = arrayLiteral(row[KEYS_COL] as string[]);
-    for (let c = 0; c < row.length; c++) row[c] = c === RAW_COL || c === RESOURCES_COL ? copyJson(row[c] as string) : copyValue(row[c]);
-    lines.push(row.join('\t'));
-    if (lines.length === COPY_CHUNK_ROWS) {
-      chunks.push(`${lines.join('\n')}\n`);
-      lines = [];
-    }
+    w.row(n);
+    for (let c = 0; c < n; c++) w.value(TYPES[c]!, row[c]);
   }
-  if (lines.length) chunks.push(`${lines.join('\n')}\n`);
-  return chunks;
+  return w.finish();
 }
-
-const copyJson = (s: string): string => (s.includes('\\') ? s.replaceAll('\\', '\\\\') : s);
 
 const maxStr = (a: string | null, b: string | null): string | null => (a === null ? b : b === null ? a : a > b ? a : b);
 

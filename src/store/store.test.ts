@@ -52,6 +52,39 @@ describe.each(backends)('event store on %s', (_name, open) => {
     expect(await store.raw(raw.eventID as string)).toEqual(raw);
   });
 
+  it('gives back every field of every event exactly as normalized, awkward values included', async () => {
+    // Values that break naive encodings: tabs, newlines, backslashes, quotes, non-ASCII and astral
+    // characters, an empty string inside a resource id, a time before 2000, NULLs and false.
+    const base = records('otrf-ec2-proxy-s3-exfiltration.ndjson')[2]!;
+    const odd = {
+      ...base,
+      eventID: 'odd-values-0001',
+      eventTime: '1999-12-31T23:59:59Z',
+      eventSource: 's3.amazonaws.com',
+      eventName: 'GetBucketAcl',
+      userAgent: 'tab\there, newline\nthere, back\\slash "quoted" \u00e9t\u00e9 \ud83d\ude80',
+      errorCode: 'AccessDenied',
+      errorMessage: 'line one\r\nline two\twith \\N and \\. and {braces}',
+      requestParameters: { bucketName: 'b\\ucket\twith"odd{chars}, and é' },
+      readOnly: false,
+    };
+    const odd2 = { ...base, eventID: 'odd-values-0002', requestParameters: null, resources: [], userAgent: '' };
+    const extra = [odd, odd2].map((raw) => ({ event: normalize(raw as never), raw: raw as never }));
+    await store.ingest(extra);
+    const everything = [...all, ...extra];
+    const expected = new Map<string, (typeof everything)[number]['event']>();
+    for (const i of everything) if (!expected.has(i.event.eventId)) expected.set(i.event.eventId, i.event); // the first one stored wins
+    for (const [id, event] of expected) {
+      const { events } = await store.search({ eventId: id, since: '1990-01-01T00:00:00Z', limit: 1 });
+      expect(events, id).toHaveLength(1);
+      expect(events[0], id).toEqual(event);
+    }
+    expect(await store.raw('odd-values-0001')).toEqual(odd);
+    // The resource key (an array element) survives too: found by its odd id.
+    const found = await store.search({ resourceName: 'B\\UCKET\twith"odd{chars}, and É', since: '1990-01-01T00:00:00Z', limit: 5 });
+    expect(found.events.map((e) => e.eventId)).toEqual(['odd-values-0001']);
+  });
+
   it('gives a record without eventID the same derived id every time', async () => {
     const raw = { ...records('otrf-ec2-proxy-s3-exfiltration.ndjson')[1]! };
     delete raw.eventID;
