@@ -18,6 +18,9 @@ import { count, forgetOldObjects, markObjects, putAside, recordError, seenObject
  * leaves the messages on the queue; they come back after the visibility timeout and their events are
  * stored again as duplicates, i.e. not at all. A file already read (source_objects) is not fetched again.
  *
+ * While a batch is worked on, its messages' visibility is extended every half timeout (keepInvisible),
+ * so a slow batch is not handed to another consumer meanwhile.
+ *
  * Malformed messages (not JSON, not a notification) never block the rest: with `onMalformed: aside`
  * (the default) the body is kept in source_rejects with the message id and the reason, an error is
  * logged, and the message is deleted; with `dlq` it is left for the queue's redrive policy.
@@ -67,7 +70,7 @@ export async function pollSqs(ctx: SourceContext, src: SqsSource, opts: SqsPollO
           if (opts.follow) continue;
           return;
         }
-        const r = await handleBatch(inner, src, sqs, s3, messages);
+        const r = await keepInvisible(inner, src, sqs, messages, () => handleBatch(inner, src, sqs, s3, messages));
         report.events += r.events;
         report.inserted += r.inserted;
         report.duplicates += r.duplicates;
@@ -98,6 +101,32 @@ export async function pollSqs(ctx: SourceContext, src: SqsSource, opts: SqsPollO
   // SQS keeps a message 14 days at most: a key older than that is never announced again.
   await forgetOldObjects(ctx.store.db, src.id, 15).catch(() => undefined);
   return summarize(src.id, 'sqs', [report], newest, started);
+}
+
+/**
+ * Keeps a batch's messages invisible while it is worked on: every half visibility timeout their
+ * visibility is extended by another timeout. Without this, a batch that takes longer than the timeout
+ * (a slow store, a very large log file) is handed to another consumer meanwhile and read twice (its
+ * events would still be stored once, but the work is done twice and the first delete fails).
+ */
+async function keepInvisible<T>(ctx: SourceContext, src: SqsSource, sqs: SqsPort, messages: QueueMessage[], work: () => Promise<T>): Promise<T> {
+  const seconds = Math.ceil(src.visibilityTimeout / 1000);
+  let finished = false;
+  const extend = (): void => {
+    for (const m of messages) {
+      sqs.changeVisibility(src.queueUrl, m.receiptHandle, seconds).catch((e: unknown) => {
+        if (!finished) ctx.log.warn({ source: src.id, messageId: m.id, err: describeError(e) }, 'could not extend an SQS message\'s visibility; it may be handed out again (its events are stored once)');
+      });
+    }
+  };
+  const timer = setInterval(extend, Math.max(250, src.visibilityTimeout / 2));
+  timer.unref();
+  try {
+    return await work();
+  } finally {
+    finished = true;
+    clearInterval(timer);
+  }
 }
 
 interface BatchResult {

@@ -172,6 +172,36 @@ describe('SQS consumer', () => {
     expect(aws.sqs.counts(q.name)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
   });
 
+  it('keeps a batch that takes longer than the visibility timeout invisible: another consumer does not get it meanwhile', async () => {
+    const q = queueSource({ visibilityTimeout: '1s' });
+    const recs = synthRecords(20, { account: '111111111111', region: 'ap-east-1', newest: Date.now() - 5 * MIN, seed: 'sqs-slow' });
+    const logs = putLogs(recs);
+    aws.sqs.sendRaw(q.name, cloudTrailNotificationMessage(BUCKET, logs.map((l) => l.key)));
+    const { pollOnce } = await import('../../src/sources/index.ts');
+    let puts = 0;
+    // A store that takes 3.5 s to answer: three visibility timeouts.
+    const slow = q.sources.context(db.store, {
+      sink: {
+        put: async (items) => {
+          puts++;
+          await sleep(3500);
+          return storeSink(db.store).put(items);
+        },
+      },
+    });
+    const first = pollOnce(slow, q.sources.specs[0]!);
+    await sleep(1800);
+    // A second consumer (another worker) polls while the first is still storing.
+    const second = await pollOnce(q.sources.context(db.store, { sink: storeSink(db.store) }), q.sources.specs[0]!);
+    expect(second.events).toBe(0);
+    expect(aws.sqs.counts(q.name)).toEqual({ visible: 0, inFlight: 1, delayed: 0 });
+    const r = await first;
+    expect(r.inserted).toBe(20);
+    expect(puts).toBe(1);
+    expect(await eventsIn(recs)).toBe(20);
+    expect(aws.sqs.counts(q.name)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+  });
+
   it('a process killed (SIGKILL) after storing and before deleting: on restart nothing is lost or doubled', async () => {
     const name = `crash-${++n}`;
     const queueUrl = aws.sqs.createQueue(name);
