@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cloudTrailNotificationMessage, s3EventNotification, s3TestEvent, snsEnvelope } from '../integrations/aws/standins/records.ts';
+import { cloudTrailNotificationMessage, s3EventBridgeEvent, s3EventNotification, s3TestEvent, snsEnvelope } from '../integrations/aws/standins/records.ts';
 import { decodeS3EventKey, parseMessage, trailFileProblem } from './messages.ts';
 
 const KEY = 'AWSLogs/o-a1b2c3d4e5/111111111111/CloudTrail/eu-west-1/2026/01/15/111111111111_CloudTrail_eu-west-1_20260115T1205Z_abcdefghijklmnop.json.gz';
@@ -52,6 +52,19 @@ describe('trail queue messages', () => {
     const p = parseMessage(JSON.stringify(ev), 'sqs message 1');
     expect(p.malformed).toBeUndefined();
     expect(p.items).toEqual([{ kind: 'record', raw: record, origin: { file: 'sqs message 1', at: 'detail' } }]);
+  });
+
+  it('S3 "Object Created" through EventBridge → the log file, its key taken as it is; other S3 event types left alone', () => {
+    const spaced = KEY.replace('AWSLogs/', 'my trail+logs/AWSLogs/');
+    expect(parseMessage(s3EventBridgeEvent('trail', spaced, { size: 1, eTag: 'e' }), 'm')).toEqual({ objects: [{ bucket: 'trail', key: spaced }], items: [], ignored: [] });
+    const deleted = parseMessage(s3EventBridgeEvent('trail', KEY, { size: 1, eTag: 'e', detailType: 'Object Deleted' }), 'm');
+    expect(deleted.objects).toEqual([]);
+    expect(deleted.ignored[0]).toMatch(/Object Deleted \(only Object Created events bring new files\)/);
+    const digest = s3EventBridgeEvent('trail', 'AWSLogs/111111111111/CloudTrail-Digest/eu-west-1/2026/01/15/x_CloudTrail-Digest_y.json.gz', { size: 1, eTag: 'e' });
+    expect(parseMessage(digest, 'm').ignored[0]).toMatch(/digest/);
+    const noKey = JSON.parse(s3EventBridgeEvent('trail', KEY, { size: 1, eTag: 'e' }));
+    delete noKey.detail.object.key;
+    expect(parseMessage(JSON.stringify(noKey), 'm').malformed).toBe('EventBridge S3 event "Object Created" has no detail.bucket.name or detail.object.key');
   });
 
   it('s3:TestEvent, removals, digests, Insights and other services’ files are left alone, with why', () => {

@@ -6,6 +6,7 @@ import { type Unwrapped, unwrap } from '../events/envelopes.ts';
  * - CloudTrail's SNS notification (`{"s3Bucket", "s3ObjectKey": [...]}`): log files to read;
  * - either of those wrapped in an SNS envelope (`{"Type": "Notification", "Message": "<json>"}`);
  * - an EventBridge event `AWS API Call via CloudTrail` (and the other `… via CloudTrail` types): the record itself;
+ * - an S3 EventBridge event `Object Created` (source `aws.s3`): a log file to read; the key is not URL-encoded;
  * - `s3:TestEvent` (sent once when S3 notifications are set up), removals and non-trail keys: nothing to do.
  * Anything else is malformed: reported with the reason, never silently dropped.
  */
@@ -106,10 +107,21 @@ function interpret(v: unknown, ref: string, out: ParsedMessage, depth: number): 
   }
   if (v['detail-type'] !== undefined && v.detail !== undefined) {
     const dt = String(v['detail-type']);
+    // S3 → EventBridge (the bucket's "Send notifications to EventBridge" on): the key comes as it is,
+    // not URL-encoded (AmazonS3/latest/userguide/ev-events.html).
+    if (v.source === 'aws.s3') {
+      const d = v.detail;
+      const bucket = isObj(d) && isObj(d.bucket) ? d.bucket.name : undefined;
+      const key = isObj(d) && isObj(d.object) ? d.object.key : undefined;
+      if (typeof bucket !== 'string' || typeof key !== 'string' || bucket === '' || key === '') return `EventBridge S3 event ${JSON.stringify(dt)} has no detail.bucket.name or detail.object.key`;
+      if (dt === 'Object Created') addObject(out, bucket, key);
+      else out.ignored.push(`s3://${bucket}/${key}: ${dt} (only Object Created events bring new files)`);
+      return undefined;
+    }
     if (!/via CloudTrail$/.test(dt)) return `EventBridge event of type ${JSON.stringify(dt)} is not a CloudTrail event (expected "AWS API Call via CloudTrail")`;
     for (const u of unwrap(v, { file: ref })) out.items.push(u);
     const rejected = out.items.find((u): u is Extract<Unwrapped, { kind: 'rejected' }> => u.kind === 'rejected');
     return rejected?.reason;
   }
-  return 'not a CloudTrail notification: expected an S3 event, a CloudTrail SNS notification ({"s3Bucket","s3ObjectKey"}) or an EventBridge "AWS API Call via CloudTrail" event';
+  return 'not a CloudTrail notification: expected an S3 event, a CloudTrail SNS notification ({"s3Bucket","s3ObjectKey"}), an EventBridge "AWS API Call via CloudTrail" event or an S3 "Object Created" EventBridge event';
 }

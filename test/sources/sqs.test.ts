@@ -5,6 +5,7 @@ import {
   type CloudTrailRecord,
   type LogObject,
   listen,
+  s3EventBridgeEvent,
   s3EventNotification,
   s3TestEvent,
   snsEnvelope,
@@ -86,6 +87,19 @@ describe('SQS consumer', () => {
     expect(await eventsIn([...recs, ...bridged])).toBe(62);
     expect(aws.sqs.counts(q.name)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
     expect(await readRejects(db.store.db, q.id, 10)).toEqual([]);
+  });
+
+  it('reads log files announced by S3 through EventBridge ("Object Created", keys not URL-encoded) and leaves other S3 events alone', async () => {
+    const q = queueSource();
+    const recs = synthRecords(24, { account: '111111111111', region: 'eu-west-3', newest: Date.now() - 10 * MIN, stepMs: 60_000, seed: 'sqs-eb-s3' });
+    const logs = putLogs(recs, 'trail logs+eb');
+    for (const l of logs) aws.sqs.sendRaw(q.name, s3EventBridgeEvent(BUCKET, l.key, { size: l.body.length, eTag: 'x', region: 'eu-west-3' }));
+    aws.sqs.sendRaw(q.name, s3EventBridgeEvent(BUCKET, logs[0]!.key, { size: 0, eTag: 'x', detailType: 'Object Deleted' }));
+    const r = await q.sources.poll(db.store, q.id);
+    expect(r.inserted).toBe(24);
+    expect(r.rejected).toBe(0);
+    expect(await eventsIn(recs)).toBe(24);
+    expect(aws.sqs.counts(q.name)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
   });
 
   it('a message delivered twice and a file announced twice add nothing, and the file is fetched once', async () => {

@@ -389,6 +389,37 @@ export function s3EventNotification(bucket: string, key: string, { size, eTag, r
   });
 }
 
+/**
+ * What S3 sends to EventBridge (and a rule forwards to SQS) when a bucket has "Send notifications to
+ * Amazon EventBridge" on: detail-type "Object Created", the key as it is, not URL-encoded
+ * (AmazonS3/latest/userguide/ev-events.html).
+ */
+export function s3EventBridgeEvent(
+  bucket: string,
+  key: string,
+  { size, eTag, account = '111111111111', region = 'us-east-1', at = Date.now(), detailType = 'Object Created' }: { size: number; eTag: string; account?: string; region?: string; at?: number; detailType?: string },
+): string {
+  return JSON.stringify({
+    version: '0',
+    id: randomUUID(),
+    'detail-type': detailType,
+    source: 'aws.s3',
+    account,
+    time: new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region,
+    resources: [`arn:aws:s3:::${bucket}`],
+    detail: {
+      version: '0',
+      bucket: { name: bucket },
+      object: { key, size, etag: eTag.replace(/"/g, ''), sequencer: at.toString(16).toUpperCase().padStart(18, '0') },
+      'request-id': randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase(),
+      requester: 'cloudtrail.amazonaws.com',
+      'source-ip-address': '203.0.113.10',
+      reason: 'PutObject',
+    },
+  });
+}
+
 /** The message S3 sends once when a notification configuration is saved. */
 export const s3TestEvent = (bucket: string, at = Date.now()): string =>
   JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Time: new Date(at).toISOString(), Bucket: bucket, RequestId: 'STANDINTESTEVENT', HostId: 'standin' });
