@@ -82,6 +82,12 @@ export const lookupSourceSchema = z.strictObject({
   overlap: duration(0, DAY, '15m').default(15 * 60_000),
   /** Leave global services' events out. Otherwise us-east-1 is always read: IAM, STS and sign-in events appear only there. */
   skipGlobal: z.boolean().default(false),
+  /**
+   * Also read CloudTrail Insights events (unusual API call or error rates), where Insights is enabled on
+   * a trail. Each account-region then has a second cursor (`<account>/<region>/insights`); both share
+   * the account-region's 2 requests/s.
+   */
+  insights: z.boolean().default(false),
   /** Account-regions read at once. */
   concurrency: z.number().int().min(1).max(256).default(32),
 });

@@ -22,6 +22,8 @@ export const GLOBAL_REGION = 'us-east-1';
 export interface LookupPart {
   account: string;
   region: string;
+  /** Set for the part that reads CloudTrail Insights events (`insights: true` on the source). */
+  category?: 'insight' | undefined;
 }
 
 /** Every account-region a source reads; us-east-1 joins unless skipGlobal, or IAM and sign-ins would be missed. */
@@ -31,14 +33,20 @@ export async function lookupParts(ctx: Pick<SourceContext, 'aws'>, src: LookupSo
   return accounts.flatMap((account) => regions.map((region) => ({ account, region })));
 }
 
-export const partName = (p: LookupPart): string => `${p.account}/${p.region}`;
+/** What a poll reads: every account-region, and with `insights: true` each one's Insights events too. */
+export async function pollParts(ctx: Pick<SourceContext, 'aws'>, src: LookupSource): Promise<LookupPart[]> {
+  const parts = await lookupParts(ctx, src);
+  return src.insights ? [...parts, ...parts.map((p) => ({ ...p, category: 'insight' as const }))] : parts;
+}
+
+export const partName = (p: LookupPart): string => `${p.account}/${p.region}${p.category === 'insight' ? '/insights' : ''}`;
 
 const floorSec = (ms: number): number => Math.floor(ms / 1000) * 1000;
 
 export interface LookupPollOptions {
   /** Stop starting new pages after this time (Date.now() ms); default now + the source's maxRun. */
   deadline?: number;
-  /** Read only these parts (`account/region`). */
+  /** Read only these parts (`account/region`, `account/region/insights`). */
   parts?: string[] | undefined;
 }
 
@@ -47,7 +55,7 @@ class LeaseLost extends Error {}
 export async function pollLookup(ctx: SourceContext, src: LookupSource, opts: LookupPollOptions = {}): Promise<PollReport> {
   const started = performance.now();
   const deadline = opts.deadline ?? Date.now() + src.maxRun;
-  let parts = await lookupParts(ctx, src);
+  let parts = await pollParts(ctx, src);
   if (opts.parts) parts = parts.filter((p) => opts.parts!.includes(partName(p)));
   let newest: string | null = null;
   const reports = await pool(parts, src.concurrency, async (p) => {
@@ -115,7 +123,7 @@ async function pollPart(ctx: SourceContext, src: LookupSource, p: LookupPart, de
         let requests = 0;
         let throttled = 0;
         const page = await port.lookupEvents(
-          { start: new Date(start), end: new Date(end), nextToken: token },
+          { start: new Date(start), end: new Date(end), nextToken: token, category: p.category },
           { signal: ctx.signal, onRequest: () => requests++, onThrottled: () => throttled++ },
         );
         const items: Unwrapped[] = [];

@@ -5,7 +5,10 @@ import { clientConfig } from '../../src/integrations/aws/standins/testing.ts';
 import type { Sources } from '../../src/sources/index.ts';
 import { readCursors } from '../../src/sources/state.ts';
 import { formatStatus, sourcesStatus } from '../../src/sources/status.ts';
+import { records } from '../helpers/fixtures.ts';
 import { BASE_ACCOUNT, MIN, SEC, storedIds, synthRecords, testConfig, testSources, testStore, type TestDb } from './helpers.ts';
+
+const DAY_MS = 86_400_000;
 
 /**
  * The LookupEvents poller against the CloudTrail, STS stand-ins with the real SDK clients, the real
@@ -141,6 +144,40 @@ describe('LookupEvents poller', () => {
     expect(c!.throttled).toBeGreaterThan(0);
     expect(c!.events).toBe(200);
   }, 60_000);
+
+  it('with insights: true, also reads CloudTrail Insights events on a cursor of their own; without it, none', async () => {
+    // The real Insights record of test/fixtures/records/insights.json, moved into the 90 days and
+    // into an account-region of its own, three times (a start, an end, another start).
+    const insight = records('insights.json')[0]!;
+    const region = 'ap-northeast-2';
+    const insights = [0, 1, 2].map((i) => ({
+      ...insight,
+      eventID: `0e1f0000-0000-4000-8000-00000000000${i}`,
+      eventTime: new Date(now - (30 + i) * MIN).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      awsRegion: region,
+      recipientAccountId: BASE_ACCOUNT,
+    }));
+    const calls = synthRecords(5, { account: BASE_ACCOUNT, region, newest: now - 20 * MIN, seed: 'ins' });
+    aws.cloudtrail.addRecords([...insights, ...calls] as never);
+    const base = { kind: 'lookup', regions: [region], skipGlobal: true, backfill: '1d' };
+    const without = await sources([{ ...base, id: 'no-insights' }]).poll(db.store, 'no-insights');
+    expect(without.parts.map((p) => p.part)).toEqual([`${BASE_ACCOUNT}/${region}`]);
+    expect(without.inserted).toBe(5);
+    const withInsights = await sources([{ ...base, id: 'with-insights', insights: true }]).poll(db.store, 'with-insights');
+    expect(withInsights.parts.map((p) => [p.part, p.state]).sort()).toEqual([
+      [`${BASE_ACCOUNT}/${region}`, 'caught-up'],
+      [`${BASE_ACCOUNT}/${region}/insights`, 'caught-up'],
+    ]);
+    expect(withInsights.inserted).toBe(3); // the 5 calls were stored by the first source
+    const stored = await db.store.search({ eventSource: 'autoscaling.amazonaws.com', eventName: 'CompleteLifecycleAction', since: new Date(now - DAY_MS).toISOString(), limit: 10 });
+    expect(stored.events.map((e) => e.eventId).sort()).toEqual(insights.map((r) => r.eventID).sort());
+    expect(stored.events.every((e) => e.eventType === 'AwsCloudTrailInsight' && e.eventCategory === 'Insight')).toBe(true);
+    const cursors = await readCursors(db.store.db, 'with-insights');
+    expect(cursors.map((c) => [c.part, c.events]).sort()).toEqual([
+      [`${BASE_ACCOUNT}/${region}`, 0],
+      [`${BASE_ACCOUNT}/${region}/insights`, 3],
+    ]);
+  });
 
   it('reports an account it cannot enter, and reads the others', async () => {
     aws.cloudtrail.addRecords(synthRecords(60, { account: BASE_ACCOUNT, region: 'eu-north-1', newest: Date.now() - 30 * MIN, seed: 'j' }));

@@ -15,6 +15,8 @@ export interface LookupInput {
   maxResults?: number;
   /** From the previous page; the other fields must be the same as that page's. */
   nextToken?: string | undefined;
+  /** `insight` for CloudTrail Insights events (only EventId, EventName and EventSource attributes then). */
+  category?: 'insight' | undefined;
 }
 
 export interface LookupPage {
@@ -78,6 +80,7 @@ export function cloudTrailPort(client: CloudTrailClient, account: string, region
         EndTime: input.end,
         MaxResults: input.maxResults ?? 50,
         NextToken: input.nextToken,
+        EventCategory: input.category,
       });
       let throttles = 0;
       let hiccups = 0;

@@ -60,14 +60,25 @@ export const GLOBAL_REGION = 'us-east-1';
 export function isRecord(x: unknown): x is CloudTrailRecord {
   if (!x || typeof x !== 'object') return false;
   const r = x as Record<string, unknown>;
-  return typeof r.eventTime === 'string' && typeof r.eventSource === 'string' && typeof r.eventName === 'string';
+  const call = r.eventType === 'AwsCloudTrailInsight' && r.insightDetails && typeof r.insightDetails === 'object' ? (r.insightDetails as Record<string, unknown>) : r;
+  return typeof r.eventTime === 'string' && typeof call.eventSource === 'string' && typeof call.eventName === 'string';
+}
+
+/**
+ * The call a record is about. An Insights event has no top-level eventSource/eventName: they are in
+ * insightDetails, and LookupEvents reports them from there.
+ */
+export function callOf(r: CloudTrailRecord): { eventSource: string; eventName: string } {
+  const d = (r as { insightDetails?: { eventSource?: unknown; eventName?: unknown } }).insightDetails;
+  if (r.eventType === 'AwsCloudTrailInsight' && d && typeof d.eventSource === 'string' && typeof d.eventName === 'string') return { eventSource: d.eventSource, eventName: d.eventName };
+  return { eventSource: r.eventSource, eventName: r.eventName };
 }
 
 export const eventTimeMs = (r: CloudTrailRecord): number => Date.parse(r.eventTime);
 
 export const accountOf = (r: CloudTrailRecord): string | undefined => r.recipientAccountId ?? r.userIdentity?.accountId;
 
-export const eventServicePrefix = (r: CloudTrailRecord): string => r.eventSource.split('.')[0];
+export const eventServicePrefix = (r: CloudTrailRecord): string => callOf(r).eventSource.split('.')[0]!;
 
 /** The region whose LookupEvents shows this record. */
 export function lookupRegionOf(r: CloudTrailRecord, globalSources: ReadonlySet<string> = GLOBAL_EVENT_SOURCES): string {
@@ -157,9 +168,9 @@ export function resourcesOf(r: CloudTrailRecord): { ResourceType: string; Resour
 export function toLookupEvent(r: CloudTrailRecord): LookupEvent {
   const ev: LookupEvent = {
     EventId: r.eventID,
-    EventName: r.eventName,
+    EventName: callOf(r).eventName,
     EventTime: Math.floor(eventTimeMs(r) / 1000),
-    EventSource: r.eventSource,
+    EventSource: callOf(r).eventSource,
     Resources: resourcesOf(r),
     CloudTrailEvent: JSON.stringify(r),
   };
