@@ -17,10 +17,11 @@ export interface Db {
   /** Runs fn in one transaction on one connection. */
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
   /**
-   * `COPY … FROM STDIN` (text or binary format, as the SQL says): PostgreSQL's fastest way in.
-   * Only on a server connection inside a transaction (PGlite has none: callers fall back to INSERT).
+   * `COPY … FROM STDIN`, the data in chunks (the store sends PostgreSQL's binary format): PostgreSQL's
+   * fastest way in. Only on a server connection inside a transaction (PGlite has none: callers fall
+   * back to INSERT).
    */
-  copyFrom?: (sql: string, data: string | (string | Buffer)[]) => Promise<void>;
+  copyFrom?: (sql: string, chunks: Buffer[]) => Promise<void>;
   close(): Promise<void>;
 }
 
@@ -78,8 +79,8 @@ async function openPostgres(url: string, max: number): Promise<Db> {
           query: wrap(client),
           transaction: (f) => f(tx),
           close: async () => undefined,
-          copyFrom: async (sql, data) => {
-            await pipeline(Readable.from(typeof data === 'string' ? [data] : data), client.query(copyFromStream(sql)));
+          copyFrom: async (sql, chunks) => {
+            await pipeline(Readable.from(chunks), client.query(copyFromStream(sql)));
           },
         };
         const out = await fn(tx);

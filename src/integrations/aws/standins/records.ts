@@ -59,8 +59,8 @@ export const GLOBAL_REGION = 'us-east-1';
 
 export function isRecord(x: unknown): x is CloudTrailRecord {
   if (!x || typeof x !== 'object') return false;
-  const r = x as Record<string, unknown>;
-  const call = r.eventType === 'AwsCloudTrailInsight' && r.insightDetails && typeof r.insightDetails === 'object' ? (r.insightDetails as Record<string, unknown>) : r;
+  const r = x as CloudTrailRecord;
+  const call = callOf(r);
   return typeof r.eventTime === 'string' && typeof call.eventSource === 'string' && typeof call.eventName === 'string';
 }
 
@@ -69,8 +69,8 @@ export function isRecord(x: unknown): x is CloudTrailRecord {
  * insightDetails, and LookupEvents reports them from there.
  */
 export function callOf(r: CloudTrailRecord): { eventSource: string; eventName: string } {
-  const d = (r as { insightDetails?: { eventSource?: unknown; eventName?: unknown } }).insightDetails;
-  if (r.eventType === 'AwsCloudTrailInsight' && d && typeof d.eventSource === 'string' && typeof d.eventName === 'string') return { eventSource: d.eventSource, eventName: d.eventName };
+  const d = (r as { insightDetails?: { eventSource?: unknown; eventName?: unknown } | null }).insightDetails;
+  if (r.eventType === 'AwsCloudTrailInsight' && d && typeof d === 'object' && typeof d.eventSource === 'string' && typeof d.eventName === 'string') return { eventSource: d.eventSource, eventName: d.eventName };
   return { eventSource: r.eventSource, eventName: r.eventName };
 }
 
@@ -166,11 +166,12 @@ export function resourcesOf(r: CloudTrailRecord): { ResourceType: string; Resour
 }
 
 export function toLookupEvent(r: CloudTrailRecord): LookupEvent {
+  const call = callOf(r);
   const ev: LookupEvent = {
     EventId: r.eventID,
-    EventName: callOf(r).eventName,
+    EventName: call.eventName,
     EventTime: Math.floor(eventTimeMs(r) / 1000),
-    EventSource: callOf(r).eventSource,
+    EventSource: call.eventSource,
     Resources: resourcesOf(r),
     CloudTrailEvent: JSON.stringify(r),
   };
