@@ -5,7 +5,7 @@ import { authenticate, createCredentialStore } from './credentials.ts';
 import type { AuthFailureReason, CredentialStore } from './credentials.ts';
 import { GLOBAL_EVENT_SOURCES, accountOf, eventTimeMs, isRecord, lookupCategoryOf, lookupRegionOf, toLookupEvent } from './records.ts';
 import type { CloudTrailRecord, LookupEvent } from './records.ts';
-import { jsonResponse, listen, nextSeq, readBody } from './shared.ts';
+import { jsonResponse, listen, nextSeq, readBody, stampDate } from './shared.ts';
 import type { FetchHandler, ListenOptions, Listener, RequestRecord } from './shared.ts';
 
 export const CLOUDTRAIL_TARGET_PREFIX = 'CloudTrail_20131101.';
@@ -89,6 +89,10 @@ const AUTH_ERRORS: Record<AuthFailureReason, string> = {
   'bad-token': 'UnrecognizedClientException',
   expired: 'ExpiredTokenException',
   'request-expired': 'InvalidSignatureException',
+  'bad-expires': 'IncompleteSignatureException',
+  skewed: 'InvalidSignatureException',
+  'unsigned-host': 'InvalidSignatureException',
+  'bad-payload-hash': 'InvalidSignatureException',
   'bad-signature': 'InvalidSignatureException',
   'wrong-service': 'InvalidSignatureException',
 };
@@ -279,7 +283,7 @@ export function createCloudTrailService(opts: CloudTrailServiceOptions = {}): Cl
       record.status = res.status;
       if (errorType) record.errorType = errorType;
       record.durationMs = performance.now() - timeMs;
-      return res;
+      return stampDate(res, credentials.now());
     };
     const fail = (e: CloudTrailError) => finish(jsonResponse(e.status, { __type: e.type, message: e.message }), e.type);
     const body = await readBody(req);

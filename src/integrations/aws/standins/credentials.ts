@@ -1,7 +1,7 @@
 // Credentials the stand-ins know: one static base key (an IAM user in the base account) plus the
 // temporary keys the STS stand-in issues, each bound to the account of the role it assumed.
 import { randomBytes } from 'node:crypto';
-import { parseAmzDate, parseSigV4, sha256Hex, signaturesEqual, computeSignature, UNSIGNED_PAYLOAD } from './sigv4.ts';
+import { computeSignature, MAX_CLOCK_SKEW_MS, parseAmzDate, parseSigV4, payloadHashMismatch, presignExpires, requestTimeProblem, sha256Hex, signaturesEqual, UNSIGNED_PAYLOAD } from './sigv4.ts';
 
 export interface Principal {
   accessKeyId: string;
@@ -24,6 +24,11 @@ export interface BaseCredentialOptions {
   accessKeyId?: string;
   secretAccessKey?: string;
   userName?: string;
+  /**
+   * The stand-ins' wall clock (epoch ms): what request times, presigned URLs and temporary keys are
+   * judged against, and the `Date` header every response carries. Default the real clock.
+   */
+  clock?: () => number;
 }
 
 export const DEFAULT_BASE_CREDENTIALS = {
@@ -46,6 +51,8 @@ export interface CredentialStore {
   add(principal: Principal): Principal;
   issueRoleSession(opts: IssueSessionOptions): Principal;
   list(): Principal[];
+  /** The stand-ins' wall clock (BaseCredentialOptions.clock). */
+  now(): number;
 }
 
 const KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -74,8 +81,10 @@ export function createCredentialStore(opts: BaseCredentialOptions = {}): Credent
     kind: 'user',
   };
   const byKey = new Map<string, Principal>([[base.accessKeyId, base]]);
+  const now = opts.clock ?? (() => Date.now());
   return {
     base,
+    now,
     get: (accessKeyId) => byKey.get(accessKeyId),
     add(principal) {
       byKey.set(principal.accessKeyId, principal);
@@ -90,7 +99,7 @@ export function createCredentialStore(opts: BaseCredentialOptions = {}): Credent
         accountId: acct,
         arn: `arn:aws:sts::${acct}:assumed-role/${roleName}/${sessionName}`,
         userId: `${roleId}:${sessionName}`,
-        expiresAt: Date.now() + durationSeconds * 1000,
+        expiresAt: now() + durationSeconds * 1000,
         kind: 'assumed-role',
         roleName,
         sessionName,
@@ -108,12 +117,16 @@ export type AuthFailureReason =
   | 'bad-token' // session token missing/wrong for a temporary key, or sent with a long-term key
   | 'expired' // temporary key past its expiry
   | 'request-expired' // presigned URL past X-Amz-Expires
-  | 'bad-signature' // signature, scope or payload hash does not match
+  | 'bad-expires' // presigned URL whose X-Amz-Expires is missing, not a whole number, or not 1–604800
+  | 'skewed' // X-Amz-Date more than 15 minutes from the stand-in's clock
+  | 'unsigned-host' // `host` is not among the signed headers
+  | 'bad-payload-hash' // x-amz-content-sha256 is not the SHA-256 of the body
+  | 'bad-signature' // signature or scope does not match
   | 'wrong-service'; // credential scope names another service
 
 export type AuthResult =
   | { ok: true; principal: Principal; region: string; accessKeyId: string }
-  | { ok: false; reason: AuthFailureReason; message: string; accessKeyId?: string; region?: string };
+  | { ok: false; reason: AuthFailureReason; message: string; accessKeyId?: string; region?: string; details?: Record<string, string> };
 
 export interface AuthenticateOptions {
   service: string;
@@ -131,6 +144,9 @@ export function rawPathAndQuery(url: string): { rawPath: string; rawQuery: strin
   return q < 0 ? { rawPath: noHash(rest), rawQuery: '' } : { rawPath: rest.slice(0, q), rawQuery: noHash(rest.slice(q + 1)) };
 }
 
+const SIGNATURE_MISMATCH =
+  'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
+
 export function authenticate(req: Request, body: Uint8Array, store: CredentialStore, { service, verifySignature = true }: AuthenticateOptions): AuthResult {
   const auth = parseSigV4(req);
   if (!auth) return { ok: false, reason: 'missing', message: 'Missing Authentication Token' };
@@ -143,21 +159,56 @@ export function authenticate(req: Request, body: Uint8Array, store: CredentialSt
   if ((principal.sessionToken ?? '') !== (auth.sessionToken ?? '')) {
     return { ok: false, reason: 'bad-token', accessKeyId, region, message: 'The security token included in the request is invalid.' };
   }
-  if (principal.expiresAt !== undefined && Date.now() >= principal.expiresAt) {
+  const now = store.now();
+  const httpNow = new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  if (principal.expiresAt !== undefined && now >= principal.expiresAt) {
     return { ok: false, reason: 'expired', accessKeyId, region, message: 'The security token included in the request is expired' };
   }
   if (auth.via === 'query') {
+    const expires = presignExpires(auth.expires);
+    if ('problem' in expires) return { ok: false, reason: 'bad-expires', accessKeyId, region, message: expires.problem, details: { 'X-Amz-Expires': auth.expires ?? '' } };
     const signedAt = parseAmzDate(auth.amzDate);
-    if (Number.isNaN(signedAt) || Date.now() > signedAt + (auth.expiresSeconds ?? 0) * 1000) {
-      return { ok: false, reason: 'request-expired', accessKeyId, region, message: 'Request has expired' };
+    if (Number.isNaN(signedAt) || now > signedAt + expires.seconds * 1000) {
+      const until = Number.isNaN(signedAt) ? '' : new Date(signedAt + expires.seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      return { ok: false, reason: 'request-expired', accessKeyId, region, message: 'Request has expired', details: { 'X-Amz-Expires': String(expires.seconds), Expires: until, ServerTime: httpNow } };
     }
   }
+  // The payload is checked whether or not signatures are: a body that is not what was hashed is corrupt.
+  const declared = req.headers.get('x-amz-content-sha256');
+  const mismatch = payloadHashMismatch(declared, body);
+  if (mismatch) {
+    return {
+      ok: false,
+      reason: 'bad-payload-hash',
+      accessKeyId,
+      region,
+      // S3 names the mismatch; the other services just find the signature wrong (they sign the body's own hash).
+      message: service === 's3' ? "The provided 'x-amz-content-sha256' header does not match what was computed." : SIGNATURE_MISMATCH,
+      details: { ClientComputedContentSHA256: declared ?? '', S3ComputedContentSHA256: mismatch.computed },
+    };
+  }
   if (verifySignature) {
+    if (!auth.signedHeaders.includes('host')) {
+      return { ok: false, reason: 'unsigned-host', accessKeyId, region, message: "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.", details: { HeadersNotSigned: 'host' } };
+    }
+    if (auth.via === 'header') {
+      const skew = requestTimeProblem(auth.amzDate, now);
+      if (skew) {
+        return {
+          ok: false,
+          reason: 'skewed',
+          accessKeyId,
+          region,
+          message: skew,
+          details: { RequestTime: auth.amzDate, ServerTime: httpNow, MaxAllowedSkewMilliseconds: String(MAX_CLOCK_SKEW_MS) },
+        };
+      }
+    }
     if (auth.amzDate.slice(0, 8) !== auth.date) {
       return { ok: false, reason: 'bad-signature', accessKeyId, region, message: `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${auth.date}' != '${auth.amzDate.slice(0, 8)}'` };
     }
-    const declared = req.headers.get('x-amz-content-sha256');
-    const payloadHash = auth.via === 'query' ? (declared ?? UNSIGNED_PAYLOAD) : (declared ?? sha256Hex(body));
+    // S3 signs the hash it is told (or UNSIGNED-PAYLOAD for a presigned URL); every other service the body's.
+    const payloadHash = service === 's3' ? (declared ?? (auth.via === 'query' ? UNSIGNED_PAYLOAD : sha256Hex(body))) : sha256Hex(body);
     const { rawPath, rawQuery } = rawPathAndQuery(req.url);
     const expected = computeSignature({ method: req.method, rawPath, rawQuery, headers: req.headers, auth, payloadHash, secretAccessKey: principal.secretAccessKey });
     if (!signaturesEqual(expected, auth.signature)) {
@@ -166,8 +217,7 @@ export function authenticate(req: Request, body: Uint8Array, store: CredentialSt
         reason: 'bad-signature',
         accessKeyId,
         region,
-        message:
-          'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
+        message: SIGNATURE_MISMATCH,
       };
     }
   }

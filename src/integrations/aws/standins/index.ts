@@ -34,6 +34,8 @@ export interface StandinsOptions extends ListenOptions {
   records?: readonly CloudTrailRecord[];
   /** CloudTrail's clock for the 90-day window (default the real clock) */
   now?: ClockInput;
+  /** the stand-ins' wall clock for SigV4 (request time ±15 min, presigned expiry, key expiry, `Date`); default the real clock */
+  clock?: () => number;
   throttle?: ThrottleOptions | false;
   verifySignatures?: boolean;
   /** AWS_REGION to hand out, and the region of buckets and queues made by helpers (default us-east-1) */
@@ -69,7 +71,7 @@ export function serviceOf(req: Request): ServiceName {
 }
 
 export async function startStandins(opts: StandinsOptions = {}): Promise<Standins> {
-  const credentials = createCredentialStore(opts.base);
+  const credentials = createCredentialStore({ ...opts.base, ...(opts.clock ? { clock: opts.clock } : {}) });
   const verifySignatures = opts.verifySignatures ?? true;
   const region = opts.region ?? 'us-east-1';
   const cloudtrail = createCloudTrailService({ credentials, records: opts.records, now: opts.now, throttle: opts.throttle, verifySignatures });

@@ -4,8 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { crc32 } from 'node:zlib';
 import { authenticate, createCredentialStore, rawPathAndQuery } from './credentials.ts';
 import type { AuthFailureReason, CredentialStore } from './credentials.ts';
-import { sha256Hex } from './sigv4.ts';
-import { hostId, listen, nextSeq, readBody, requestId, xmlEscape } from './shared.ts';
+import { hostId, listen, nextSeq, readBody, requestId, stampDate, xmlEscape } from './shared.ts';
 import type { FetchHandler, ListenOptions, Listener, RequestRecord } from './shared.ts';
 
 export const S3_NAMESPACE = 'http://s3.amazonaws.com/doc/2006-03-01/';
@@ -82,6 +81,10 @@ const AUTH_ERRORS: Record<AuthFailureReason, [number, string]> = {
   'bad-token': [400, 'InvalidToken'],
   expired: [400, 'ExpiredToken'],
   'request-expired': [403, 'AccessDenied'],
+  'bad-expires': [400, 'AuthorizationQueryParametersError'],
+  skewed: [403, 'RequestTimeTooSkewed'],
+  'unsigned-host': [403, 'AccessDenied'],
+  'bad-payload-hash': [400, 'XAmzContentSHA256Mismatch'],
   'bad-signature': [403, 'SignatureDoesNotMatch'],
   'wrong-service': [400, 'AuthorizationHeaderMalformed'],
 };
@@ -90,6 +93,8 @@ const AUTH_MESSAGES: Partial<Record<AuthFailureReason, string>> = {
   'unknown-key': 'The AWS Access Key Id you provided does not exist in our records.',
   'bad-token': 'The provided token is malformed or otherwise invalid.',
   expired: 'The provided token has expired.',
+  skewed: 'The difference between the request time and the current time is too large.',
+  'unsigned-host': 'There were headers present in the request which were not signed',
 };
 
 const utf8Compare = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -501,7 +506,7 @@ export function createS3Service(opts: S3ServiceOptions = {}): S3Service {
       record.status = res.status;
       if (errorType) record.errorType = errorType;
       record.durationMs = performance.now() - timeMs;
-      return res;
+      return stampDate(res, credentials.now());
     };
     const fail = (e: S3Error, t?: Target) => {
       const extra = { ...e.extra };
@@ -527,13 +532,9 @@ export function createS3Service(opts: S3ServiceOptions = {}): S3Service {
       if (auth.region) record.region = auth.region;
       if (!auth.ok) {
         const [status, code] = AUTH_ERRORS[auth.reason];
-        return fail(new S3Error(status, code, AUTH_MESSAGES[auth.reason] ?? auth.message, auth.accessKeyId && auth.reason === 'unknown-key' ? { AWSAccessKeyId: auth.accessKeyId } : {}));
+        return fail(new S3Error(status, code, AUTH_MESSAGES[auth.reason] ?? auth.message, { ...(auth.accessKeyId && auth.reason === 'unknown-key' ? { AWSAccessKeyId: auth.accessKeyId } : {}), ...auth.details }));
       }
       record.accountId = auth.principal.accountId;
-      const declared = req.headers.get('x-amz-content-sha256');
-      if (declared && /^[0-9a-f]{64}$/i.test(declared) && declared.toLowerCase() !== sha256Hex(body)) {
-        return fail(new S3Error(400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", { ClientComputedContentSHA256: declared, S3ComputedContentSHA256: sha256Hex(body) }), t);
-      }
       return finish(await route(req, t, url.searchParams, body, auth.principal.accountId, rid));
     } catch (e) {
       if (e instanceof S3Error) return fail(e, t);

@@ -81,6 +81,17 @@ export function xmlEscape(value: string): string {
   return out;
 }
 
+/**
+ * Stamps a response with the stand-ins' clock in `Date`, as AWS does: the SDK reads it to correct a
+ * client whose clock is off (after a RequestTimeTooSkewed / "Signature expired" refusal, and on every
+ * success). Served over HTTP, Node would add the real time; this makes it the stand-in's own clock,
+ * also for a handler mounted in-process.
+ */
+export function stampDate(res: Response, nowMs: number): Response {
+  res.headers.set('date', new Date(nowMs).toUTCString());
+  return res;
+}
+
 export async function readBody(req: Request): Promise<Buffer> {
   if (req.method === 'GET' || req.method === 'HEAD') return Buffer.alloc(0);
   return Buffer.from(await req.arrayBuffer());

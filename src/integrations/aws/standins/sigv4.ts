@@ -16,8 +16,8 @@ export interface SigV4Auth {
   signature: string;
   /** x-amz-date (yyyymmddThhmmssZ) */
   amzDate: string;
-  /** presigned URLs only */
-  expiresSeconds?: number;
+  /** presigned URLs only: X-Amz-Expires as sent (null when absent); checkPresignExpiry judges it */
+  expires?: string | null;
   sessionToken?: string;
 }
 
@@ -57,7 +57,7 @@ export function parseSigV4(req: Request): SigV4Auth | undefined {
     signedHeaders: (q.get('X-Amz-SignedHeaders') ?? 'host').toLowerCase().split(';'),
     signature: signature.toLowerCase(),
     amzDate: q.get('X-Amz-Date') ?? '',
-    expiresSeconds: Number(q.get('X-Amz-Expires') ?? '604800'),
+    expires: q.get('X-Amz-Expires'),
     sessionToken: q.get('X-Amz-Security-Token') ?? undefined,
   };
 }
@@ -145,4 +145,45 @@ export function parseAmzDate(s: string): number {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
   if (!m) return Number.NaN;
   return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
+}
+
+/** How far a request's X-Amz-Date may be from the server's clock, either way (AWS: 15 minutes). */
+export const MAX_CLOCK_SKEW_MS = 15 * 60_000;
+/** The longest a presigned URL may be valid (AWS: 7 days). */
+export const MAX_PRESIGN_SECONDS = 604_800;
+
+const compactIso = (ms: number): string => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+
+/**
+ * Why a header-signed request's time is refused, or undefined: more than 15 minutes from `now`
+ * either way. The message is AWS's ("Signature expired: … is now earlier than …"), which the SDK
+ * recognises as a clock-skew error and retries once it has read the server's Date header.
+ */
+export function requestTimeProblem(amzDate: string, now: number): string | undefined {
+  const at = parseAmzDate(amzDate);
+  if (Number.isNaN(at)) return undefined; // judged (and refused) by the signature check
+  if (at < now - MAX_CLOCK_SKEW_MS) return `Signature expired: ${amzDate} is now earlier than ${compactIso(now - MAX_CLOCK_SKEW_MS)} (${compactIso(now)} - 15 min.)`;
+  if (at > now + MAX_CLOCK_SKEW_MS) return `Signature not yet current: ${amzDate} is still later than ${compactIso(now + MAX_CLOCK_SKEW_MS)} (${compactIso(now)} + 15 min.)`;
+  return undefined;
+}
+
+/** X-Amz-Expires of a presigned URL: an integer number of seconds, 1 to 604800, or why not. */
+export function presignExpires(raw: string | null | undefined): { seconds: number } | { problem: string } {
+  if (raw === null || raw === undefined || raw === '') return { problem: 'Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.' };
+  if (!/^\d+$/.test(raw)) return { problem: 'X-Amz-Expires should be a number' };
+  const seconds = Number(raw);
+  if (seconds < 1) return { problem: `X-Amz-Expires must be between 1 and ${MAX_PRESIGN_SECONDS} seconds` };
+  if (seconds > MAX_PRESIGN_SECONDS) return { problem: `X-Amz-Expires must be less than a week (in seconds) that is ${MAX_PRESIGN_SECONDS}` };
+  return { seconds };
+}
+
+/**
+ * Whether a declared x-amz-content-sha256 disagrees with the body: undefined when it matches, is
+ * absent, or is one of the values that sign no hash (UNSIGNED-PAYLOAD, STREAMING-…, whose chunks
+ * are checked elsewhere); otherwise the hash the server computed.
+ */
+export function payloadHashMismatch(declared: string | null, body: Uint8Array): { computed: string } | undefined {
+  if (declared === null || declared === UNSIGNED_PAYLOAD || declared.startsWith('STREAMING-')) return undefined;
+  const computed = sha256Hex(body);
+  return declared.toLowerCase() === computed ? undefined : { computed };
 }

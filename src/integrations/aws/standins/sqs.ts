@@ -4,7 +4,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { authenticate, createCredentialStore } from './credentials.ts';
 import type { AuthFailureReason, CredentialStore } from './credentials.ts';
-import { jsonResponse, listen, nextSeq, readBody } from './shared.ts';
+import { jsonResponse, listen, nextSeq, readBody, stampDate } from './shared.ts';
 import type { FetchHandler, ListenOptions, Listener, RequestRecord } from './shared.ts';
 
 export const SQS_TARGET_PREFIX = 'AmazonSQS.';
@@ -110,6 +110,10 @@ const AUTH_ERRORS: Record<AuthFailureReason, [string, string, number]> = {
   'bad-token': ['UnrecognizedClientException', 'InvalidClientTokenId', 403],
   expired: ['ExpiredTokenException', 'ExpiredToken', 403],
   'request-expired': ['InvalidSignatureException', 'SignatureDoesNotMatch', 403],
+  'bad-expires': ['IncompleteSignatureException', 'IncompleteSignature', 400],
+  skewed: ['InvalidSignatureException', 'SignatureDoesNotMatch', 403],
+  'unsigned-host': ['InvalidSignatureException', 'SignatureDoesNotMatch', 403],
+  'bad-payload-hash': ['InvalidSignatureException', 'SignatureDoesNotMatch', 403],
   'bad-signature': ['InvalidSignatureException', 'SignatureDoesNotMatch', 403],
   'wrong-service': ['InvalidSignatureException', 'SignatureDoesNotMatch', 403],
 };
@@ -658,7 +662,7 @@ export function createSqsService(opts: SqsServiceOptions = {}): SqsService {
       record.status = res.status;
       if (errorType) record.errorType = errorType;
       record.durationMs = performance.now() - timeMs;
-      return res;
+      return stampDate(res, credentials.now());
     };
     const fail = (e: SqsError) => finish(errorResponse(e), e.type);
     const body = await readBody(req);

@@ -2,7 +2,7 @@
 import { performance } from 'node:perf_hooks';
 import { authenticate, createCredentialStore } from './credentials.ts';
 import type { AuthFailureReason, CredentialStore } from './credentials.ts';
-import { listen, nextSeq, readBody, requestId, xmlEscape, xmlResponse } from './shared.ts';
+import { listen, nextSeq, readBody, requestId, stampDate, xmlEscape, xmlResponse } from './shared.ts';
 import type { FetchHandler, ListenOptions, Listener, RequestRecord } from './shared.ts';
 
 export const STS_NAMESPACE = 'https://sts.amazonaws.com/doc/2011-06-15/';
@@ -52,6 +52,10 @@ const AUTH_ERRORS: Record<AuthFailureReason, [string, number]> = {
   'bad-token': ['InvalidClientTokenId', 403],
   expired: ['ExpiredToken', 400],
   'request-expired': ['SignatureDoesNotMatch', 403],
+  'bad-expires': ['IncompleteSignature', 400],
+  skewed: ['SignatureDoesNotMatch', 403],
+  'unsigned-host': ['SignatureDoesNotMatch', 403],
+  'bad-payload-hash': ['SignatureDoesNotMatch', 403],
   'bad-signature': ['SignatureDoesNotMatch', 403],
   'wrong-service': ['SignatureDoesNotMatch', 403],
 };
@@ -89,7 +93,7 @@ export function createStsService(opts: StsServiceOptions = {}): StsService {
       record.status = status;
       if (errorType) record.errorType = errorType;
       record.durationMs = performance.now() - timeMs;
-      return xmlResponse(status, xml, { 'x-amzn-requestid': rid });
+      return stampDate(xmlResponse(status, xml, { 'x-amzn-requestid': rid }), credentials.now());
     };
     const fail = (e: StsError) => send(e.status, errorXml(e.code, e.message, rid), e.code);
 
