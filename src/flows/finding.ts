@@ -30,6 +30,8 @@ export interface Finding {
   eventIds: string[];
   /** When the store last changed it (store only). */
   updatedAt?: string;
+  /** Its place in the findings feed: pass as `after` to read the changes after this one (store only). */
+  cursor?: string;
 }
 
 /** The `trailbot detect --json` line for a finding. */

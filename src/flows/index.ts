@@ -4,7 +4,7 @@ import { type CompiledFlows, compileFlows } from './compile.ts';
 import type { FlowsConfig } from './config.ts';
 import { type EngineEvent, fold, loadRequest, matchEvents } from './engine.ts';
 import type { Finding } from './finding.ts';
-import { applyChanges, getFinding, listFindings, loadSnapshot, renderStored } from './store.ts';
+import { applyChanges, type FindingPage, findingsPage, getFinding, listFindings, loadSnapshot, lockFindings, renderStored } from './store.ts';
 
 export { compileFlows, type CompiledFlow, type CompiledFlows } from './compile.ts';
 export { defaultFlowsConfig, flowsConfigSchema, parseFlowsConfig, type FlowsConfig, type FlowsConfigInput } from './config.ts';
@@ -13,7 +13,7 @@ export { Detector, detect } from './detector.ts';
 export type { EngineEvent } from './engine.ts';
 export { findingJson, FINDING_STATUSES, type Finding, type FindingStatus } from './finding.ts';
 export { FLOWS } from './registry.ts';
-export { findingEventIds, getFinding, listFindings, setFindingStatus, type FindingQuery } from './store.ts';
+export { findingEventIds, findingsPage, getFinding, listFindings, setFindingStatus, type FindingPage, type FindingQuery } from './store.ts';
 
 const compiledCache = new WeakMap<FlowsConfig, CompiledFlows>();
 
@@ -33,9 +33,6 @@ export interface EvaluateResult {
   matched: number;
 }
 
-/** Serializes evaluations across workers: joining a finding must not race with opening it. */
-const FLOWS_LOCK = 727275;
-
 function asEngineEvent(x: Ingestible | TrailEvent | EngineEvent): EngineEvent {
   return 'event' in x ? { event: x.event, raw: x.raw ?? null } : { event: x, raw: null };
 }
@@ -44,13 +41,14 @@ function asEngineEvent(x: Ingestible | TrailEvent | EngineEvent): EngineEvent {
  * Evaluates all enabled flows over events already ingested into the store (the worker calls it
  * after each ingested batch). Idempotent: a retried job that evaluates the same events again finds
  * them in `finding_events` and changes nothing, so counts are never doubled. First-seen baselines and
- * threshold windows live in the store, so batches may come in any size.
+ * threshold windows live in the store, so batches may come in any size. Findings are stamped with
+ * `now` when given, else with the database's clock read under the findings lock.
  */
 export async function evaluateFlows(
   store: Store,
   events: readonly (Ingestible | TrailEvent | EngineEvent)[],
   config: FlowsConfig,
-  now: Date = new Date(),
+  now?: Date,
 ): Promise<EvaluateResult> {
   const c = compiledFor(config);
   const items = events.map(asEngineEvent);
@@ -72,10 +70,11 @@ export async function evaluateFlows(
   const req = loadRequest(matches);
   const batch = new Map(items.map((it) => [it.event.eventId, it.event]));
   const touched = await store.db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [FLOWS_LOCK]);
+    // Serializes evaluations (joining a finding must not race with opening it) and orders the feed.
+    const at = await lockFindings(tx);
     const snapshot = await loadSnapshot(tx, req);
     const ch = fold(matches, snapshot, env, { keepEvents: false });
-    await applyChanges(tx, c, ch, now);
+    await applyChanges(tx, c, ch, now?.toISOString() ?? at);
     await renderStored(tx, c, [...ch.touched], batch, raws);
     return { ids: [...ch.touched], created: new Set(ch.newFindings.map((f) => f.id)) };
   });
@@ -89,7 +88,16 @@ export async function evaluateFlows(
   return { findings, created, updated: findings.length - created, matched: new Set(matches.map((m) => m.event.eventId)).size };
 }
 
-/** Findings changed after `since` (ISO), oldest change first: what the Slack and Jira integrations poll. */
+/** Findings changed after `since` (ISO), oldest change first. A filter: to follow the feed, use findingsAfter. */
 export function findingsUpdatedSince(store: Store, since: string | undefined, limit = 500): Promise<Finding[]> {
   return listFindings(store.db, { updatedSince: since, limit });
+}
+
+/**
+ * What the Slack and Jira integrations poll: the findings changed after `cursor` (none: from the
+ * start), oldest change first, and the `next` cursor to keep (always set). Every change comes
+ * through once, whatever other workers write meanwhile.
+ */
+export function findingsAfter(store: Store, cursor: string | undefined, limit = 500): Promise<FindingPage> {
+  return findingsPage(store.db, { after: cursor, limit });
 }

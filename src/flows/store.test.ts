@@ -7,7 +7,7 @@ import { openStore, type Store } from '../store/index.ts';
 import { at, record, records, replay, toEvent } from '../../test/fixtures/flows/load.ts';
 import { createTestDatabase } from '../../test/helpers/db.ts';
 import { parseFlowsConfig } from './config.ts';
-import { evaluateFlows, findingEventIds, getFinding, listFindings, setFindingStatus } from './index.ts';
+import { evaluateFlows, findingEventIds, findingsPage, getFinding, listFindings, setFindingStatus } from './index.ts';
 
 function ingestibles(raws: Record<string, unknown>[]): Ingestible[] {
   return raws.map((r) => {
@@ -99,6 +99,87 @@ describe('evaluateFlows against PostgreSQL', () => {
     const r = await evaluateFlows(store, burst, config);
     expect(r.findings.filter((f) => f.flow === 'console-login-failures').map((f) => f.count)).toEqual([6]);
   });
+
+  /** Reads the feed from `after` to its end, a page of `limit` at a time. */
+  async function drain(after: string | undefined, limit: number): Promise<{ ids: string[]; next: string; pages: number }> {
+    const ids: string[] = [];
+    let cursor = after;
+    for (let pages = 1; pages < 100; pages++) {
+      const page = await findingsPage(store.db, { after: cursor, limit });
+      expect(typeof page.next).toBe('string');
+      ids.push(...page.findings.map((f) => f.id));
+      if (page.findings.length === 0) return { ids, next: page.next, pages };
+      cursor = page.next;
+    }
+    throw new Error('the feed never ended');
+  }
+
+  it('pages the feed with a cursor: findings sharing one updated_at across page boundaries come through once each, and paging ends', async () => {
+    const all = await listFindings(store.db, {});
+    expect(all.length).toBeGreaterThanOrEqual(4);
+    // Every finding changed at the very same instant: a time cursor cannot split them into pages.
+    const same = new Date('2024-09-01T00:00:00Z');
+    for (const f of all) await setFindingStatus(store.db, f.id, 'open', same);
+    const { ids, next, pages } = await drain(undefined, 2);
+    expect(ids.sort()).toEqual(all.map((f) => f.id).sort());
+    expect(pages).toBe(Math.ceil(all.length / 2) + 1); // the last one empty
+    // At the end the cursor stays put: polling again returns nothing and the same cursor.
+    const again = await findingsPage(store.db, { after: next, limit: 2 });
+    expect(again).toEqual({ findings: [], next });
+  });
+
+  it('shows an old finding changed after the reader\'s cursor on the next poll, once', async () => {
+    const end = await drain(undefined, 500);
+    const oldest = end.ids[0]!;
+    expect(await setFindingStatus(store.db, oldest, 'resolved')).toBe(true);
+    const next = await drain(end.next, 500);
+    expect(next.ids).toEqual([oldest]);
+    expect((await drain(next.next, 500)).ids).toEqual([]);
+  });
+
+  it('filters on updated_since as a time (microseconds kept) alongside the cursor', async () => {
+    const all = await listFindings(store.db, {});
+    const last = all[all.length - 1]!;
+    expect(last.updatedAt).toMatch(/\.\d{6}Z$/);
+    expect(await listFindings(store.db, { updatedSince: last.updatedAt })).toEqual([]);
+  });
+
+  it('refuses a cursor it did not make', async () => {
+    await expect(findingsPage(store.db, { after: 'yesterday' })).rejects.toMatchObject({ code: 'E_USAGE', hint: expect.stringMatching(/next/) });
+  });
+
+  it('does not let a reader skip a change committed late by a concurrent writer (two connections, one transaction held open)', async () => {
+    const start = await drain(undefined, 500);
+    const [a, b] = (await listFindings(store.db, {})).slice(0, 2);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let inside!: () => void;
+    const entered = new Promise<void>((r) => {
+      inside = r;
+    });
+    // Writer A changes a finding and keeps its transaction open.
+    const writerA = store.db.transaction(async (tx) => {
+      await setFindingStatus(tx, a!.id, 'acknowledged');
+      inside();
+      await gate;
+    });
+    await entered;
+    // Writer B, on another connection, changes another finding meanwhile.
+    let bDone = false;
+    const writerB = setFindingStatus(store.db, b!.id, 'acknowledged').then(() => {
+      bDone = true;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    // The reader polls while A is still open: whatever it gets, its cursor must not pass A's change.
+    const during = await drain(start.next, 500);
+    release();
+    await Promise.all([writerA, writerB]);
+    expect(bDone).toBe(true);
+    const after = await drain(during.next, 500);
+    expect([...during.ids, ...after.ids].sort()).toEqual([a!.id, b!.id].sort());
+  });
 });
 
 describe('evaluateFlows on the embedded store (PGlite)', () => {
@@ -119,5 +200,18 @@ describe('evaluateFlows on the embedded store (PGlite)', () => {
     const r = await evaluateFlows(store, batch, config);
     expect(r.findings.map((f) => f.flow)).toContain('admin-policy-attached');
     expect((await evaluateFlows(store, batch, config)).findings).toEqual([]);
+  });
+
+  it('pages the feed with a cursor here too, and a status change shows on the next poll', async () => {
+    const first = await findingsPage(store.db, { limit: 1 });
+    expect(first.findings).toHaveLength(1);
+    const rest = await findingsPage(store.db, { after: first.next, limit: 500 });
+    const end = rest.findings.length ? rest.next : first.next;
+    expect((await findingsPage(store.db, { after: end })).findings).toEqual([]);
+    const id = first.findings[0]!.id;
+    expect(await setFindingStatus(store.db, id, 'resolved')).toBe(true);
+    const changed = await findingsPage(store.db, { after: end });
+    expect(changed.findings.map((f) => [f.id, f.status])).toEqual([[id, 'resolved']]);
+    expect(Number(changed.next)).toBeGreaterThan(Number(end));
   });
 });

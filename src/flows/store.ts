@@ -2,17 +2,40 @@ import type { RawRecord, TrailEvent } from '../events/model.ts';
 import { EVENT_COLUMNS, rowToEvent, type StoredRow } from '../store/events.ts';
 import type { Db } from '../store/index.ts';
 import type { CompiledFlows } from './compile.ts';
+import { TrailbotError } from '../errors.ts';
 import type { Dimension, FlowKind, Severity } from './define.ts';
 import { type Changes, emptySnapshot, type FindingHead, type HitGroup, inner, type LoadRequest, type Snapshot, type SubjectState } from './engine.ts';
 import type { Finding, FindingStatus } from './finding.ts';
 import { type Breakdown, breakdownOf, renderFinding } from './render.ts';
 
-/** The flows' state in the store (tables from migration 002_findings.sql). */
+/** The flows' state in the store (tables from migration 002_findings.sql, the feed's seq from 011). */
+
+/**
+ * The findings lock: every write to `findings` holds it until its transaction ends (evaluations must
+ * not race to open the same finding, and the feed's cursor depends on it, see lockFindings).
+ */
+export const FINDINGS_LOCK = 727275;
+
+/**
+ * Takes the findings lock for the rest of the transaction and returns the database's clock read after
+ * it (ISO, microseconds). Every write to a finding runs under it and sets `seq =
+ * nextval('findings_seq')` after it: writers are serialized until commit, so seq values commit in the
+ * order they are taken and a reader at cursor n can never later see a change below n (a bare sequence
+ * could: a transaction holding 10 may commit after one holding 11). The lock rather than a horizon
+ * (pg_snapshot_xmin) because evaluations already serialize on it, and PGlite has one connection anyway.
+ * The time is read after the lock too, so `updated_at` follows seq instead of going backwards.
+ */
+export async function lockFindings(tx: Db): Promise<string> {
+  await tx.query('SELECT pg_advisory_xact_lock($1)', [FINDINGS_LOCK]);
+  const r = await tx.query<{ t: string }>(`SELECT ${PRECISE('clock_timestamp()')} AS t`);
+  return r.rows[0]!.t;
+}
 
 const SEP = '\u0000';
 const ISO = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
 const MS = (col: string): string => `(extract(epoch FROM ${col}) * 1000)::float8`;
 const ts = (ms: number): string => new Date(ms).toISOString();
+const PRECISE = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 function subjectState(s: Snapshot, scope: string, subject: string): SubjectState {
   let m = s.subjects.get(scope);
@@ -102,13 +125,16 @@ export async function loadSnapshot(db: Db, req: LoadRequest): Promise<Snapshot> 
   return s;
 }
 
-/** Writes what a fold changed. Every statement is idempotent (primary keys, least()). */
-export async function applyChanges(db: Db, c: CompiledFlows, ch: Changes, now: Date): Promise<void> {
+/**
+ * Writes what a fold changed. Every statement is idempotent (primary keys, least()). Runs under
+ * lockFindings (`now` is the time it returned, or the caller's).
+ */
+export async function applyChanges(db: Db, c: CompiledFlows, ch: Changes, now: string): Promise<void> {
   if (ch.newFindings.length) {
     const f = ch.newFindings;
     await db.query(
-      `INSERT INTO findings (id, key, flow, group_key, kind, severity, anchor, first_seen, last_seen, count, dimension, created_at, updated_at)
-       SELECT id, key, flow, g, kind, severity, anchor, anchor, anchor, 0, dim::jsonb, $9, $9
+      `INSERT INTO findings (id, key, flow, group_key, kind, severity, anchor, first_seen, last_seen, count, dimension, created_at, updated_at, seq)
+       SELECT id, key, flow, g, kind, severity, anchor, anchor, anchor, 0, dim::jsonb, $9, $9, nextval('findings_seq')
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
          AS u(id, key, flow, g, kind, severity, anchor, dim)
        ON CONFLICT (id) DO NOTHING`,
@@ -121,7 +147,7 @@ export async function applyChanges(db: Db, c: CompiledFlows, ch: Changes, now: D
         f.map((x) => c.byId.get(x.flow)!.severity),
         f.map((x) => ts(x.anchor)),
         f.map((x) => (x.dim ? JSON.stringify(x.dim) : null)),
-        now.toISOString(),
+        now,
       ],
     );
   }
@@ -173,11 +199,11 @@ export async function applyChanges(db: Db, c: CompiledFlows, ch: Changes, now: D
   }
   if (ch.touched.size) {
     await db.query(
-      `UPDATE findings f SET count = s.n, first_seen = s.mn, last_seen = s.mx, updated_at = $2
+      `UPDATE findings f SET count = s.n, first_seen = s.mn, last_seen = s.mx, updated_at = $2, seq = nextval('findings_seq')
        FROM (SELECT finding_id, count(*)::int AS n, min(time) AS mn, max(time) AS mx
              FROM finding_events WHERE finding_id = ANY($1::text[]) GROUP BY finding_id) s
        WHERE f.id = s.finding_id`,
-      [[...ch.touched], now.toISOString()],
+      [[...ch.touched], now],
     );
   }
 }
@@ -200,6 +226,7 @@ const SHOWN_IDS = 100;
 /**
  * Renders the findings' words from their events (joined from the `events` table; events of the
  * current batch that are not stored yet are taken from `batch`) and saves them on the findings.
+ * Runs under lockFindings.
  */
 export async function renderStored(db: Db, c: CompiledFlows, ids: string[], batch: ReadonlyMap<string, TrailEvent>, raws: Map<string, RawRecord>): Promise<void> {
   if (ids.length === 0) return;
@@ -276,7 +303,7 @@ export async function renderStored(db: Db, c: CompiledFlows, ids: string[], batc
   }
   if (updates.length) {
     await db.query(
-      `UPDATE findings f SET title = u.title, summary = u.summary, body = u.body, slack = u.slack, jira = u.jira::jsonb
+      `UPDATE findings f SET title = u.title, summary = u.summary, body = u.body, slack = u.slack, jira = u.jira::jsonb, seq = nextval('findings_seq')
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(id, title, summary, body, slack, jira)
        WHERE f.id = u.id`,
       [updates.map((u) => u.id), updates.map((u) => u.title), updates.map((u) => u.summary), updates.map((u) => u.body), updates.map((u) => u.slack), updates.map((u) => u.jira)],
@@ -305,7 +332,7 @@ function breakdownFromCounts(rows: { action: string | null; region: string | nul
 
 const FINDING_COLS = `f.id, f.key, f.flow, f.kind, f.severity, f.status, f.title, f.summary, f.body, f.slack, f.jira, f.count,
   ${ISO('f.first_seen')} AS first_seen, ${ISO('f.last_seen')} AS last_seen, ${ISO('f.updated_at')} AS updated_at,
-  to_char(f.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS updated_at_precise,
+  ${PRECISE('f.updated_at')} AS updated_at_precise, f.seq,
   ARRAY(SELECT fe.event_id FROM finding_events fe WHERE fe.finding_id = f.id ORDER BY fe.time, fe.event_id LIMIT ${SHOWN_IDS}) AS event_ids`;
 
 interface StoredFindingRow {
@@ -325,6 +352,7 @@ interface StoredFindingRow {
   last_seen: string;
   updated_at: string;
   updated_at_precise: string;
+  seq: number;
   event_ids: string[];
 }
 
@@ -346,26 +374,74 @@ function toFinding(r: StoredFindingRow): Finding {
     lastSeen: r.last_seen,
     eventIds: r.event_ids,
     updatedAt: r.updated_at_precise,
+    cursor: String(r.seq),
   };
 }
 
 export interface FindingQuery {
-  /** Only findings created or changed after this time (ISO); use the last `updatedAt` you saw. */
+  /**
+   * The feed's cursor: only findings changed after the change it names (a finding's `cursor`, or the
+   * `next` of a page). Poll with the last `next` to get every change once, in commit order.
+   */
+  after?: string | undefined;
+  /** Only findings changed after this time (ISO, microseconds kept): a filter, not a cursor. */
   updatedSince?: string | undefined;
   flow?: string | undefined;
   status?: FindingStatus | undefined;
   limit?: number | undefined;
 }
 
-/** Findings oldest change first, so a poller can resume from the last `updatedAt` it handled. */
-export async function listFindings(db: Db, q: FindingQuery = {}): Promise<Finding[]> {
-  const r = await db.query<StoredFindingRow>(
-    `SELECT ${FINDING_COLS} FROM findings f
-     WHERE ($1::timestamptz IS NULL OR f.updated_at > $1) AND ($2::text IS NULL OR f.flow = $2) AND ($3::text IS NULL OR f.status = $3)
-     ORDER BY f.updated_at, f.id LIMIT $4`,
-    [q.updatedSince ?? null, q.flow ?? null, q.status ?? null, q.limit ?? 500],
+export interface FindingPage {
+  /** Oldest change first. */
+  findings: Finding[];
+  /**
+   * Where the next poll starts: always set. The last finding's cursor when the page is full, else
+   * the newest change the query could see (the same cursor again when nothing changed).
+   */
+  next: string;
+}
+
+const CURSOR = /^\d{1,15}$/;
+
+function parseCursor(after: string | undefined): number {
+  if (after === undefined || after === '') return 0;
+  if (!CURSOR.test(after)) {
+    throw new TrailbotError('E_USAGE', `after ${JSON.stringify(after)} is not a findings cursor`, {
+      hint: 'pass the `next` of the previous page (or a finding\'s `cursor`); leave it out to start from the beginning',
+    });
+  }
+  return Number(after);
+}
+
+/**
+ * One page of the findings feed: the changes after `q.after`, oldest first, and the cursor to poll
+ * with next. Sound with concurrent writers (see lockFindings): a change never slips behind a cursor
+ * already handed out, and an old finding changed again comes back with a new cursor.
+ */
+export async function findingsPage(db: Db, q: FindingQuery = {}): Promise<FindingPage> {
+  const after = parseCursor(q.after);
+  const limit = q.limit ?? 500;
+  // One statement, one snapshot: the newest seq it sees bounds what the page could have held.
+  const r = await db.query<StoredFindingRow & { newest: number | null }>(
+    `SELECT n.newest, p.* FROM (SELECT max(seq) AS newest FROM findings) n
+     LEFT JOIN LATERAL (
+       SELECT ${FINDING_COLS} FROM findings f
+       WHERE f.seq > $1 AND ($2::timestamptz IS NULL OR f.updated_at > $2) AND ($3::text IS NULL OR f.flow = $3) AND ($4::text IS NULL OR f.status = $4)
+       ORDER BY f.seq LIMIT $5) p ON true
+     ORDER BY p.seq`,
+    [after, q.updatedSince ?? null, q.flow ?? null, q.status ?? null, limit],
   );
-  return r.rows.map(toFinding);
+  const rows = r.rows.filter((x) => x.id !== null);
+  const findings = rows.map(toFinding);
+  const last = rows.length ? Number(rows[rows.length - 1]!.seq) : after;
+  // A full page may have more behind it; a short one saw everything up to the newest change.
+  const next = rows.length === limit ? last : Math.max(after, last, Number(r.rows[0]?.newest ?? 0));
+  return { findings, next: String(next) };
+}
+
+/** Findings oldest change first (see findingsPage, which also says where to poll next). */
+export async function listFindings(db: Db, q: FindingQuery = {}): Promise<Finding[]> {
+  return (await findingsPage(db, q)).findings;
 }
 
 export async function getFinding(db: Db, id: string): Promise<Finding | null> {
@@ -379,7 +455,11 @@ export async function findingEventIds(db: Db, id: string): Promise<string[]> {
   return r.rows.map((x) => x.event_id);
 }
 
-export async function setFindingStatus(db: Db, id: string, status: FindingStatus, now = new Date()): Promise<boolean> {
-  const r = await db.query('UPDATE findings SET status = $2, updated_at = $3 WHERE id = $1', [id, status, now.toISOString()]);
-  return r.rowCount > 0;
+/** Sets a finding's status; `now` defaults to the database's clock under the findings lock. */
+export async function setFindingStatus(db: Db, id: string, status: FindingStatus, now?: Date): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const at = await lockFindings(tx);
+    const r = await tx.query("UPDATE findings SET status = $2, updated_at = $3, seq = nextval('findings_seq') WHERE id = $1", [id, status, now?.toISOString() ?? at]);
+    return r.rowCount > 0;
+  });
 }
