@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { parseLimit, parseTimeArg } from '../cli/time.ts';
 import { withSummary } from '../events/summary.ts';
-import { FINDING_STATUSES, type Finding, type FindingStatus, findingEventIds, getFinding, listFindings } from '../flows/index.ts';
+import { FINDING_STATUSES, type Finding, type FindingStatus, findingEventIds, findingsPage, getFinding } from '../flows/index.ts';
 import { getReport, listReports } from '../reports/scheduled.ts';
 import { REPORT_FORMATS, type ReportFormat, renderReport } from '../reports/index.ts';
 import { JOB_STATES, type JobQueue, type JobState } from '../runtime/queue.ts';
@@ -79,13 +79,13 @@ export function createApi({ store, queue }: { store: Store; queue: JobQueue }): 
     const q = c.req.query();
     const status = q.status as FindingStatus | undefined;
     if (status && !FINDING_STATUSES.includes(status)) throw new HTTPException(400, { message: `status must be one of ${FINDING_STATUSES.join(', ')}` });
-    const findings = await listFindings(store.db, {
-      updatedSince: time(q.updated_since, 'updated_since'),
-      flow: q.flow,
-      status,
-      limit: parseLimit(q.limit ?? '100', 'limit', 1000),
-    });
-    return c.json({ findings: findings.map(brief) });
+    // updated_since keeps microseconds (a finding's updatedAt has them): an exact UTC time goes to the
+    // database as written; rounded to milliseconds, the last finding would come back on every poll.
+    const exact = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,6})?Z$/.exec(q.updated_since ?? '');
+    const updatedSince = exact && new Date(`${exact[1]}Z`).toISOString().startsWith(exact[1]!) ? exact[0] : time(q.updated_since, 'updated_since');
+    // A feed: poll with after=<next> to get every change once, in order (findingsPage).
+    const page = await findingsPage(store.db, { after: q.after, updatedSince, flow: q.flow, status, limit: parseLimit(q.limit ?? '100', 'limit', 1000) });
+    return c.json({ findings: page.findings.map(brief), next: page.next });
   });
 
   api.get('/findings/:id', async (c) => {
