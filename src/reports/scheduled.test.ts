@@ -41,6 +41,14 @@ describe('scheduled reports', () => {
     expect((await listReports(store, { reportId: 'monthly-clickops' })).map((r) => r.id)).toEqual([c.id]);
   });
 
+  it('covers the period ending at the scheduled fire time, not at the time of a retry a day later', async () => {
+    const firedAt = '2024-08-12T08:00:00.042Z';
+    const onTime = await runScheduledReport(store, schedules, { report: 'weekly-denied', at: firedAt }, new Date('2024-08-12T08:00:01Z'));
+    expect(onTime).toMatchObject({ since: '2024-08-05T08:00:00.000Z', until: '2024-08-12T08:00:00.000Z' });
+    const retried = await runScheduledReport(store, schedules, { report: 'weekly-denied', at: firedAt }, new Date('2024-08-13T09:30:00Z'));
+    expect(retried).toMatchObject({ id: onTime.id, created: false, since: onTime.since, until: onTime.until });
+  });
+
   it('refuses a report that is not configured, naming the ones that are', async () => {
     await expect(runScheduledReport(store, schedules, { report: 'nope' })).rejects.toThrow(/no report "nope" is configured/);
   });

@@ -28,14 +28,15 @@ function floorMinute(ms: number): number {
 }
 
 /**
- * The `report` job: builds the configured report for its period (ending at `until`, default now) and
- * keeps it in the store. Idempotent: the same report for the same period is one row, however often
+ * The `report` job: builds the configured report for its period (ending at `until`, else at `at`, the
+ * time the scheduled run was due, else now; on the minute) and keeps it in the store. A retry of a
+ * scheduled run carries the same `at`, so it reports the same period however late it runs. Idempotent: the same report for the same period is one row, however often
  * the job runs. Delivery to Slack and Jira reads these rows (later work).
  */
 export async function runScheduledReport(
   store: Store,
   schedules: readonly ReportSchedule[],
-  p: { report: string; since?: string | undefined; until?: string | undefined },
+  p: { report: string; since?: string | undefined; until?: string | undefined; at?: string | undefined },
   now: Date = new Date(),
 ): Promise<{ id: string; created: boolean; kind: ReportKind; since: string; until: string; rows: number }> {
   const s = schedules.find((x) => x.id === p.report);
@@ -44,7 +45,7 @@ export async function runScheduledReport(
       hint: schedules.length ? `configured reports: ${schedules.map((x) => x.id).join(', ')}` : 'add one under reports: in trailbot.config.yaml',
     });
   }
-  const untilMs = p.until ? Date.parse(p.until) : floorMinute(now.getTime());
+  const untilMs = p.until ? Date.parse(p.until) : floorMinute(p.at ? Date.parse(p.at) : now.getTime());
   const periodMs = parseDuration(s.period ?? DEFAULT_PERIOD[s.kind])!;
   const sinceMs = p.since ? Date.parse(p.since) : untilMs - periodMs;
   const since = new Date(sinceMs).toISOString();

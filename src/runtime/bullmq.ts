@@ -31,6 +31,16 @@ function jobOptions(j: Pick<NewJob, 'attempts' | 'backoffMs' | 'delayMs'>): Jobs
 
 const iso = (ms: number | undefined): string | undefined => (ms ? new Date(ms).toISOString() : undefined);
 
+/**
+ * When a job scheduler's job was due. BullMQ names it `repeat:<scheduler id>:<due ms>`; its timestamp
+ * is when the scheduler made it (as the previous run started), and a retry keeps both.
+ */
+function scheduledAt(job: Job): string | undefined {
+  if (!job.repeatJobKey) return undefined;
+  const m = /:(\d+)$/.exec(String(job.id));
+  return m ? iso(Number(m[1])) : iso(job.opts.timestamp !== undefined && job.opts.delay !== undefined ? job.opts.timestamp + job.opts.delay : undefined);
+}
+
 function toInfo(job: Job, state: JobState | 'unknown'): JobInfo {
   return {
     id: String(job.id),
@@ -144,7 +154,7 @@ export async function openBullQueue(name: string, conn: BullConnection): Promise
       };
       let worker: Worker;
       const run = (job: Job) =>
-        processor({ id: String(job.id), name: job.name, data: job.data, attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1 });
+        processor({ id: String(job.id), name: job.name, data: job.data, attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1, scheduledAt: scheduledAt(job) });
       if (pgConn) {
         worker = new Worker(name, run, { ...wopts, connection: pgConn } as unknown as WorkerOptions, createPostgresBackend as never);
       } else {

@@ -194,7 +194,8 @@ export function defaultJobs(pipeline: Pipeline): Registry {
       payload: jobPayloads.report,
       async run(ctx, p) {
         const run = pipeline.report ?? (() => notWired('report', 'reports'));
-        return run(ctx, p);
+        // A scheduled run reports the period ending when it was due, however late a retry runs.
+        return run(ctx, { ...p, at: p.at ?? ctx.job.scheduledAt });
       },
     }),
     probe: defineJob({
@@ -245,7 +246,7 @@ export function makeProcessor(registry: Registry, deps: ProcessorDeps): Processo
         },
         metrics: deps.metrics,
         config: deps.config,
-        job: { id: job.id, kind: job.name, attempt: job.attemptsMade + 1, attempts: job.attempts },
+        job: { id: job.id, kind: job.name, attempt: job.attemptsMade + 1, attempts: job.attempts, scheduledAt: job.scheduledAt },
       };
       const result = await def.run(ctx, parsed.data as never);
       done('completed');

@@ -56,6 +56,12 @@ function nextRun(s: { every_ms: number | null; pattern: string | null; tz: strin
   return new Date(from.getTime() + Number(s.every_ms));
 }
 
+/** A schedule's job is `repeat-<schedule id>-<due ms>` (fireSchedules): when it was due, on every try. */
+function scheduledAt(id: string): string | undefined {
+  const m = /^repeat-.+-(\d+)$/.exec(id);
+  return m ? new Date(Number(m[1])).toISOString() : undefined;
+}
+
 export interface InlineOptions {
   /** How often an idle worker looks for due jobs and schedules. */
   pollMs?: number;
@@ -244,7 +250,8 @@ function startLoop(db: Db, name: string, processor: Processor, opts: WorkOptions
     }, Math.max(50, lockMs / 2));
     let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
     try {
-      outcome = { ok: true, value: await processor({ id: row.id, name: row.name, data: row.data, attemptsMade: row.attempts_made, attempts: row.attempts }) };
+      const job = { id: row.id, name: row.name, data: row.data, attemptsMade: row.attempts_made, attempts: row.attempts, scheduledAt: scheduledAt(row.id) };
+      outcome = { ok: true, value: await processor(job) };
     } catch (error) {
       outcome = { ok: false, error };
     } finally {

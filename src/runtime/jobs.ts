@@ -49,8 +49,11 @@ export const jobPayloads = {
     accessKeyId: z.string().regex(/^(AKIA|ASIA)[A-Z0-9]{12,}$/, 'expected an access key id').optional(),
     dryRun: z.boolean().default(false),
   }),
-  /** Write a periodic report (a digest of findings for a period). */
-  report: z.strictObject({ report: slug, since: isoTime.optional(), until: isoTime.optional() }),
+  /**
+   * Write a periodic report (a digest of findings for a period). `at`: when the run was due (a
+   * schedule's fire time, filled in from the job when absent); the period ends then, on the minute.
+   */
+  report: z.strictObject({ report: slug, since: isoTime.optional(), until: isoTime.optional(), at: isoTime.optional() }),
   /** Does nothing for `ms` milliseconds: checks a worker end to end and measures the queue (bench:queue). */
   probe: z.strictObject({ ms: z.number().int().min(0).max(600_000).default(0), note: z.string().max(200).optional() }),
 } as const;
@@ -124,7 +127,7 @@ export function idempotencyKey<K extends JobKind>(kind: K, p: JobPayload<K>, now
     }
     case 'report': {
       const q = p as JobPayload<'report'>;
-      return `${q.report}-${digest(q.since ?? null, q.until ?? null)}`;
+      return `${q.report}-${q.at === undefined ? digest(q.since ?? null, q.until ?? null) : digest(q.since ?? null, q.until ?? null, q.at)}`;
     }
     default:
       return digest(p, now, Math.random());

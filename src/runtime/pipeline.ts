@@ -15,7 +15,8 @@ export interface JobContext {
   log: Logger;
   metrics: Metrics;
   config: Config | undefined;
-  job: { id: string; kind: string; attempt: number; attempts: number };
+  /** `scheduledAt`: when a schedule's job was due (ISO), the same on every try. */
+  job: { id: string; kind: string; attempt: number; attempts: number; scheduledAt?: string | undefined };
 }
 
 /** What polling a source hands back: raw records (any shape `unwrap` reads) and how far it got. */

@@ -43,6 +43,8 @@ export interface RunningJob {
   /** Tries already made before this one (0 on the first). */
   attemptsMade: number;
   attempts: number;
+  /** For a job a schedule made: the time it was due (ISO), the same on every try. */
+  scheduledAt?: string | undefined;
 }
 
 export type Processor = (job: RunningJob) => Promise<unknown>;
