@@ -20,6 +20,8 @@ import { TrailbotError } from '../errors.ts';
  *   - id: org-trail               # CloudTrail log files announced on SQS (S3 events, SNS, EventBridge)
  *     kind: sqs
  *     queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/cloudtrail
+ *     buckets: [org-cloudtrail]   # default: the buckets of the s3 sources
+ *     accounts: ["111111111111"]  # default: every account under `accounts:`
  *   - id: trail-bucket            # CloudTrail log files listed straight from the bucket
  *     kind: s3
  *     bucket: org-cloudtrail
@@ -35,6 +37,11 @@ const accountId = z.string({ error: 'expected a 12-digit AWS account id in quote
 const region = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, 'expected an AWS Region, e.g. eu-west-1');
 const roleName = z.string().regex(/^[\w+=,.@/-]{1,64}$/, 'expected an IAM role name, e.g. TrailbotReader');
 const externalId = z.string().regex(/^[\w+=,.@:/-]{2,1224}$/, 'expected the external id the role requires');
+const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name');
+/** `"*"` in an allow-list: anything. Only alone, and only on purpose. */
+const ANY = '*';
+const allowList = <T extends z.ZodType<string>>(item: T, what: string) =>
+  z.array(z.union([z.literal(ANY), item]), { error: `expected a list of ${what}, or ["*"] for any` }).refine((l) => !l.includes(ANY) || l.length === 1, '"*" (any) stands alone in the list');
 
 const duration = (min: number, max: number, example: string) =>
   z
@@ -96,7 +103,7 @@ export const s3SourceSchema = z.strictObject({
   ...common,
   ...awsTarget,
   kind: z.literal('s3'),
-  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name'),
+  bucket: bucketName,
   /** The trail's S3 key prefix, if it has one (without AWSLogs/). */
   prefix: z.string().regex(/^[^/].*[^/]$|^$/, 'expected a key prefix without leading or trailing /').default(''),
   region: region.default('us-east-1'),
@@ -129,6 +136,18 @@ export const sqsSourceSchema = z.strictObject({
    * `dlq` leaves it on the queue for its redrive policy to move to the dead-letter queue.
    */
   onMalformed: z.enum(['aside', 'dlq'], { error: 'expected aside or dlq' }).default('aside'),
+  /**
+   * The buckets whose log files this queue may announce (default: the bucket of every s3 source).
+   * A notification naming another bucket is kept aside and deleted, never fetched. `[]`: none (a queue
+   * of EventBridge CloudTrail events only); `["*"]`: any bucket.
+   */
+  buckets: allowList(bucketName, 'S3 bucket names').optional(),
+  /**
+   * The accounts whose events this queue may carry (default: every account under `accounts:`): the
+   * account in a log file's key (`AWSLogs/[o-…/]<account>/`), an EventBridge event's `account`, and each
+   * record's `recipientAccountId`. Others are kept aside, never stored. `["*"]`: any account.
+   */
+  accounts: allowList(accountId, '12-digit account ids in quotes').min(1, 'expected at least one account, or "*" for any').optional(),
 });
 
 export const folderSourceSchema = z.strictObject({
@@ -145,7 +164,8 @@ export const sourceSpecSchema = z.discriminatedUnion('kind', [lookupSourceSchema
 
 export type LookupSource = z.output<typeof lookupSourceSchema> & { accounts: string[] };
 export type S3Source = z.output<typeof s3SourceSchema>;
-export type SqsSource = z.output<typeof sqsSourceSchema>;
+/** An sqs source with its allow-lists resolved (`"*"` = any). */
+export type SqsSource = z.output<typeof sqsSourceSchema> & { buckets: string[]; accounts: string[] };
 export type FolderSource = z.output<typeof folderSourceSchema>;
 export type SourceSpec = LookupSource | S3Source | SqsSource | FolderSource;
 export type SourceKind = SourceSpec['kind'];
@@ -170,6 +190,7 @@ export function checkSources(config: Pick<Config, 'sources' | 'accounts' | 'conf
   const out: SourceSpec[] = [];
   const base = config.configFile ? dirname(config.configFile) : process.cwd();
   const orgAccounts = config.accounts.map((a) => a.id);
+  const trailBuckets = [...new Set(config.sources.flatMap((raw) => (raw.kind === 's3' && typeof raw.bucket === 'string' ? [raw.bucket] : [])))];
   config.sources.forEach((raw, i) => {
     const r = sourceSpecSchema.safeParse(raw);
     if (!r.success) {
@@ -183,7 +204,16 @@ export function checkSources(config: Pick<Config, 'sources' | 'accounts' | 'conf
     const s = r.data;
     if (s.kind === 'lookup') out.push({ ...s, accounts: s.accounts ?? orgAccounts });
     else if (s.kind === 'folder') out.push({ ...s, path: resolve(base, s.path) });
-    else out.push(s);
+    else if (s.kind === 'sqs') {
+      // Refused by default: a queue is trusted only for the buckets and accounts it is told about.
+      const buckets = s.buckets ?? trailBuckets;
+      const accounts = s.accounts ?? orgAccounts;
+      if (s.buckets === undefined && buckets.length === 0) {
+        problems.push(`sources[${i}] (${s.id}): set buckets: to the trail bucket(s) this queue announces (no s3 source names one to default to; [] for EventBridge events only, ["*"] for any)`);
+      }
+      if (accounts.length === 0) problems.push(`sources[${i}] (${s.id}): set accounts: to the account ids whose events this queue carries (there is no top-level accounts: list to default to; ["*"] for any)`);
+      out.push({ ...s, buckets, accounts });
+    } else out.push(s);
   });
   return { specs: out, problems };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cloudTrailNotificationMessage, s3EventBridgeEvent, s3EventNotification, s3TestEvent, snsEnvelope } from '../integrations/aws/standins/records.ts';
-import { decodeS3EventKey, parseMessage, trailFileProblem } from './messages.ts';
+import { accountOfKey, type AllowLists, allowListRefusal, decodeS3EventKey, parseMessage, trailFileProblem } from './messages.ts';
 
 const KEY = 'AWSLogs/o-a1b2c3d4e5/111111111111/CloudTrail/eu-west-1/2026/01/15/111111111111_CloudTrail_eu-west-1_20260115T1205Z_abcdefghijklmnop.json.gz';
 const record = {
@@ -32,13 +32,13 @@ describe('S3 event keys', () => {
 
 describe('trail queue messages', () => {
   it('S3 event notification → the log file to read', () => {
-    expect(parseMessage(s3EventNotification('trail', KEY, { size: 1, eTag: 'e' }), 'm')).toEqual({ objects: [{ bucket: 'trail', key: KEY }], items: [], ignored: [] });
+    expect(parseMessage(s3EventNotification('trail', KEY, { size: 1, eTag: 'e' }), 'm')).toEqual({ objects: [{ bucket: 'trail', key: KEY }], items: [], accounts: [], ignored: [] });
   });
 
   it("CloudTrail's SNS notification, raw or in an SNS envelope → every key listed", () => {
     const keys = [KEY, KEY.replace('eu-west-1', 'us-east-1')];
     const raw = cloudTrailNotificationMessage('trail', keys);
-    const expected = { objects: keys.map((key) => ({ bucket: 'trail', key })), items: [], ignored: [] };
+    const expected = { objects: keys.map((key) => ({ bucket: 'trail', key })), items: [], accounts: [], ignored: [] };
     expect(parseMessage(raw, 'm')).toEqual(expected);
     expect(parseMessage(snsEnvelope(raw), 'm')).toEqual(expected);
   });
@@ -52,11 +52,12 @@ describe('trail queue messages', () => {
     const p = parseMessage(JSON.stringify(ev), 'sqs message 1');
     expect(p.malformed).toBeUndefined();
     expect(p.items).toEqual([{ kind: 'record', raw: record, origin: { file: 'sqs message 1', at: 'detail' } }]);
+    expect(p.accounts).toEqual(['111111111111']);
   });
 
   it('S3 "Object Created" through EventBridge → the log file, its key taken as it is; other S3 event types left alone', () => {
     const spaced = KEY.replace('AWSLogs/', 'my trail+logs/AWSLogs/');
-    expect(parseMessage(s3EventBridgeEvent('trail', spaced, { size: 1, eTag: 'e' }), 'm')).toEqual({ objects: [{ bucket: 'trail', key: spaced }], items: [], ignored: [] });
+    expect(parseMessage(s3EventBridgeEvent('trail', spaced, { size: 1, eTag: 'e' }), 'm')).toEqual({ objects: [{ bucket: 'trail', key: spaced }], items: [], accounts: [], ignored: [] });
     const deleted = parseMessage(s3EventBridgeEvent('trail', KEY, { size: 1, eTag: 'e', detailType: 'Object Deleted' }), 'm');
     expect(deleted.objects).toEqual([]);
     expect(deleted.ignored[0]).toMatch(/Object Deleted \(only Object Created events bring new files\)/);
@@ -68,7 +69,7 @@ describe('trail queue messages', () => {
   });
 
   it('s3:TestEvent, removals, digests, Insights and other services’ files are left alone, with why', () => {
-    expect(parseMessage(s3TestEvent('trail'), 'm')).toEqual({ objects: [], items: [], ignored: ['s3:TestEvent (sent once when the bucket notification is set up)'] });
+    expect(parseMessage(s3TestEvent('trail'), 'm')).toEqual({ objects: [], items: [], accounts: [], ignored: ['s3:TestEvent (sent once when the bucket notification is set up)'] });
     const removed = JSON.parse(s3EventNotification('trail', KEY, { size: 1, eTag: 'e' }));
     removed.Records[0].eventName = 'ObjectRemoved:Delete';
     expect(parseMessage(JSON.stringify(removed), 'm').ignored[0]).toMatch(/ObjectRemoved:Delete \(only ObjectCreated events bring new files\)/);
@@ -89,5 +90,31 @@ describe('trail queue messages', () => {
     expect(parseMessage(JSON.stringify({ s3Bucket: 'b', s3ObjectKey: 'one-key' }), 'm').malformed).toBe('s3ObjectKey is not a list of keys');
     expect(parseMessage(JSON.stringify({ 'detail-type': 'EC2 Instance State-change Notification', source: 'aws.ec2', detail: {} }), 'm').malformed).toMatch(/is not a CloudTrail event/);
     expect(parseMessage(JSON.stringify({ Records: [{ eventSource: 'aws:s3', s3: { bucket: { name: 'b' }, object: {} } }] }), 'm').malformed).toBe('Records[0] has no s3.bucket.name or s3.object.key');
+  });
+});
+
+describe('allow-lists', () => {
+  const allow: AllowLists = { source: 'q', buckets: ['trail'], accounts: ['111111111111'] };
+  const eb = (account: string, recipient: string) =>
+    JSON.stringify({ version: '0', id: 'x', 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.iam', account, time: record.eventTime, region: 'us-east-1', resources: [], detail: { ...record, recipientAccountId: recipient } });
+
+  it("read a log file's account from its key, organization trails included", () => {
+    expect(accountOfKey('AWSLogs/111111111111/CloudTrail/eu-west-1/2026/01/15/f.json.gz')).toBe('111111111111');
+    expect(accountOfKey('prefix/AWSLogs/o-a1b2c3d4e5/222222222222/CloudTrail/eu-west-1/2026/01/15/f.json.gz')).toBe('222222222222');
+    expect(accountOfKey('somewhere/CloudTrail/f.json.gz')).toBeUndefined();
+  });
+
+  it('let through what is on them, and say which list to change for what is not', () => {
+    expect(allowListRefusal(parseMessage(cloudTrailNotificationMessage('trail', [KEY]), 'm'), allow)).toBeUndefined();
+    expect(allowListRefusal(parseMessage(cloudTrailNotificationMessage('elsewhere', [KEY]), 'm'), allow)).toMatch(/^bucket elsewhere \(s3:\/\/elsewhere\/AWSLogs\/.+\) is not in the buckets: allow-list of source q \(trail\); if it holds your trail's logs, add it/);
+    const foreignKey = KEY.replaceAll('111111111111', '999999999999');
+    expect(allowListRefusal(parseMessage(s3EventNotification('trail', foreignKey, { size: 1, eTag: 'e' }), 'm'), allow)).toMatch(/^account 999999999999 \(from the key s3:\/\/trail\/.+\) is not in the accounts: allow-list of source q \(111111111111\)/);
+    expect(allowListRefusal(parseMessage(cloudTrailNotificationMessage('trail', ['logs/CloudTrail/x.json.gz']), 'm'), allow)).toMatch(/names no account/);
+    expect(allowListRefusal(parseMessage(eb('111111111111', '111111111111'), 'm'), allow)).toBeUndefined();
+    expect(allowListRefusal(parseMessage(eb('999999999999', '111111111111'), 'm'), allow)).toMatch(/^account 999999999999 \(the EventBridge event's account\)/);
+    expect(allowListRefusal(parseMessage(eb('111111111111', '999999999999'), 'm'), allow)).toMatch(/^account 999999999999 \(the event's recipientAccountId\)/);
+    const any: AllowLists = { source: 'q', buckets: ['*'], accounts: ['*'] };
+    expect(allowListRefusal(parseMessage(cloudTrailNotificationMessage('elsewhere', ['logs/CloudTrail/x.json.gz']), 'm'), any)).toBeUndefined();
+    expect(allowListRefusal(parseMessage(eb('999999999999', '999999999999'), 'm'), any)).toBeUndefined();
   });
 });

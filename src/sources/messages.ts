@@ -13,6 +13,8 @@ import { type Unwrapped, unwrap } from '../events/envelopes.ts';
 export interface ParsedMessage {
   objects: { bucket: string; key: string }[];
   items: Unwrapped[];
+  /** The `account` of EventBridge CloudTrail events: the account each says it comes from. */
+  accounts: string[];
   /** Parts deliberately left alone, with why (a test event, a digest file…). */
   ignored: string[];
   /** Set when the message cannot be used at all. */
@@ -38,7 +40,7 @@ export function trailFileProblem(key: string): string | undefined {
 }
 
 export function parseMessage(body: string, ref: string): ParsedMessage {
-  const out: ParsedMessage = { objects: [], items: [], ignored: [] };
+  const out: ParsedMessage = { objects: [], items: [], accounts: [], ignored: [] };
   let value: unknown;
   try {
     value = JSON.parse(body);
@@ -46,7 +48,7 @@ export function parseMessage(body: string, ref: string): ParsedMessage {
     return { ...out, malformed: `the message is not JSON (${(e as Error).message})` };
   }
   const malformed = interpret(value, ref, out, 0);
-  return malformed ? { objects: [], items: [], ignored: out.ignored, malformed } : out;
+  return malformed ? { objects: [], items: [], accounts: [], ignored: out.ignored, malformed } : out;
 }
 
 function addObject(out: ParsedMessage, bucket: string, key: string): void {
@@ -119,9 +121,60 @@ function interpret(v: unknown, ref: string, out: ParsedMessage, depth: number): 
       return undefined;
     }
     if (!/via CloudTrail$/.test(dt)) return `EventBridge event of type ${JSON.stringify(dt)} is not a CloudTrail event (expected "AWS API Call via CloudTrail")`;
+    out.accounts.push(typeof v.account === 'string' ? v.account : '');
     for (const u of unwrap(v, { file: ref })) out.items.push(u);
     const rejected = out.items.find((u): u is Extract<Unwrapped, { kind: 'rejected' }> => u.kind === 'rejected');
     return rejected?.reason;
   }
   return 'not a CloudTrail notification: expected an S3 event, a CloudTrail SNS notification ({"s3Bucket","s3ObjectKey"}), an EventBridge "AWS API Call via CloudTrail" event or an S3 "Object Created" EventBridge event';
+}
+
+/** What an sqs source accepts (`"*"` alone = anything), and the source's id for the reasons. */
+export interface AllowLists {
+  source: string;
+  buckets: readonly string[];
+  accounts: readonly string[];
+}
+
+const allows = (list: readonly string[], v: string): boolean => list.includes('*') || list.includes(v);
+const shown = (list: readonly string[]): string => (list.length === 0 ? 'none' : list.join(', '));
+
+/** The account a CloudTrail log file belongs to, from its key: `…AWSLogs/[o-…/]<account>/CloudTrail/…`. */
+export function accountOfKey(key: string): string | undefined {
+  return /(?:^|\/)AWSLogs\/(?:o-[a-z0-9]+\/)?(\d{12})\//.exec(key)?.[1];
+}
+
+/** Why an account is refused, naming the allow-list to change. */
+export function accountRefusal(allow: AllowLists, account: string, from: string): string | undefined {
+  if (allows(allow.accounts, account)) return undefined;
+  return `account ${account || '(none)'} (${from}) is not in the accounts: allow-list of source ${allow.source} (${shown(allow.accounts)}); if it is one of yours, add it to that source's accounts: (default: the top-level accounts: list)`;
+}
+
+/**
+ * Why a parsed message reaches outside the source's allow-lists (a bucket or account it was not told
+ * about), or undefined. Such a message is kept aside and deleted, and nothing it names is fetched:
+ * a queue is trusted only for the trail it was set up for.
+ */
+export function allowListRefusal(p: ParsedMessage, allow: AllowLists): string | undefined {
+  for (const o of p.objects) {
+    const where = `s3://${o.bucket}/${o.key}`;
+    if (!allows(allow.buckets, o.bucket)) {
+      return `bucket ${o.bucket} (${where}) is not in the buckets: allow-list of source ${allow.source} (${shown(allow.buckets)}); if it holds your trail's logs, add it to that source's buckets: (default: the buckets of the s3 sources)`;
+    }
+    if (allow.accounts.includes('*')) continue;
+    const account = accountOfKey(o.key);
+    if (account === undefined) return `${where} names no account (expected …AWSLogs/[o-…/]<account>/CloudTrail/…), so it cannot be checked against the accounts: allow-list of source ${allow.source}`;
+    const refused = accountRefusal(allow, account, `from the key ${where}`);
+    if (refused) return refused;
+  }
+  for (const a of p.accounts) {
+    const refused = accountRefusal(allow, a, 'the EventBridge event\'s account');
+    if (refused) return refused;
+  }
+  for (const it of p.items) {
+    if (it.kind !== 'record' || typeof it.raw.recipientAccountId !== 'string') continue;
+    const refused = accountRefusal(allow, it.raw.recipientAccountId, 'the event\'s recipientAccountId');
+    if (refused) return refused;
+  }
+  return undefined;
 }

@@ -1,11 +1,11 @@
 import { describeError } from '../errors.ts';
-import type { Unwrapped } from '../events/envelopes.ts';
+import { describeOrigin, type Unwrapped } from '../events/envelopes.ts';
 import type { QueueMessage, S3Port, SqsPort } from '../integrations/aws/index.ts';
 import { kindOf } from '../integrations/aws/errors.ts';
 import { regionOfQueueUrl } from '../integrations/aws/sqs.ts';
 import type { SqsSource } from './config.ts';
 import { emptyPart, type PollReport, pool, type SourceContext, summarize } from './context.ts';
-import { type ParsedMessage, parseMessage } from './messages.ts';
+import { accountRefusal, type AllowLists, allowListRefusal, type ParsedMessage, parseMessage } from './messages.ts';
 import { readTrailFile } from './s3.ts';
 import { count, forgetOldObjects, markObjects, putAside, recordError, seenObjects } from './state.ts';
 
@@ -20,6 +20,11 @@ import { count, forgetOldObjects, markObjects, putAside, recordError, seenObject
  *
  * While a batch is worked on, its messages' visibility is extended every half timeout (keepInvisible),
  * so a slow batch is not handed to another consumer meanwhile.
+ *
+ * Allow-lists: a message naming a bucket outside the source's `buckets:`, or an account outside its
+ * `accounts:` (the key's AWSLogs/<account>/, an EventBridge event's account or recipientAccountId),
+ * is never fetched: it is kept aside with the reason, logged at warn, and deleted. A record inside an
+ * allowed file whose recipientAccountId is not allowed is kept aside on its own; the rest are stored.
  *
  * Malformed messages (not JSON, not a notification) never block the rest: with `onMalformed: aside`
  * (the default) the body is kept in source_rejects with the message id and the reason, an error is
@@ -149,10 +154,15 @@ interface FileOutcome {
 
 async function handleBatch(ctx: SourceContext, src: SqsSource, sqs: SqsPort, s3: S3Port, messages: QueueMessage[]): Promise<BatchResult> {
   const db = ctx.store.db;
-  const parsed = messages.map((m) => ({ m, p: parseMessage(m.body, `sqs message ${m.id}`) as ParsedMessage }));
+  const allow: AllowLists = { source: src.id, buckets: src.buckets, accounts: src.accounts };
+  const parsed = messages.map((m) => {
+    const p = parseMessage(m.body, `sqs message ${m.id}`) as ParsedMessage;
+    return { m, p, refused: p.malformed ? undefined : allowListRefusal(p, allow) };
+  });
   // Each file once, however many messages name it; files read before (a redelivery) are skipped.
+  // Nothing a refused message names is fetched.
   const wanted = new Map<string, { bucket: string; key: string }>();
-  for (const { p } of parsed) for (const o of p.objects) wanted.set(`${o.bucket}/${o.key}`, o);
+  for (const { p, refused } of parsed) if (!refused) for (const o of p.objects) wanted.set(`${o.bucket}/${o.key}`, o);
   const seen = await seenObjects(db, src.id, [...wanted.keys()]);
   const files = new Map<string, FileOutcome>();
   let requests = 0;
@@ -171,9 +181,14 @@ async function handleBatch(ctx: SourceContext, src: SqsSource, sqs: SqsPort, s3:
   const done: QueueMessage[] = [];
   const malformed: { m: QueueMessage; reason: string }[] = [];
   const retry: { m: QueueMessage; reason: string }[] = [];
-  for (const { m, p } of parsed) {
+  const refusedMessages: { m: QueueMessage; reason: string }[] = [];
+  for (const { m, p, refused } of parsed) {
     if (p.malformed) {
       malformed.push({ m, reason: p.malformed });
+      continue;
+    }
+    if (refused) {
+      refusedMessages.push({ m, reason: refused });
       continue;
     }
     const waiting = p.objects.map((o) => files.get(`${o.bucket}/${o.key}`)).find((f) => f?.retry);
@@ -181,11 +196,21 @@ async function handleBatch(ctx: SourceContext, src: SqsSource, sqs: SqsPort, s3:
     else done.push(m);
     items.push(...p.items);
   }
-  for (const f of files.values()) items.push(...f.items);
+  // A file is allowed as a whole (bucket, key's account); each record's own account is checked too.
+  const foreign: { where: string; reason: string }[] = [];
+  for (const f of files.values()) {
+    for (const it of f.items) {
+      const refused = it.kind === 'record' && typeof it.raw.recipientAccountId === 'string' ? accountRefusal(allow, it.raw.recipientAccountId, "the record's recipientAccountId") : undefined;
+      if (refused) foreign.push({ where: describeOrigin(it.origin), reason: refused });
+      else items.push(it);
+    }
+  }
 
   // 1. Store every event of the batch (this throws if the store is down: nothing is deleted).
   const put = await ctx.sink.put(items);
   for (const r of put.rejections) await putAside(db, src.id, r.where, r.reason);
+  for (const r of foreign) await putAside(db, src.id, r.where, r.reason);
+  if (foreign.length > 0) ctx.log.warn({ source: src.id, records: foreign.length, first: foreign[0] }, 'records of accounts outside the allow-list kept aside, not stored');
   const read: { key: string; tag: string; events: number; error: string | null }[] = [];
   for (const [k, f] of files) {
     if (f.retry) continue;
@@ -202,11 +227,27 @@ async function handleBatch(ctx: SourceContext, src: SqsSource, sqs: SqsPort, s3:
       done.push(m);
     }
   }
+  // 2b. Messages outside the allow-lists: kept aside and deleted, whatever onMalformed says (they are
+  //     not broken, they are not ours; a dead-letter queue would only hide them).
+  for (const { m, reason } of refusedMessages) {
+    ctx.log.warn({ source: src.id, messageId: m.id, reason }, 'SQS message outside the allow-lists kept aside and deleted, nothing fetched');
+    await putAside(db, src.id, `sqs message ${m.id}`, reason, m.body);
+    done.push(m);
+  }
   for (const { m, reason } of retry) ctx.log.warn({ source: src.id, messageId: m.id, reason }, 'SQS message left for another try');
   // 3. The counters: an ordinary (synchronous) commit, written after the events. The store may commit
   //    events asynchronously for speed; this commit waits until the log holds everything before it,
   //    so once it returns the events are on disk, not just committed.
-  const errors = retry.length > 0 ? `${retry.length} message(s) left for another try: ${retry[0]!.reason}` : malformed.length > 0 ? `${malformed.length} malformed message(s), first ${malformed[0]!.m.id}: ${malformed[0]!.reason}` : null;
+  const errors =
+    retry.length > 0
+      ? `${retry.length} message(s) left for another try: ${retry[0]!.reason}`
+      : malformed.length > 0
+        ? `${malformed.length} malformed message(s), first ${malformed[0]!.m.id}: ${malformed[0]!.reason}`
+        : refusedMessages.length > 0
+          ? `${refusedMessages.length} message(s) outside the allow-lists, first ${refusedMessages[0]!.m.id}: ${refusedMessages[0]!.reason}`
+          : foreign.length > 0
+            ? `${foreign.length} record(s) outside the accounts: allow-list, first ${foreign[0]!.where}: ${foreign[0]!.reason}`
+            : null;
   requests += Math.ceil(done.length / 10);
   await count(db, src.id, 'queue', 'sqs', {
     events: put.inserted,
@@ -222,7 +263,7 @@ async function handleBatch(ctx: SourceContext, src: SqsSource, sqs: SqsPort, s3:
     events: put.events,
     inserted: put.inserted,
     duplicates: put.duplicates,
-    rejected: put.rejections.length + malformed.length + [...files.values()].filter((f) => f.bad).length,
+    rejected: put.rejections.length + malformed.length + refusedMessages.length + foreign.length + [...files.values()].filter((f) => f.bad).length,
     requests,
     newest: put.newest,
   };

@@ -33,7 +33,7 @@ beforeAll(async () => {
   const file = await writeConfig({
     sources: [
       { id: 'lookup', kind: 'lookup', regions: ['eu-west-1'], skipGlobal: true, backfill: '1d', maxRun: '1s', every: '1h' },
-      { id: 'queue', kind: 'sqs', queueUrl, waitSeconds: 0, every: '1h' },
+      { id: 'queue', kind: 'sqs', queueUrl, waitSeconds: 0, every: '1h', buckets: ['trail'], accounts: ['111111111111'] },
     ],
   });
   const config = readConfig({ DATABASE_URL: db.url, TRAILBOT_QUEUE: 'inline', TRAILBOT_CONFIG: file, AWS_ENDPOINT_URL: aws.url, LOG_LEVEL: 'silent' });

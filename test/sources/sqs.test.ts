@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   cloudTrailNotificationMessage,
@@ -24,6 +25,8 @@ import { BASE_ACCOUNT, exited, MIN, spawnCli, storedIds, synthRecords, testConfi
  * between storing and deleting.
  */
 const BUCKET = 'org-trail';
+const MEMBER = '111111111111';
+const STRANGER = '999999999999';
 let aws: Standins;
 let db: TestDb;
 const open: Sources[] = [];
@@ -45,7 +48,7 @@ function queueSource(extra: Record<string, unknown> = {}, attributes?: Record<st
   const name = `trail-${++n}`;
   const url = aws.sqs.createQueue(name, attributes);
   const id = `q${n}`;
-  const sources = testSources(testConfig({ sources: [{ id, kind: 'sqs', queueUrl: url, waitSeconds: 0, ...extra }], endpoint: aws.url }));
+  const sources = testSources(testConfig({ sources: [{ id, kind: 'sqs', queueUrl: url, waitSeconds: 0, buckets: [BUCKET], ...extra }], accounts: [MEMBER], endpoint: aws.url }));
   open.push(sources);
   return { name, url, sources, id };
 }
@@ -234,7 +237,7 @@ describe('SQS consumer', () => {
       return aws.handle(req);
     });
     try {
-      const config = await writeConfig({ sources: [{ id: 'crashy', kind: 'sqs', queueUrl, waitSeconds: 0, visibilityTimeout: '1s' }] });
+      const config = await writeConfig({ accounts: [{ id: MEMBER }], sources: [{ id: 'crashy', kind: 'sqs', queueUrl, waitSeconds: 0, visibilityTimeout: '1s', buckets: [BUCKET] }] });
       const env = { ...aws.env(), AWS_ENDPOINT_URL_SQS: proxy.url, AWS_ENDPOINT_URL_S3: proxy.url, DATABASE_URL: db.url, TRAILBOT_CONFIG: config };
       child = spawnCli(['sources', 'poll', 'crashy'], env);
       await exited(child);
@@ -251,5 +254,82 @@ describe('SQS consumer', () => {
       if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await proxy.close();
     }
+  });
+});
+
+describe('SQS allow-lists (buckets:, accounts:)', () => {
+  const bridged = (r: CloudTrailRecord, account = r.recipientAccountId as string): string =>
+    JSON.stringify({ version: '0', id: r.eventID, 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.iam', account, time: r.eventTime, region: 'us-east-1', resources: [], detail: r });
+  const gets = (bucket: string, key?: string) =>
+    aws.s3.requests.filter((x) => {
+      const p = x.params as { bucket?: string; key?: string } | undefined;
+      return x.operation === 'GetObject' && p?.bucket === bucket && (key === undefined || p.key === key);
+    }).length;
+
+  it('never fetches what another bucket or account announces: keeps the message aside with the reason, deletes it, and stores the rest', async () => {
+    const q = queueSource();
+    const ours = synthRecords(12, { account: MEMBER, region: 'eu-north-1', newest: Date.now() - 5 * MIN, seed: 'allow-ours' });
+    const ourLogs = putLogs(ours);
+    // The same trail layout, in a bucket this source was not told about.
+    aws.s3.createBucket('evil-bucket');
+    const planted = synthRecords(6, { account: MEMBER, region: 'eu-north-1', newest: Date.now() - 5 * MIN, seed: 'allow-planted' });
+    const plantedLogs = toCloudTrailLogObjects(planted, { organizationId: 'o-a1b2c3d4e5' });
+    for (const l of plantedLogs) aws.s3.putObject('evil-bucket', l.key, l.body);
+    // In our bucket, but another account's folder.
+    const strangers = synthRecords(6, { account: STRANGER, region: 'eu-north-1', newest: Date.now() - 5 * MIN, seed: 'allow-stranger' });
+    const strangerLogs = putLogs(strangers);
+    const ourEvents = synthRecords(2, { account: MEMBER, newest: Date.now() - MIN, global: true, seed: 'allow-eb-ours' });
+    const [foreignEvent] = synthRecords(1, { account: STRANGER, newest: Date.now() - MIN, global: true, seed: 'allow-eb-foreign' });
+    const [spoofed] = synthRecords(1, { account: STRANGER, newest: Date.now() - MIN, global: true, seed: 'allow-eb-spoofed' });
+
+    aws.sqs.sendRaw(q.name, cloudTrailNotificationMessage(BUCKET, ourLogs.map((l) => l.key)));
+    const bucketMsg = aws.sqs.sendRaw(q.name, s3EventNotification('evil-bucket', plantedLogs[0]!.key, { size: plantedLogs[0]!.body.length, eTag: 'x' }));
+    const bridgedBucketMsg = aws.sqs.sendRaw(q.name, s3EventBridgeEvent('evil-bucket', plantedLogs[0]!.key, { size: plantedLogs[0]!.body.length, eTag: 'x' }));
+    const accountMsg = aws.sqs.sendRaw(q.name, snsEnvelope(cloudTrailNotificationMessage(BUCKET, strangerLogs.map((l) => l.key))));
+    for (const r of ourEvents) aws.sqs.sendRaw(q.name, bridged(r));
+    const foreignMsg = aws.sqs.sendRaw(q.name, bridged(foreignEvent!));
+    // The envelope claims our account; the record says otherwise.
+    const spoofedMsg = aws.sqs.sendRaw(q.name, bridged(spoofed!, MEMBER));
+
+    const r = await q.sources.poll(db.store, q.id);
+    expect(r.inserted).toBe(14);
+    expect(r.rejected).toBe(5);
+    expect(await eventsIn([...ours, ...ourEvents])).toBe(14);
+    expect(await eventsIn([...planted, ...strangers, foreignEvent!, spoofed!])).toBe(0);
+    expect(gets('evil-bucket')).toBe(0);
+    for (const l of strangerLogs) expect(gets(BUCKET, l.key)).toBe(0);
+    expect(aws.sqs.counts(q.name)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+
+    const byRef = Object.fromEntries((await readRejects(db.store.db, q.id, 20)).map((x) => [x.ref, x]));
+    const bucketReason = new RegExp(`^bucket evil-bucket \\(s3://evil-bucket/AWSLogs/.+\\) is not in the buckets: allow-list of source ${q.id} \\(org-trail\\)`);
+    expect(byRef[`sqs message ${bucketMsg}`]).toMatchObject({ reason: expect.stringMatching(bucketReason), body: expect.stringContaining('evil-bucket') });
+    expect(byRef[`sqs message ${bridgedBucketMsg}`]!.reason).toMatch(bucketReason);
+    expect(byRef[`sqs message ${accountMsg}`]!.reason).toMatch(new RegExp(`^account ${STRANGER} \\(from the key s3://org-trail/AWSLogs/o-a1b2c3d4e5/${STRANGER}/CloudTrail/.+\\) is not in the accounts: allow-list of source ${q.id} \\(${MEMBER}\\)`));
+    expect(byRef[`sqs message ${foreignMsg}`]!.reason).toMatch(new RegExp(`^account ${STRANGER} \\(the EventBridge event's account\\) is not in the accounts: allow-list`));
+    expect(byRef[`sqs message ${spoofedMsg}`]!.reason).toMatch(new RegExp(`^account ${STRANGER} \\(the event's recipientAccountId\\) is not in the accounts: allow-list`));
+  });
+
+  it("keeps aside a record of another account inside an allowed file, and stores the file's other records", async () => {
+    const q = queueSource();
+    const recs = synthRecords(5, { account: MEMBER, region: 'eu-west-1', newest: Date.now() - 5 * MIN, seed: 'allow-mixed' });
+    const [stray] = synthRecords(1, { account: STRANGER, region: 'eu-west-1', newest: Date.now() - 5 * MIN, seed: 'allow-mixed-stray' });
+    const key = `AWSLogs/${MEMBER}/CloudTrail/eu-west-1/2026/01/01/${MEMBER}_CloudTrail_eu-west-1_20260101T0000Z_mixedmixedmixed1.json.gz`;
+    aws.s3.putObject(BUCKET, key, gzipSync(JSON.stringify({ Records: [...recs.slice(0, 2), stray, ...recs.slice(2)] })));
+    aws.sqs.sendRaw(q.name, cloudTrailNotificationMessage(BUCKET, [key]));
+    const r = await q.sources.poll(db.store, q.id);
+    expect(r.inserted).toBe(5);
+    expect(r.rejected).toBe(1);
+    expect(await eventsIn([stray!])).toBe(0);
+    const [reject, ...more] = await readRejects(db.store.db, q.id, 10);
+    expect(more).toEqual([]);
+    expect(reject).toMatchObject({ ref: `s3://${BUCKET}/${key}: Records[2]`, reason: expect.stringMatching(new RegExp(`^account ${STRANGER} \\(the record's recipientAccountId\\) is not in the accounts: allow-list of source ${q.id}`)) });
+    expect(aws.sqs.counts(q.name)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+  });
+
+  it('takes anything from a list that says "*"', async () => {
+    const q = queueSource({ accounts: ['*'] });
+    const [r1] = synthRecords(1, { account: STRANGER, newest: Date.now() - MIN, global: true, seed: 'allow-any' });
+    aws.sqs.sendRaw(q.name, bridged(r1!));
+    expect((await q.sources.poll(db.store, q.id)).inserted).toBe(1);
   });
 });
