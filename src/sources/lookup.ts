@@ -1,5 +1,6 @@
 import type { LookupEvent } from '../integrations/aws/index.ts';
 import { describeError, TrailbotError } from '../errors.ts';
+import { LimiterTimeout } from '../integrations/aws/limiter.ts';
 import { type Unwrapped, unwrap } from '../events/envelopes.ts';
 import type { LookupSource } from './config.ts';
 import { emptyPart, maxIso, type PartReport, type PollReport, pool, type SourceContext, summarize } from './context.ts';
@@ -85,6 +86,9 @@ async function pollPart(ctx: SourceContext, src: LookupSource, p: LookupPart, de
     return { ...report, state: 'failed', error: describeError(e) };
   }
   if (!lease) return { ...report, state: 'leased' };
+  // The page in flight's requests and throttling answers (counted on the cursor with the page, or
+  // when the time limit stops it).
+  const inflight = { requests: 0, throttled: 0 };
   try {
     const port = await ctx.aws.cloudtrail({ account: p.account, roleName: src.roleName, externalId: src.externalId }, p.region);
     let c: Cursor = lease.cursor;
@@ -120,12 +124,15 @@ async function pollPart(ctx: SourceContext, src: LookupSource, p: LookupPart, de
       for (;;) {
         if (Date.now() >= deadline) return false;
         ctx.signal?.throwIfAborted();
-        let requests = 0;
-        let throttled = 0;
+        inflight.requests = 0;
+        inflight.throttled = 0;
+        // The deadline bounds the limiter's waits and the throttling backoff too: a poll that is
+        // throttled every time stops at its time limit (LimiterTimeout) instead of retrying forever.
         const page = await port.lookupEvents(
           { start: new Date(start), end: new Date(end), nextToken: token, category: p.category },
-          { signal: ctx.signal, onRequest: () => requests++, onThrottled: () => throttled++ },
+          { signal: ctx.signal, deadline, onRequest: () => inflight.requests++, onThrottled: () => inflight.throttled++ },
         );
+        const { requests, throttled } = inflight;
         const items: Unwrapped[] = [];
         let oldest: number | undefined;
         let newestMs: number | undefined;
@@ -148,6 +155,8 @@ async function pollPart(ctx: SourceContext, src: LookupSource, p: LookupPart, de
         // The page is stored: the window's low edge may now come down to the page's oldest event.
         const patch: CursorPatch = oldest !== undefined && oldest < (which === 'head' ? c.headLow! : c.tailLow!) ? { [lowKey]: oldest } : {};
         await move(patch, { events: put.inserted, duplicates: put.duplicates, requests, throttled, lastEventAt: newestMs ?? null });
+        inflight.requests = 0;
+        inflight.throttled = 0;
         report.backfill = c.tailFrom !== null && c.tailTo! > c.tailFrom ? (c.tailTo! - (c.tailLow ?? c.tailFrom)) / (c.tailTo! - c.tailFrom) : undefined;
         ctx.onProgress?.({ source: src.id, part, backfill: report.backfill, events: report.events });
         token = page.nextToken;
@@ -166,6 +175,15 @@ async function pollPart(ctx: SourceContext, src: LookupSource, p: LookupPart, de
   } catch (e) {
     if (e instanceof LeaseLost) return { ...report, state: 'leased', error: 'another worker took this account-region over' };
     if (ctx.signal?.aborted) return { ...report, state: 'more' };
+    if (e instanceof LimiterTimeout) {
+      // Out of time while waiting for the budget or backing off: what was read is stored and the
+      // cursor is where it was, so this is "more to read", with the reason.
+      report.requests += inflight.requests;
+      await advance(db, src.id, part, lease.owner, {}, { requests: inflight.requests, throttled: inflight.throttled }).catch(() => undefined);
+      const error = `stopped at the time limit after ${report.events} events: ${e.message}; the next poll carries on from here`;
+      ctx.log.warn({ source: src.id, part, throttled: inflight.throttled }, error);
+      return { ...report, state: 'more', error };
+    }
     const msg = describeError(e);
     ctx.log.warn({ source: src.id, part, err: msg }, 'LookupEvents poll failed');
     await recordError(db, src.id, part, 'lookup', msg).catch(() => undefined);

@@ -145,6 +145,36 @@ describe('LookupEvents poller', () => {
     expect(c!.events).toBe(200);
   }, 60_000);
 
+  it('stops at maxRun when CloudTrail throttles every request, keeping what it read and saying why', async () => {
+    const recs = synthRecords(120, { account: BASE_ACCOUNT, region: 'eu-south-1', newest: Date.now() - MIN, seed: 'throttled' });
+    aws.cloudtrail.addRecords(recs);
+    const s = sources([{ id: 'throttled', kind: 'lookup', regions: ['eu-south-1'], skipGlobal: true, backfill: '1d', maxRun: '2s' }]);
+    let pages = 0;
+    try {
+      // The first page goes through; from then on every request is answered ThrottlingException.
+      const r = await s.poll(db.store, 'throttled', {
+        onProgress: () => {
+          if (pages++ === 0) aws.cloudtrail.setThrottle({ limit: 0, windowMs: 1000 });
+        },
+      });
+      const part = r.parts[0]!;
+      expect(part.state).toBe('more');
+      expect(r.more).toBe(true);
+      expect(part.inserted).toBe(50);
+      expect(part.error).toMatch(/throttl/i);
+      expect(part.error).toMatch(/time limit|maxRun/);
+    } finally {
+      aws.cloudtrail.setThrottle({ limit: 2, windowMs: 1000 });
+    }
+    const [c] = await readCursors(db.store.db, 'throttled');
+    expect(c!.throttled).toBeGreaterThan(0);
+    expect(c!.events).toBe(50);
+    // Once CloudTrail answers again, the next poll carries on from where it stopped.
+    const again = await s.poll(db.store, 'throttled', { deadline: Date.now() + 20_000 });
+    expect(again.parts[0]!.state).toBe('caught-up');
+    expect(again.inserted).toBe(70);
+  }, 30_000);
+
   it('with insights: true, also reads CloudTrail Insights events on a cursor of their own; without it, none', async () => {
     // The real Insights record of test/fixtures/records/insights.json, moved into the 90 days and
     // into an account-region of its own, three times (a start, an end, another start).

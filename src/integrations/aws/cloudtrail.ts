@@ -98,7 +98,8 @@ export function cloudTrailPort(client: CloudTrailClient, account: string, region
             throttles++;
             opts.onThrottled?.();
             const wait = throttleBackoffMs(throttles);
-            if (opts.deadline !== undefined && Date.now() + wait > opts.deadline) throw awsError(e, where);
+            // Bounded by the caller's deadline (a poll's maxRun): persistent throttling ends the call.
+            if (opts.deadline !== undefined && Date.now() + wait > opts.deadline) throw new LimiterTimeout(limiterKey, wait, 'throttled', throttles);
             await limiter.penalize(limiterKey, wait);
             continue;
           }

@@ -21,7 +21,7 @@ export interface RateLimiter {
   readonly kind: 'redis' | 'postgres' | 'memory';
   readonly limit: number;
   readonly windowMs: number;
-  /** Waits for a slot and takes it. Rejects with E_SOURCE `rate-limit wait` past `deadline` (epoch ms), or on abort. */
+  /** Waits for a slot and takes it. Rejects with LimiterTimeout rather than wait past `deadline` (epoch ms); on abort, at once. */
   acquire(key: string, opts?: AcquireOptions): Promise<void>;
   /** After a throttling answer: fills the key's window so no process sends for `ms` (default one window). */
   penalize(key: string, ms?: number): Promise<void>;
@@ -44,12 +44,28 @@ export interface LimiterOptions {
 /** Margin added to a 1 s window so arrival jitter never puts 3 requests in one AWS-side second. */
 export const DEFAULT_SAFETY_MS = 100;
 
+/**
+ * The next request for `key` could only go after the caller's deadline: because other work holds the
+ * key's budget (`busy`), or because AWS kept answering with throttling errors (`throttled`; the
+ * caller's backoff would end past the deadline). The caller stops with what it has done so far.
+ */
 export class LimiterTimeout extends TrailbotError {
-  constructor(key: string, waitMs: number) {
-    super('E_SOURCE', `rate-limit wait for ${key} would end after the deadline (${Math.round(waitMs)} ms more)`, {
-      hint: 'other work is using this account-region\'s request budget; try again shortly',
-    });
+  readonly why: 'busy' | 'throttled';
+  constructor(key: string, waitMs: number, why: 'busy' | 'throttled' = 'busy', throttles = 0) {
+    super(
+      'E_SOURCE',
+      why === 'throttled'
+        ? `AWS throttled ${key} ${throttles} time${throttles === 1 ? '' : 's'} in a row; the next try (${Math.round(waitMs)} ms on) would come after the time limit`
+        : `rate-limit wait for ${key} would end after the deadline (${Math.round(waitMs)} ms more)`,
+      {
+        hint:
+          why === 'throttled'
+            ? 'something else (another tool, the console) is using this account-region\'s request budget; the next run carries on where this one stopped'
+            : 'other work is using this account-region\'s request budget; try again shortly',
+      },
+    );
     this.name = 'LimiterTimeout';
+    this.why = why;
   }
 }
 
