@@ -192,15 +192,19 @@ export async function runSources(sources: Sources, store: Store, opts: RunOption
         if (opts.signal.aborted) break;
         const pause = failures > 0 ? Math.min(every, 1000 * 2 ** Math.min(failures, 6)) : more ? 0 : spec.kind === 'sqs' ? 0 : every;
         if (pause > 0) {
+          // Ends on the timer, a folder change (wake) or the signal, whichever is first, and always
+          // takes its abort listener off again: a long run pauses thousands of times on one signal.
           await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, pause);
-            wake = () => {
+            const done = (): void => {
               clearTimeout(t);
+              opts.signal.removeEventListener('abort', done);
+              wake = undefined;
               resolve();
             };
-            opts.signal.addEventListener('abort', wake, { once: true });
+            const t = setTimeout(done, pause);
+            wake = done;
+            opts.signal.addEventListener('abort', done, { once: true });
           });
-          wake = undefined;
         }
       }
     } finally {
