@@ -9,8 +9,11 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 FROM node:22-slim AS runtime
+# HOST=0.0.0.0: a container is reached through its published ports, so trailbot listens on every
+# interface of it; a role that serves the API (web, all) then refuses to start without TRAILBOT_API_TOKENS.
 ENV NODE_ENV=production \
     PORT=3000 \
+    HOST=0.0.0.0 \
     TRAILBOT_DATA_DIR=/data
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules

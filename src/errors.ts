@@ -9,11 +9,37 @@ export type ErrorCode =
   | 'E_RECORD_INVALID'
   | 'E_CONFIG_INVALID'
   | 'E_STORE_UNAVAILABLE'
+  | 'E_STORE_LOCKED'
   | 'E_STORE_MIGRATION'
+  | 'E_QUERY_TIMEOUT'
   | 'E_USAGE'
   | 'E_QUEUE'
   | 'E_SOURCE'
+  | 'E_NOT_FOUND'
+  | 'E_UNAUTHORIZED'
+  | 'E_FORBIDDEN'
   | 'E_INTERNAL';
+
+/** Every code at run time (the HTTP tests check answers against it); the compiler keeps it in step with ErrorCode. */
+const DECLARED: Record<ErrorCode, true> = {
+  E_INPUT_UNREADABLE: true,
+  E_INPUT_NOT_JSON: true,
+  E_INPUT_SHAPE: true,
+  E_RECORD_INVALID: true,
+  E_CONFIG_INVALID: true,
+  E_STORE_UNAVAILABLE: true,
+  E_STORE_LOCKED: true,
+  E_STORE_MIGRATION: true,
+  E_QUERY_TIMEOUT: true,
+  E_USAGE: true,
+  E_QUEUE: true,
+  E_SOURCE: true,
+  E_NOT_FOUND: true,
+  E_UNAUTHORIZED: true,
+  E_FORBIDDEN: true,
+  E_INTERNAL: true,
+};
+export const ERROR_CODES: readonly ErrorCode[] = Object.keys(DECLARED) as ErrorCode[];
 
 export class TrailbotError extends Error {
   readonly code: ErrorCode;

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Option } from 'commander';
 import { stringify } from 'yaml';
-import { type Config, maskConfig } from '../config/index.ts';
+import { checkExposure, type Config, maskConfig } from '../config/index.ts';
 import { describeError, TrailbotError } from '../errors.ts';
 import type { JobInfo, JobQueue, JobState } from '../runtime/queue.ts';
 import type { SampleReport } from '../runtime/sample.ts';
@@ -17,6 +17,12 @@ function describeQueue(c: Config): string {
   if (c.queue.backend === 'redis') return `Redis (queue ${c.queue.name})`;
   if (c.queue.backend === 'postgres') return `PostgreSQL (BullMQ tables in schema trailbot_queue, queue ${c.queue.name})`;
   return `inline, in this process (jobs kept in the store, queue ${c.queue.name})`;
+}
+
+function describeAccess(c: Config): string {
+  if (c.api.tokens.length > 0) return `bearer tokens (${c.api.tokens.length} in TRAILBOT_API_TOKENS)${c.oidc ? ' or OIDC sign-in' : ''}`;
+  if (c.oidc) return 'OIDC sign-in';
+  return 'no authentication: this machine only (set TRAILBOT_API_TOKENS to serve others)';
 }
 
 function describeStore(c: Config): string {
@@ -62,6 +68,11 @@ function banner(svc: Service, sample: SampleReport | undefined): string {
     lines.push(`Flows: ${sample.findings.total} findings${top ? ` (${top}${sample.findings.byFlow.length > 5 ? ', …' : ''})` : ''}.`);
   }
   if (svc.role !== 'worker' && svc.url) {
+    lines.push(
+      c.api.tokens.length > 0
+        ? 'The API needs a token: curl -H "Authorization: Bearer $TOKEN" (a token from TRAILBOT_API_TOKENS).'
+        : 'The API answers this machine only: no TRAILBOT_API_TOKENS is set.',
+    );
     lines.push('Where to look:');
     if (sample?.example) {
       const who = encodeURIComponent(sample.example.who);
@@ -119,11 +130,15 @@ export function registerRuntimeCommands(cli: Cli): void {
     .command('check')
     .description('Validate every setting without starting; exit status 2 lists what is wrong.')
     .option('--connect', 'also connect to the store and the queue')
-    .action(async (opts: { connect?: boolean }) => {
+    .addOption(new Option('--role <role>', 'the role to check for (web and all serve the API: beyond this machine only with authentication)').argParser(choice(ROLES)).default('all'))
+    .action(async (opts: { connect?: boolean; role: (typeof ROLES)[number] }) => {
       const c = cli.config();
+      checkExposure(c, opts.role);
       cli.io.out(`configuration is valid\n  store: ${describeStore(c)}\n  jobs: ${describeQueue(c)}\n  file: ${c.configFile ?? '(none)'}\n`);
       cli.io.out(`  sources: ${c.sources.length}, reports: ${c.reports.length}, accounts: ${c.accounts.length}, flows section: ${c.flows ? 'yes' : 'no'}\n`);
-      cli.io.out(`  Jira: ${c.jira ? 'configured' : 'off'}, Slack: ${c.slack ? 'configured' : 'off'}, approvals: ${c.approvalSecret ? 'on' : 'off'}, sign-on: ${c.oidc ? 'OIDC' : 'off'}\n`);
+      cli.io.out(`  HTTP: listens on ${c.host} port ${c.port}; API: ${describeAccess(c)}\n`);
+      const slack = c.slack ? [c.slack.signingSecret && 'checks requests', c.slack.botToken && 'posts'].filter(Boolean).join(' and ') : 'off';
+      cli.io.out(`  Jira: ${c.jira ? 'configured' : 'off'}${c.jiraWebhookSecret ? ' (webhooks checked)' : ''}, Slack: ${slack}, approvals: ${c.approvalSecret ? 'on' : 'off'}, sign-on: ${c.oidc ? 'OIDC' : 'off'}\n`);
       if (opts.connect) {
         await withQueue(cli, async (q, s) => {
           await s.db.query('SELECT 1');

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -21,6 +22,30 @@ const url = (protocols: RegExp, expects: string) =>
 const httpUrl = url(/^https?:$/, 'an http(s) URL');
 const nonEmpty = (expects: string) => z.string().min(1, `expected ${expects}`);
 
+/** An IP address or a DNS host name (no brackets, no port). */
+const host = z
+  .string()
+  .refine(
+    (s) => isIP(s) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(s),
+    'expected an IP address or host name without port: 127.0.0.1 (this machine only), 0.0.0.0 or :: (every interface)',
+  );
+
+/** Each API token is at least this long: `openssl rand -hex 32` prints 64 characters. */
+export const API_TOKEN_MIN_LENGTH = 32;
+
+/** Comma-separated bearer tokens (spaces around commas ignored), each long enough and sendable in a header (RFC 6750 token68). */
+const apiTokens = z
+  .string()
+  .transform((s) => s.split(',').map((t) => t.trim()).filter((t) => t !== ''))
+  .superRefine((tokens, ctx) => {
+    if (tokens.length === 0) ctx.addIssue({ code: 'custom', message: 'expected one or more tokens, separated by commas' });
+    tokens.forEach((t, i) => {
+      const which = tokens.length === 1 ? 'the token' : `token ${i + 1} of ${tokens.length}`;
+      if (t.length < API_TOKEN_MIN_LENGTH) ctx.addIssue({ code: 'custom', message: `${which} is shorter than ${API_TOKEN_MIN_LENGTH} characters; expected random tokens of at least ${API_TOKEN_MIN_LENGTH}` });
+      else if (!/^[A-Za-z0-9._~+/-]+=*$/.test(t)) ctx.addIssue({ code: 'custom', message: `${which} has characters a bearer token cannot carry; expected letters, digits and - . _ ~ + /` });
+    });
+  });
+
 export const QUEUE_BACKENDS = ['redis', 'postgres', 'inline'] as const;
 export type QueueBackendName = (typeof QUEUE_BACKENDS)[number];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -33,6 +58,8 @@ export const envSchema = z.object({
   TRAILBOT_QUEUE: opt(z.enum(QUEUE_BACKENDS, { error: `expected one of ${QUEUE_BACKENDS.join(', ')}` })),
   TRAILBOT_QUEUE_NAME: opt(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,62}$/, 'expected letters, digits, - or _, starting with a letter')),
   TRAILBOT_WORKER_CONCURRENCY: opt(z.coerce.number({ error: 'expected a whole number 1–256' }).int('expected a whole number 1–256').min(1, 'expected a whole number 1–256').max(256, 'expected a whole number 1–256')),
+  HOST: opt(host),
+  TRAILBOT_API_TOKENS: opt(apiTokens),
   PORT: opt(z.coerce.number({ error: 'expected a port number 1–65535' }).int('expected a port number 1–65535').min(1, 'expected a port number 1–65535').max(65535, 'expected a port number 1–65535')),
   PUBLIC_URL: opt(httpUrl),
   LOG_LEVEL: opt(z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` })),
@@ -61,6 +88,8 @@ export const EXAMPLES: Record<string, string> = {
   TRAILBOT_QUEUE: 'redis',
   TRAILBOT_QUEUE_NAME: 'trailbot',
   TRAILBOT_WORKER_CONCURRENCY: '4',
+  HOST: '127.0.0.1',
+  TRAILBOT_API_TOKENS: '<64 random hex characters: openssl rand -hex 32>[,<another, while rotating>]',
   PORT: '3000',
   PUBLIC_URL: 'https://trailbot.example.com',
   LOG_LEVEL: 'info',
@@ -80,12 +109,15 @@ export const EXAMPLES: Record<string, string> = {
 };
 
 /** Settings whose values never appear in output or logs. */
-export const SECRET_ENV = new Set(['JIRA_API_TOKEN', 'JIRA_WEBHOOK_SECRET', 'SLACK_SIGNING_SECRET', 'SLACK_BOT_TOKEN', 'APPROVAL_SECRET', 'OIDC_CLIENT_SECRET']);
+export const SECRET_ENV = new Set(['TRAILBOT_API_TOKENS', 'JIRA_API_TOKEN', 'JIRA_WEBHOOK_SECRET', 'SLACK_SIGNING_SECRET', 'SLACK_BOT_TOKEN', 'APPROVAL_SECRET', 'OIDC_CLIENT_SECRET']);
 
-/** Settings that must be given together, when any of them is given. */
+/**
+ * Settings that must be given together, when any of them is given. Secrets that different roles use stand
+ * alone, so each role can be given only its own: SLACK_SIGNING_SECRET (web checks Slack's requests) apart from
+ * SLACK_BOT_TOKEN (workers post), JIRA_WEBHOOK_SECRET (web) apart from the Jira API settings (workers).
+ */
 export const TOGETHER: { what: string; keys: (keyof EnvSettings)[] }[] = [
   { what: 'Jira', keys: ['JIRA_BASE_URL', 'JIRA_EMAIL', 'JIRA_API_TOKEN', 'JIRA_PROJECT'] },
-  { what: 'Slack', keys: ['SLACK_SIGNING_SECRET', 'SLACK_BOT_TOKEN'] },
   { what: 'single sign-on (OIDC)', keys: ['OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET'] },
 ];
 

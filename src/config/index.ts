@@ -23,6 +23,10 @@ export interface Config {
   /** The trailbot.config.yaml that was read, if any. */
   configFile: string | undefined;
   port: number;
+  /** Where the server listens (HOST): 127.0.0.1 unless told; anything beyond this machine needs API authentication. */
+  host: string;
+  /** Who may call /api: bearer tokens (TRAILBOT_API_TOKENS); none means this machine only. */
+  api: { tokens: string[] };
   /** Where people reach trailbot (links in Slack and Jira point here). */
   publicUrl: string;
   redisUrl: string | undefined;
@@ -36,8 +40,12 @@ export interface Config {
     /** AWS_ENDPOINT_URL (key `default`) and AWS_ENDPOINT_URL_<SERVICE> (key `s3`, `sqs`, ...), for stand-ins. */
     endpoints: Record<string, string>;
   };
-  jira: { baseUrl: string; email: string; apiToken: string; project: string; webhookSecret: string | undefined } | undefined;
-  slack: { signingSecret: string; botToken: string; apiUrl: string } | undefined;
+  /** The Jira API (workers file and update tickets). */
+  jira: { baseUrl: string; email: string; apiToken: string; project: string } | undefined;
+  /** Checks Jira's webhooks (web); set apart from the API settings so each role gets only its own secrets. */
+  jiraWebhookSecret: string | undefined;
+  /** Slack: the signing secret checks Slack's requests (web), the bot token posts (workers); either may be set alone. */
+  slack: { signingSecret: string | undefined; botToken: string | undefined; apiUrl: string } | undefined;
   approvalSecret: string | undefined;
   oidc: { issuer: string; clientId: string; clientSecret: string } | undefined;
   flows: FileSettings['flows'];
@@ -108,6 +116,39 @@ function awsEndpoints(env: NodeJS.ProcessEnv): Record<string, string> {
   return out;
 }
 
+function configError(problems: Problem[]): TrailbotError {
+  const lines = problems.map((p) => `  ${p.key}: ${p.message}${p.example ? `\n      example: ${p.example.replace(/\n/g, '\n               ')}` : ''}`);
+  return new TrailbotError('E_CONFIG_INVALID', `${problems.length === 1 ? '1 setting is' : `${problems.length} settings are`} wrong:\n${lines.join('\n')}`, {
+    hint: 'fix these and start again (`trailbot config check` checks without starting)',
+  });
+}
+
+/** 127.0.0.0/8, ::1 (also IPv4-mapped) and `localhost`: addresses only this machine reaches. */
+export function isLoopback(address: string): boolean {
+  const a = address.toLowerCase().replace(/^\[|\]$/g, '');
+  return a === 'localhost' || a === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
+}
+
+/** Whether /api asks who is calling: bearer tokens, or OIDC sign-in once it exists. */
+export function apiAuthConfigured(c: Pick<Config, 'api' | 'oidc'>): boolean {
+  return c.api.tokens.length > 0 || c.oidc !== undefined;
+}
+
+/**
+ * A server that serves the API (role web or all) listens beyond this machine only with API
+ * authentication configured. Workers serve no API, only the probes and metrics.
+ */
+export function checkExposure(c: Pick<Config, 'host' | 'api' | 'oidc'>, role: 'web' | 'worker' | 'all'): void {
+  if (role === 'worker' || isLoopback(c.host) || apiAuthConfigured(c)) return;
+  throw configError([
+    {
+      key: 'HOST',
+      message: `HOST=${c.host} listens beyond this machine, but the API has no authentication: set TRAILBOT_API_TOKENS (or OIDC sign-in: OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET), or leave HOST unset to listen on 127.0.0.1 only`,
+      example: 'TRAILBOT_API_TOKENS=$(openssl rand -hex 32)',
+    },
+  ]);
+}
+
 export interface ReadConfigOptions {
   /** Where a relative TRAILBOT_CONFIG, TRAILBOT_DATA_DIR and ./trailbot.config.yaml are found. */
   cwd?: string;
@@ -158,12 +199,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, opts: ReadConfi
     }
   }
 
-  if (problems.length > 0) {
-    const lines = problems.map((p) => `  ${p.key}: ${p.message}${p.example ? `\n      example: ${p.example.replace(/\n/g, '\n               ')}` : ''}`);
-    throw new TrailbotError('E_CONFIG_INVALID', `${problems.length === 1 ? '1 setting is' : `${problems.length} settings are`} wrong:\n${lines.join('\n')}`, {
-      hint: 'fix these and start again (`trailbot config check` checks without starting)',
-    });
-  }
+  if (problems.length > 0) throw configError(problems);
 
   const port = s.PORT ?? 3000;
   return {
@@ -172,6 +208,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, opts: ReadConfi
     logLevel: s.LOG_LEVEL ?? 'info',
     configFile: file.path,
     port,
+    host: s.HOST ?? '127.0.0.1',
+    api: { tokens: s.TRAILBOT_API_TOKENS ?? [] },
     publicUrl: (s.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
     redisUrl: s.REDIS_URL,
     queue: {
@@ -180,10 +218,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, opts: ReadConfi
       concurrency: s.TRAILBOT_WORKER_CONCURRENCY ?? 4,
     },
     aws: { endpoints: awsEndpoints(env) },
-    jira: s.JIRA_BASE_URL
-      ? { baseUrl: s.JIRA_BASE_URL.replace(/\/+$/, ''), email: s.JIRA_EMAIL!, apiToken: s.JIRA_API_TOKEN!, project: s.JIRA_PROJECT!, webhookSecret: s.JIRA_WEBHOOK_SECRET }
-      : undefined,
-    slack: s.SLACK_BOT_TOKEN ? { signingSecret: s.SLACK_SIGNING_SECRET!, botToken: s.SLACK_BOT_TOKEN, apiUrl: (s.SLACK_API_URL ?? 'https://slack.com/api').replace(/\/+$/, '') } : undefined,
+    jira: s.JIRA_BASE_URL ? { baseUrl: s.JIRA_BASE_URL.replace(/\/+$/, ''), email: s.JIRA_EMAIL!, apiToken: s.JIRA_API_TOKEN!, project: s.JIRA_PROJECT! } : undefined,
+    jiraWebhookSecret: s.JIRA_WEBHOOK_SECRET,
+    slack:
+      s.SLACK_BOT_TOKEN || s.SLACK_SIGNING_SECRET
+        ? { signingSecret: s.SLACK_SIGNING_SECRET, botToken: s.SLACK_BOT_TOKEN, apiUrl: (s.SLACK_API_URL ?? 'https://slack.com/api').replace(/\/+$/, '') }
+        : undefined,
     approvalSecret: s.APPROVAL_SECRET,
     oidc: s.OIDC_ISSUER ? { issuer: s.OIDC_ISSUER, clientId: s.OIDC_CLIENT_ID!, clientSecret: s.OIDC_CLIENT_SECRET! } : undefined,
     flows: f.flows,
@@ -195,7 +235,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, opts: ReadConfi
 }
 
 /** Paths in `Config` that hold secrets (masked by `maskConfig`, redacted from logs). */
-export const SECRET_PATHS = ['jira.apiToken', 'jira.webhookSecret', 'slack.signingSecret', 'slack.botToken', 'approvalSecret', 'oidc.clientSecret'] as const;
+export const SECRET_PATHS = ['api.tokens', 'jira.apiToken', 'jiraWebhookSecret', 'slack.signingSecret', 'slack.botToken', 'approvalSecret', 'oidc.clientSecret'] as const;
 
 /** A URL with its password replaced by ***. */
 export function maskUrl(u: string | undefined): string | undefined {
@@ -217,7 +257,8 @@ export function maskConfig(c: Config): Record<string, unknown> {
     let o = out as Record<string, unknown> | undefined;
     for (const p of parts.slice(0, -1)) o = o?.[p] as Record<string, unknown> | undefined;
     const last = parts.at(-1)!;
-    if (o && o[last] !== undefined) o[last] = '*** (set)';
+    const v = o?.[last];
+    if (o && v !== undefined && !(Array.isArray(v) && v.length === 0)) o[last] = Array.isArray(v) ? `*** (${v.length} set)` : '*** (set)';
   }
   out.databaseUrl = maskUrl(c.databaseUrl);
   out.redisUrl = maskUrl(c.redisUrl);

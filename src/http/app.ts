@@ -7,6 +7,7 @@ import type { Metrics } from '../runtime/metrics.ts';
 import { type JobQueue, withTimeout } from '../runtime/queue.ts';
 import type { Store } from '../store/index.ts';
 import { createApi } from './api.ts';
+import { type AuthOptions, auth } from './auth.ts';
 import { requestLog } from './request-log.ts';
 
 export type Role = 'web' | 'worker' | 'all';
@@ -20,6 +21,8 @@ export interface AppDeps {
   version?: string;
   /** How long /readyz waits for each dependency. */
   readyTimeoutMs?: number;
+  /** Who may call /api (no tokens and no sign-in: this machine only). */
+  auth?: AuthOptions;
 }
 
 const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
@@ -29,7 +32,23 @@ const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   E_RECORD_INVALID: 400,
   E_STORE_UNAVAILABLE: 503,
   E_QUEUE: 503,
+  E_UNAUTHORIZED: 401,
+  E_FORBIDDEN: 403,
+  E_NOT_FOUND: 404,
 };
+
+/** Errors thrown as HTTPException(status) get the code of their status. */
+const CODE_OF_STATUS: Record<number, ErrorCode> = { 401: 'E_UNAUTHORIZED', 403: 'E_FORBIDDEN', 404: 'E_NOT_FOUND' };
+
+/** What to do, for errors that do not say it themselves. Every error body carries a hint. */
+const HINT: Partial<Record<ErrorCode, string>> = {
+  E_USAGE: 'check the parameters: they use snake_case, and times take 7d, 2024-08-01 or an ISO time (README.md, "Running trailbot as a service")',
+  E_NOT_FOUND: 'check the path and the id: GET / lists the API on the web role; /healthz, /readyz and /metrics answer on every role',
+  E_UNAUTHORIZED: "send Authorization: Bearer <token> with one of the tokens in the server's TRAILBOT_API_TOKENS",
+  E_STORE_UNAVAILABLE: 'try again shortly; /readyz says which dependency is down',
+  E_QUEUE: 'try again shortly; /readyz says which dependency is down',
+};
+const INTERNAL_HINT = 'the server log has the details; try again, and report it if it persists';
 
 /**
  * The HTTP side: probes and metrics on every role; the read-only JSON API on web (later: Slack,
@@ -37,7 +56,7 @@ const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
  * through one onError as `{ error: { code, message, hint } }`.
  */
 export function createApp(deps: AppDeps): Hono {
-  const { store, queue, metrics, log, role, version = '0.1.0', readyTimeoutMs = 2000 } = deps;
+  const { store, queue, metrics, log, role, version = '0.1.0', readyTimeoutMs = 2000, auth: access } = deps;
   const app = new Hono();
   app.use(requestLog({ log }));
 
@@ -64,6 +83,7 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   if (role !== 'worker') {
+    app.use('/api/*', auth(access)); // also matches /api itself
     app.route('/api', createApi({ store, queue }));
     app.get('/', (c) =>
       c.json({
@@ -74,18 +94,22 @@ export function createApp(deps: AppDeps): Hono {
     );
   }
 
-  app.notFound((c) => c.json({ error: { code: 'E_NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+  app.notFound((c) => c.json({ error: { code: 'E_NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}`, hint: HINT.E_NOT_FOUND } }, 404));
 
   app.onError((err, c) => {
     if (err instanceof HTTPException) {
-      return c.json({ error: { code: err.status >= 500 ? 'E_INTERNAL' : 'E_USAGE', message: err.message } }, err.status);
+      const code: ErrorCode = err.status >= 500 ? 'E_INTERNAL' : (CODE_OF_STATUS[err.status] ?? 'E_USAGE');
+      if (err.status === 401) c.header('WWW-Authenticate', 'Bearer realm="trailbot"');
+      return c.json({ error: { code, message: err.message, hint: HINT[code] ?? INTERNAL_HINT } }, err.status);
     }
     const e = asTrailbotError(err);
     const status = STATUS[e.code] ?? 500;
     if (status >= 500) log.error({ err }, 'request failed');
+    if (status === 401) c.header('WWW-Authenticate', 'Bearer realm="trailbot"');
     // Internal errors say what happened in the log, not to the caller.
     const message = status === 500 ? 'internal error (see the server log)' : e.message;
-    return c.json({ error: { code: e.code, message, hint: e.hint } }, status);
+    const hint = status === 500 ? INTERNAL_HINT : (e.hint ?? HINT[e.code] ?? INTERNAL_HINT);
+    return c.json({ error: { code: e.code, message, hint } }, status);
   });
   return app;
 }

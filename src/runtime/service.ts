@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
-import { type Config, maskConfig, parseDuration } from '../config/index.ts';
+import { apiAuthConfigured, checkExposure, type Config, maskConfig, parseDuration } from '../config/index.ts';
 import { describeError, TrailbotError } from '../errors.ts';
 import { createApp, type Role } from '../http/app.ts';
 import { openStore, type Store } from '../store/index.ts';
@@ -40,6 +40,8 @@ export interface Service {
   app: Hono;
   /** http://localhost:PORT when listening. */
   url: string | undefined;
+  /** The address the server listens on (HOST and PORT), when listening. */
+  address: AddressInfo | undefined;
   /** Finishes the jobs in hand, then closes the server, the queue and the store. */
   close(): Promise<void>;
 }
@@ -70,6 +72,8 @@ export async function reconcileSchedules(queue: JobQueue, config: Pick<Config, '
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const { config, role } = opts;
   const log = opts.log ?? createLogger({ level: config.logLevel, base: { role } });
+  // Beyond this machine only with API authentication (also checked by `trailbot config check`).
+  checkExposure(config, role);
   if (config.queue.backend === 'inline' && role !== 'all') {
     throw new TrailbotError('E_USAGE', `--role ${role} needs a shared queue, but jobs are queued inline in this process`, {
       hint: 'set REDIS_URL (or TRAILBOT_QUEUE=postgres with DATABASE_URL) to split web and worker, or run --role all',
@@ -120,30 +124,35 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       const scheduled = await reconcileSchedules(queue, config);
       if (scheduled.length) log.info({ schedules: scheduled }, 'recurring work scheduled');
     }
-    const app = createApp({ store, queue, metrics, log, role });
+    const app = createApp({ store, queue, metrics, log, role, auth: { tokens: config.api.tokens } });
     let url: string | undefined;
+    let listening: AddressInfo | undefined;
     if (opts.listen !== false) {
       const port = typeof opts.listen === 'number' ? opts.listen : config.port;
       const { server: srv, address } = await new Promise<{ server: Server; address: AddressInfo }>((resolve, reject) => {
-        const s = serve({ fetch: app.fetch, port }, (info) => resolve({ server: s as Server, address: info })) as Server;
+        const s = serve({ fetch: app.fetch, port, hostname: config.host }, (info) => resolve({ server: s as Server, address: info })) as Server;
         s.once('error', (e: NodeJS.ErrnoException) =>
           reject(
-            new TrailbotError('E_USAGE', `cannot listen on port ${port}: ${e.code === 'EADDRINUSE' ? 'another program is using it' : e.message}`, {
-              hint: 'set PORT to a free port',
+            new TrailbotError('E_USAGE', `cannot listen on ${config.host} port ${port}: ${e.code === 'EADDRINUSE' ? 'another program is using it' : e.message}`, {
+              hint: e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' ? 'set HOST to an address of this machine, or leave it unset for 127.0.0.1' : 'set PORT to a free port',
               cause: e,
             }),
           ),
         );
       });
       server = srv;
+      listening = address;
       url = `http://localhost:${address.port}`;
+      if (role !== 'worker' && !apiAuthConfigured(config)) {
+        log.info({ host: config.host }, `listening on ${config.host} only: no API authentication is configured (set TRAILBOT_API_TOKENS to serve other machines)`);
+      }
     }
     log.info(
       { url, store: store.db.kind, queue: queue.backend, queueName: queue.name, concurrency: config.queue.concurrency, config: { publicUrl: config.publicUrl, file: config.configFile } },
       'trailbot started',
     );
     log.debug({ config: maskConfig(config) }, 'effective configuration');
-    return { config, role, store, queue, log, metrics, app, url, close };
+    return { config, role, store, queue, log, metrics, app, url, address: listening, close };
   } catch (e) {
     log.error({ err: e }, describeError(e));
     await close().catch(() => undefined);

