@@ -1,11 +1,13 @@
+import { readFile } from 'node:fs/promises';
 import { Option } from 'commander';
 import type { SummarizedEvent, TrailEvent } from '../events/model.ts';
 import { summarize, withSummary } from '../events/summary.ts';
-import { ingestPaths, normalizeItems, type Rejection } from '../ingest.ts';
-import { readInputs } from '../sources/files.ts';
+import { emptyStats, ingestPaths, type IngestStats, normalizeItems, type Rejection } from '../ingest.ts';
+import { expandPaths, readInputs } from '../sources/files.ts';
 import { openStore, type Principal, type Store } from '../store/index.ts';
 import { type Cli, choice, EXIT } from './main.ts';
 import { Progress } from './progress.ts';
+import { type Remote, throughServer } from './remote.ts';
 import { parseLimit, parseTimeArg } from './time.ts';
 
 const OUTCOMES = ['success', 'denied', 'failed'] as const;
@@ -23,6 +25,60 @@ async function withStore<T>(cli: Cli, fn: (s: Store) => Promise<T>): Promise<T> 
   } finally {
     await store.close();
   }
+}
+
+/** Asks the running `trailbot serve` when it holds the embedded store, else the store itself. */
+async function ask<T>(cli: Cli, direct: (s: Store) => Promise<T>, remote: (api: Remote) => Promise<T>): Promise<T> {
+  const api = await throughServer(cli);
+  return api ? remote(api) : withStore(cli, direct);
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** `trailbot ingest` through the running server: each file (folders walked here) sent as it is. */
+async function ingestThrough(api: Remote, paths: string[], opts: { onReject: (r: Rejection) => void; onFile: (index: number, total: number, s: IngestStats) => void }): Promise<IngestStats> {
+  const stats = emptyStats();
+  const started = performance.now();
+  const reject = (r: Rejection): void => {
+    stats.rejected++;
+    opts.onReject(r);
+  };
+  const { files, errors } = await expandPaths(paths);
+  const total = files.length + errors.length;
+  for (const e of errors) {
+    stats.failedFiles++;
+    reject({ where: e.file, reason: e.error });
+  }
+  let index = errors.length;
+  for (const file of files) {
+    let bytes: Buffer;
+    try {
+      bytes = file === '-' ? await readStdin() : await readFile(file);
+    } catch (e) {
+      stats.failedFiles++;
+      reject({ where: file, reason: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+      opts.onFile(++index, total, stats);
+      continue;
+    }
+    const r = await api.ingest(file === '-' ? '<stdin>' : file, bytes);
+    stats.bytes += bytes.length;
+    stats.files += r.files;
+    stats.skippedFiles += r.skippedFiles;
+    stats.failedFiles += r.failedFiles;
+    stats.events += r.events;
+    stats.inserted += r.inserted;
+    stats.duplicates += r.duplicates;
+    for (const x of r.rejections) opts.onReject(x);
+    if (r.rejected > r.rejections.length) opts.onReject({ where: file, reason: `${fmtInt(r.rejected - r.rejections.length)} more records rejected (\`trailbot jobs show ${r.job}\` lists the first ones)` });
+    stats.rejected += r.rejected;
+    opts.onFile(++index, total, stats);
+  }
+  stats.ms = performance.now() - started;
+  return stats;
 }
 
 function reportReject(cli: Cli): (r: Rejection) => void {
@@ -79,15 +135,22 @@ export function registerEventCommands(cli: Cli): void {
     .argument('<path...>', 'files or folders (recursively), any format `normalize` reads; - for stdin')
     .option('-q, --quiet', 'no progress bar and no summary line')
     .action(async (paths: string[], opts: { quiet?: boolean }) => {
-      await withStore(cli, async (store) => {
+      const api = await throughServer(cli);
+      const run = async (store?: Store): Promise<void> => {
         const progress = !opts.quiet && cli.io.tty ? new Progress(cli.io.err) : undefined;
-        const stats = await ingestPaths(store, paths, {
-          onReject: (r) => {
-            progress?.clear();
-            reportReject(cli)(r);
-          },
-          onFile: (f, s) => progress?.update(f.index, f.total, `${fmtInt(s.events)} events · ${fmtInt(s.events / Math.max(progress.elapsed(), 0.001))} events/s`),
-        });
+        const onReject = (r: Rejection): void => {
+          progress?.clear();
+          reportReject(cli)(r);
+        };
+        const stats = store
+          ? await ingestPaths(store, paths, {
+              onReject,
+              onFile: (f, s) => progress?.update(f.index, f.total, `${fmtInt(s.events)} events · ${fmtInt(s.events / Math.max(progress.elapsed(), 0.001))} events/s`),
+            })
+          : await ingestThrough(api!, paths, {
+              onReject,
+              onFile: (i, n, s) => progress?.update(i, n, `${fmtInt(s.events)} events · ${fmtInt(s.events / Math.max(progress.elapsed(), 0.001))} events/s`),
+            });
         progress?.clear();
         if (!opts.quiet) {
           const rate = stats.ms > 0 ? (stats.events / stats.ms) * 1000 : 0;
@@ -98,7 +161,8 @@ export function registerEventCommands(cli: Cli): void {
           );
         }
         if (stats.rejected > 0) cli.setExit(EXIT.rejected);
-      });
+      };
+      await (api ? run() : withStore(cli, run));
     });
 
   program
@@ -118,20 +182,18 @@ export function registerEventCommands(cli: Cli): void {
         limit: parseLimit(opts.limit),
         writesOnly: opts.writesOnly ?? false,
       };
-      await withStore(cli, async (store) => {
-        const r = await store.trail(q);
-        if (opts.json) return printEvents(cli, r.events, true, r.principals);
-        if (r.principals.length === 0) {
-          cli.io.err(`trailbot: nobody matches ${JSON.stringify(who)} in the store (try an e-mail, user name, session name, access key id or ARN)\n`);
-          cli.setExit(EXIT.rejected);
-          return;
-        }
-        cli.io.out(`${r.principals.length === 1 ? 'Principal' : `${r.principals.length} principals`} matching ${JSON.stringify(who)}:\n`);
-        for (const p of r.principals) cli.io.out(`  ${describePrincipal(p)}\n`);
-        const span = `since ${q.since}${q.until ? ` until ${q.until}` : ''}`;
-        cli.io.out(`${r.events.length === 0 ? 'No' : fmtInt(r.events.length)} ${q.writesOnly ? 'changes' : 'events'} ${span}${r.events.length === q.limit ? ` (newest ${q.limit}; raise --limit for more)` : ''}:\n`);
-        printEvents(cli, r.events, false);
-      });
+      const r = await ask(cli, (store) => store.trail(q), (api) => api.trail(q));
+      if (opts.json) return printEvents(cli, r.events, true, r.principals);
+      if (r.principals.length === 0) {
+        cli.io.err(`trailbot: nobody matches ${JSON.stringify(who)} in the store (try an e-mail, user name, session name, access key id or ARN)\n`);
+        cli.setExit(EXIT.rejected);
+        return;
+      }
+      cli.io.out(`${r.principals.length === 1 ? 'Principal' : `${r.principals.length} principals`} matching ${JSON.stringify(who)}:\n`);
+      for (const p of r.principals) cli.io.out(`  ${describePrincipal(p)}\n`);
+      const span = `since ${q.since}${q.until ? ` until ${q.until}` : ''}`;
+      cli.io.out(`${r.events.length === 0 ? 'No' : fmtInt(r.events.length)} ${q.writesOnly ? 'changes' : 'events'} ${span}${r.events.length === q.limit ? ` (newest ${q.limit}; raise --limit for more)` : ''}:\n`);
+      printEvents(cli, r.events, false);
     });
 
   program
@@ -172,10 +234,8 @@ export function registerEventCommands(cli: Cli): void {
         until: s('until') ? parseTimeArg(s('until')!, '--until') : undefined,
         limit: parseLimit(s('limit') ?? '50'),
       };
-      await withStore(cli, async (store) => {
-        const r = await store.search(q);
-        printEvents(cli, r.events, Boolean(o.json));
-        if (!o.json && r.events.length === 0) cli.io.err('trailbot: no events match\n');
-      });
+      const r = await ask(cli, (store) => store.search(q), (api) => api.search(q));
+      printEvents(cli, r.events, Boolean(o.json));
+      if (!o.json && r.events.length === 0) cli.io.err('trailbot: no events match\n');
     });
 }

@@ -8,6 +8,7 @@ import type { SampleReport } from '../runtime/sample.ts';
 import type { Service } from '../runtime/service.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { type Cli, choice, EXIT } from './main.ts';
+import { type RemoteQueue, throughServer } from './remote.ts';
 import { parseLimit } from './time.ts';
 
 const ROLES = ['web', 'worker', 'all'] as const;
@@ -43,6 +44,12 @@ async function withQueue<T>(cli: Cli, fn: (q: JobQueue, s: Store) => Promise<T>)
   } finally {
     await store.close();
   }
+}
+
+/** The queue for the `jobs` commands: through the running `trailbot serve` when it holds the embedded store. */
+async function withJobs<T>(cli: Cli, fn: (q: RemoteQueue) => Promise<T>): Promise<T> {
+  const api = await throughServer(cli);
+  return api ? fn(await api.queue()) : withQueue(cli, (q) => fn(q));
 }
 
 function jobLine(j: JobInfo): string {
@@ -163,7 +170,7 @@ export function registerRuntimeCommands(cli: Cli): void {
     .option('--limit <n>', 'at most this many', '50')
     .option('--json', 'print JSON')
     .action(async (opts: { limit: string; json?: boolean }) => {
-      await withQueue(cli, async (q) => {
+      await withJobs(cli, async (q) => {
         const list = await q.list('failed', parseLimit(opts.limit));
         if (opts.json) cli.io.out(`${JSON.stringify(list, null, 2)}\n`);
         else if (list.length === 0) cli.io.out('no failed jobs\n');
@@ -175,7 +182,7 @@ export function registerRuntimeCommands(cli: Cli): void {
     .description('Send a failed job back to the queue for another round of tries.')
     .argument('<id...>', 'job ids, as `trailbot jobs failed` prints them')
     .action(async (ids: string[]) => {
-      await withQueue(cli, async (q) => {
+      await withJobs(cli, async (q) => {
         for (const id of ids) {
           await q.retry(id);
           cli.io.out(`${id}: queued again\n`);
@@ -189,7 +196,7 @@ export function registerRuntimeCommands(cli: Cli): void {
     .option('--limit <n>', 'at most this many', '50')
     .option('--json', 'print JSON')
     .action(async (opts: { state: JobState; limit: string; json?: boolean }) => {
-      await withQueue(cli, async (q) => {
+      await withJobs(cli, async (q) => {
         const counts = await q.counts();
         const list = await q.list(opts.state, parseLimit(opts.limit));
         const schedules = await q.schedules();
@@ -204,7 +211,7 @@ export function registerRuntimeCommands(cli: Cli): void {
     .description('One job: its data, state, tries, failure reason and result.')
     .argument('<id>')
     .action(async (id: string) => {
-      await withQueue(cli, async (q) => {
+      await withJobs(cli, async (q) => {
         const j = await q.get(id);
         if (!j) throw new TrailbotError('E_USAGE', `no job ${id}`, { hint: 'see `trailbot jobs list --state failed`' });
         cli.io.out(`${JSON.stringify(j, null, 2)}\n`);
@@ -228,6 +235,19 @@ export function registerRuntimeCommands(cli: Cli): void {
         } catch (e) {
           throw new TrailbotError('E_INPUT_NOT_JSON', `job data is not JSON: ${(e as Error).message}`, { hint: 'quote it for the shell, e.g. \'{"path":"./logs"}\'' });
         }
+      }
+      const api = await throughServer(cli);
+      if (api) {
+        // The running server queues it (POST /api/jobs); it takes no paths: `trailbot ingest` sends files.
+        try {
+          const r = await api.addJob(kind, input, opts.key);
+          cli.io.out(`${r.id}: ${r.duplicate ? 'already queued or done (same key); not added again' : 'queued'}\n`);
+        } catch (e) {
+          if (!(e instanceof TrailbotError && (e.code === 'E_INPUT_SHAPE' || e.code === 'E_USAGE'))) throw e;
+          cli.io.err(`trailbot: ${describeError(e)}\n`);
+          cli.setExit(EXIT.usage);
+        }
+        return;
       }
       if (kind === 'ingest-file' && input && typeof input === 'object' && typeof (input as { path?: unknown }).path === 'string' && !(input as { fingerprint?: unknown }).fingerprint) {
         const i = input as { path: string; source?: string };

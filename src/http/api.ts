@@ -6,6 +6,10 @@ import { FINDING_STATUSES, type Finding, type FindingStatus, findingEventIds, fi
 import { getReport, listReports } from '../reports/scheduled.ts';
 import { REPORT_FORMATS, type ReportFormat, renderReport } from '../reports/index.ts';
 import { JOB_STATES, type JobQueue, type JobState } from '../runtime/queue.ts';
+import { bodyLimit } from 'hono/body-limit';
+import { enqueue } from '../runtime/enqueue.ts';
+import { JOB_KINDS, type JobKind } from '../runtime/jobs.ts';
+import { ingestUpload, UPLOAD_MAX_BYTES } from '../runtime/upload.ts';
 import type { SearchQuery, Store } from '../store/index.ts';
 
 /** A finding in a list: everything but the rendered Slack and Jira bodies (GET /api/findings/:id has them). */
@@ -122,6 +126,56 @@ export function createApi({ store, queue }: { store: Store; queue: JobQueue }): 
     const job = await queue.get(c.req.param('id'));
     if (!job) throw new HTTPException(404, { message: `no job ${c.req.param('id')}` });
     return c.json({ job });
+  });
+
+  // ---- Writes, for the CLI while `trailbot serve` holds the embedded store (src/cli/remote.ts). ----
+
+  /** The queue at a glance: what `trailbot jobs list` prints above the jobs. */
+  api.get('/queue', async (c) => c.json({ backend: queue.backend, name: queue.name, counts: await queue.counts(), schedules: await queue.schedules() }));
+
+  /**
+   * One trail file's bytes as the body (JSON, NDJSON, gzipped or not); `?name=` labels it in the
+   * answer's rejections. Ingested by an ingest-file job, flows included; answers when it is done.
+   */
+  api.post(
+    '/ingest',
+    bodyLimit({
+      maxSize: UPLOAD_MAX_BYTES,
+      onError: () => {
+        throw new HTTPException(413, { message: `the file is larger than ${UPLOAD_MAX_BYTES / 1024 / 1024} MiB; split it, or stop trailbot serve and run \`trailbot ingest\` directly` });
+      },
+    }),
+    async (c) => {
+      const name = (c.req.query('name') ?? 'upload').slice(0, 1000);
+      const bytes = new Uint8Array(await c.req.arrayBuffer());
+      return c.json(await ingestUpload(queue, { name, bytes }));
+    },
+  );
+
+  /**
+   * Queues a job as `trailbot jobs add` does: `{ kind, data, key? }`. Not `ingest-file` (its data is a
+   * path on the server: POST /api/ingest takes the file itself) nor `remediate` (approvals queue it).
+   */
+  api.post('/jobs', async (c) => {
+    let body: { kind?: unknown; data?: unknown; key?: unknown };
+    try {
+      body = (await c.req.json()) as typeof body;
+    } catch {
+      throw new HTTPException(400, { message: 'expected a JSON body: {"kind": "...", "data": {...}, "key": "..."}' });
+    }
+    const kind = body?.kind;
+    if (typeof kind !== 'string' || !(JOB_KINDS as string[]).includes(kind)) throw new HTTPException(400, { message: `kind must be one of ${JOB_KINDS.join(', ')}` });
+    if (kind === 'ingest-file') throw new HTTPException(400, { message: 'ingest-file jobs name a path on the server and cannot be queued over HTTP; POST the file to /api/ingest (`trailbot ingest <path>` does)' });
+    if (kind === 'remediate') throw new HTTPException(400, { message: 'remediate jobs are queued by approvals, not over the API' });
+    if (body.key !== undefined && typeof body.key !== 'string') throw new HTTPException(400, { message: 'key must be a string' });
+    const r = await enqueue(queue, kind as JobKind, (body.data ?? {}) as never, { key: body.key as string | undefined });
+    return c.json({ ...r, backend: queue.backend });
+  });
+
+  api.post('/jobs/:id/retry', async (c) => {
+    const id = c.req.param('id');
+    await queue.retry(id);
+    return c.json({ id, state: 'waiting' });
   });
 
   return api;

@@ -5,7 +5,7 @@ import type { Hono } from 'hono';
 import { apiAuthConfigured, checkExposure, type Config, maskConfig, parseDuration } from '../config/index.ts';
 import { describeError, TrailbotError } from '../errors.ts';
 import { createApp, type Role } from '../http/app.ts';
-import { openStore, type Store } from '../store/index.ts';
+import { heldStoreLock, localUrl, openStore, type Store } from '../store/index.ts';
 import { defaultJobs, makeProcessor, type Registry } from './definitions.ts';
 import { RETRY } from './jobs.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -79,7 +79,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       hint: 'set REDIS_URL (or TRAILBOT_QUEUE=postgres with DATABASE_URL) to split web and worker, or run --role all',
     });
   }
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, lock: { notice: (m) => log.warn(m) } });
   let queue: JobQueue;
   try {
     queue = await openQueue(config, store);
@@ -143,6 +143,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       server = srv;
       listening = address;
       url = `http://localhost:${address.port}`;
+      // The embedded store's lock says where this server answers: the CLI then asks it instead (src/cli/remote.ts).
+      if (!config.databaseUrl) heldStoreLock(config.dataDir)?.setUrl(localUrl(address));
       if (role !== 'worker' && !apiAuthConfigured(config)) {
         log.info({ host: config.host }, `listening on ${config.host} only: no API authentication is configured (set TRAILBOT_API_TOKENS to serve other machines)`);
       }

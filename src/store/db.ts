@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import pg from 'pg';
 import { from as copyFromStream } from 'pg-copy-streams';
 import { TrailbotError } from '../errors.ts';
+import { acquireStoreLock, type LockOptions } from './lock.ts';
 
 /**
  * The one SQL interface the store uses, over either a PostgreSQL server (`pg` pool) or the
@@ -30,6 +31,8 @@ export interface DbOptions {
   /** Where the embedded database lives when there is no databaseUrl. */
   dataDir: string;
   poolSize?: number;
+  /** The embedded store's lock: who this process is, and where to say a stale lock was removed. */
+  lock?: LockOptions;
 }
 
 // timestamptz and bigint come back as strings: we format times ourselves and counts fit in numbers.
@@ -42,7 +45,7 @@ function redact(url: string): string {
 
 export async function openDb(opts: DbOptions): Promise<Db> {
   if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts.poolSize ?? 8);
-  return openPglite(opts.dataDir);
+  return openPglite(opts.dataDir, opts.lock);
 }
 
 async function openPostgres(url: string, max: number): Promise<Db> {
@@ -98,9 +101,11 @@ async function openPostgres(url: string, max: number): Promise<Db> {
   return db;
 }
 
-async function openPglite(dataDir: string): Promise<Db> {
+async function openPglite(dataDir: string, lockOptions: LockOptions = {}): Promise<Db> {
   const dir = join(dataDir, 'pgdata');
   await mkdir(dir, { recursive: true });
+  // One process at a time (src/store/lock.ts): E_STORE_LOCKED names the one that has it.
+  const lock = acquireStoreLock(dataDir, { ...lockOptions, notice: lockOptions.notice ?? ((m) => process.stderr.write(`trailbot: ${m}\n`)) });
   const { PGlite } = await import('@electric-sql/pglite');
   let pgl: InstanceType<typeof PGlite>;
   try {
@@ -108,8 +113,9 @@ async function openPglite(dataDir: string): Promise<Db> {
       parsers: { 20: (v: string) => Number(v), 1184: (v: string) => v },
     });
   } catch (e) {
+    lock.release();
     throw new TrailbotError('E_STORE_UNAVAILABLE', `cannot open the embedded store in ${dir}: ${(e as Error).message}`, {
-      hint: 'another trailbot process may be using it (the embedded store allows one process), or the folder is damaged; set TRAILBOT_DATA_DIR to another folder',
+      hint: 'the folder may be damaged; set TRAILBOT_DATA_DIR to another folder',
       cause: e,
     });
   }
@@ -141,7 +147,11 @@ async function openPglite(dataDir: string): Promise<Db> {
     },
     close: async () => {
       await chain;
-      await pgl.close();
+      try {
+        await pgl.close();
+      } finally {
+        lock.release();
+      }
     },
   };
   return db;

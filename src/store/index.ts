@@ -4,6 +4,7 @@ import { type IngestResult, insertEvents } from './events.ts';
 import { countEvents, getRaw, search, type SearchQuery, trail, type TrailQuery } from './queries.ts';
 
 export type { Db } from './db.ts';
+export { describeHolder, heldStoreLock, type LockInfo, localUrl, lockPath, readStoreLock, staleReason } from './lock.ts';
 export type { IngestResult } from './events.ts';
 export type { Principal, SearchQuery, TrailQuery, TrailResult } from './queries.ts';
 
