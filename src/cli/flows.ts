@@ -8,7 +8,7 @@ import { buildReport, DEFAULT_PERIOD, REPORT_FORMATS, REPORT_KINDS, type ReportF
 import { readInputs } from '../sources/files.ts';
 import { openStore } from '../store/index.ts';
 import { type Cli, choice, EXIT } from './main.ts';
-import { parseTimeArg } from './time.ts';
+import { parseSinceUntil } from './time.ts';
 
 /** The `flows:` section of the configuration, validated (E_CONFIG_INVALID names the wrong keys). */
 function flowsConfig(cli: Cli): FlowsConfig {
@@ -98,8 +98,8 @@ export function registerFlowsCommands(cli: Cli): void {
     .addHelpText('after', '\nThe ClickOps report compares with the period of the same length before --since. The inactive report lists identities with no calls in the period.')
     .action(async (kind: ReportKind, opts: { since?: string; until?: string; format: ReportFormat }) => {
       const now = new Date();
-      const until = opts.until ? parseTimeArg(opts.until, '--until', now) : now.toISOString();
-      const since = parseTimeArg(opts.since ?? DEFAULT_PERIOD[kind], '--since', new Date(until));
+      const r = parseSinceUntil(opts.since ?? DEFAULT_PERIOD[kind], opts.until ?? 'now', { now, sinceFromUntil: true });
+      const [since, until] = [r.since!, r.until!];
       const c = cli.config();
       const store = await openStore({ databaseUrl: c.databaseUrl, dataDir: c.dataDir });
       try {

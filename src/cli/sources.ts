@@ -1,13 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Option } from 'commander';
-import { parseDuration } from '../config/index.ts';
 import { describeError, TrailbotError } from '../errors.ts';
 import { summarize, withSummary } from '../events/summary.ts';
 import type { PollReport, Sources } from '../sources/index.ts';
 import { formatStatus } from '../sources/status.ts';
 import { openStore, type Store } from '../store/index.ts';
 import type { Cli } from './main.ts';
-import { parseLimit, parseTimeArg } from './time.ts';
+import { parseDuration, parseLimit, parseRange, parseSinceUntil } from './time.ts';
 
 /** Options the tests need and people rarely do (hidden from --help). */
 interface Hidden {
@@ -98,8 +97,7 @@ export function registerSourcesCommands(cli: Cli): void {
       .option('--until-done', 'poll again until no source has work left (a whole backfill), waiting for parts other workers hold')
       .option('--max-run <duration>', "stop starting new work after this long (default: each source's maxRun)"),
   ).action(async (ids: string[], opts: Hidden & { untilDone?: boolean; maxRun?: string }) => {
-    const maxRun = opts.maxRun !== undefined ? parseDuration(opts.maxRun) : undefined;
-    if (opts.maxRun !== undefined && maxRun === undefined) throw new TrailbotError('E_USAGE', `--max-run ${opts.maxRun} is not a duration`, { hint: 'e.g. 30s, 5m' });
+    const maxRun = opts.maxRun !== undefined ? parseDuration(opts.maxRun, { name: '--max-run', min: 1000 }) : undefined;
     const ac = untilSignal(cli);
     await withSources(cli, opts, async (s, store) => {
       const chosen = ids.length ? ids : s.specs.map((x) => x.id);
@@ -160,6 +158,7 @@ export function registerSourcesCommands(cli: Cli): void {
     for (const [k, v] of [['--from', opts.from], ['--to', opts.to]] as const) {
       if (v !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(v)) throw new TrailbotError('E_USAGE', `${k} ${v} is not a day`, { hint: 'write it as YYYY-MM-DD' });
     }
+    parseRange(opts.from, opts.to, { names: ['--from', '--to'] }); // real days, --from no later than --to
     const ac = untilSignal(cli);
     await withSources(cli, opts, async (s, store) => {
       const spec = s.specs.find((x) => x.id === id);
@@ -203,13 +202,13 @@ export function registerSourcesCommands(cli: Cli): void {
       .option('--store', 'also store what was found')
       .option('--json', 'print JSON'),
   ).action(async (who: string, opts: Hidden & { since?: string; until?: string; limit: string; timeout: string; store?: boolean; json?: boolean }) => {
-    const timeoutMs = parseDuration(opts.timeout);
-    if (timeoutMs === undefined) throw new TrailbotError('E_USAGE', `--timeout ${opts.timeout} is not a duration`, { hint: 'e.g. 8s' });
+    const timeoutMs = parseDuration(opts.timeout, { name: '--timeout', min: 100, max: 600_000 });
+    const range = parseSinceUntil(opts.since, opts.until);
     await withSources(cli, opts, async (s, store) => {
       const r = await s.live(store, {
         who,
-        since: opts.since ? new Date(parseTimeArg(opts.since, '--since')) : undefined,
-        until: opts.until ? new Date(parseTimeArg(opts.until, '--until')) : undefined,
+        since: range.since ? new Date(range.since) : undefined,
+        until: range.until ? new Date(range.until) : undefined,
         limit: parseLimit(opts.limit),
         timeoutMs,
         storeFound: Boolean(opts.store),

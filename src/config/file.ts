@@ -1,8 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { REPORT_KINDS } from '../reports/index.ts';
+import type { TrailbotError } from '../errors.ts';
+import { durationMs, MAX_DURATION_MS, parseDuration as parseDuration0 } from '../time.ts';
 
 /**
  * The optional `trailbot.config.yaml`: flows, routing, accounts, sources and reports. The runtime
@@ -10,41 +13,69 @@ import { REPORT_KINDS } from '../reports/index.ts';
  * validates the rest of its section.
  */
 
-const DURATION = /^(\d+)(ms|s|m|h|d)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `90s`, `5m`, `1h`, `1d` → milliseconds. */
+/** A duration in the one time grammar (src/time.ts), e.g. `90s`, `5m`, `1h30m`, `7d`, `2w` → milliseconds. */
 export function parseDuration(s: string): number | undefined {
-  const m = DURATION.exec(s.trim());
-  return m ? Number(m[1]) * UNIT_MS[m[2]!]! : undefined;
+  return durationMs(s);
 }
 
-const duration = z
-  .string()
-  .refine((s) => (parseDuration(s) ?? 0) >= 1000, 'expected a duration of at least 1s, e.g. 5m (units ms, s, m, h, d)');
+/** A duration setting from `min` to `max` ms, kept as written (e.g. `5m`); the message names the setting. */
+export function durationSetting(name: string, min: number, max = MAX_DURATION_MS) {
+  return z.string().superRefine((s, ctx) => {
+    try {
+      parseDuration0(s, { name, min, max });
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: `${(e as TrailbotError).message} (${(e as TrailbotError).hint})` });
+    }
+  });
+}
+
 const slug = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'expected lower-case letters, digits and -, starting with a letter, e.g. org-trail');
-/** Five or six cron fields, e.g. `0 8 * * 1-5`. */
-const cron = z.string().refine((s) => {
-  const n = s.trim().split(/\s+/).length;
-  return n === 5 || n === 6;
-}, 'expected a cron pattern of 5 or 6 fields, e.g. 0 8 * * 1-5');
+/** Five or six cron fields, e.g. `0 8 * * 1-5`, that cron-parser (BullMQ's and the inline queue's) reads. */
+function cronProblem(pattern: string): string | undefined {
+  const n = pattern.trim().split(/\s+/).length;
+  if (n !== 5 && n !== 6) return 'expected a cron pattern of 5 or 6 fields, e.g. 0 8 * * 1-5';
+  try {
+    CronExpressionParser.parse(pattern, { tz: 'UTC' });
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** An IANA time zone such as Europe/Paris, as Intl (and so cron-parser) knows it. */
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat(undefined, { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export const sourceSchema = z.looseObject({
   id: slug,
   kind: z.string().min(1, 'expected the kind of source, e.g. s3, sqs, lookup').optional(),
   /** How often the source is polled (a job scheduler under the id `poll-<id>`). */
-  every: duration.default('1m'),
+  every: durationSetting('every', 1000).default('1m'),
 });
 
-export const reportSchema = z.looseObject({
-  id: slug,
-  /** Which report: denied (calls), clickops (console changes) or inactive (identities). */
-  kind: z.enum(REPORT_KINDS, { error: `expected the kind of report: ${REPORT_KINDS.join(', ')}` }),
-  pattern: cron,
-  tz: z.string().default('UTC'),
-  /** The period each run covers, ending when it runs (default: denied 7d, clickops 30d, inactive 90d). */
-  period: duration.optional(),
-});
+export const reportSchema = z
+  .looseObject({
+    id: slug,
+    /** Which report: denied (calls), clickops (console changes) or inactive (identities). */
+    kind: z.enum(REPORT_KINDS, { error: `expected the kind of report: ${REPORT_KINDS.join(', ')}` }),
+    /** When it runs: a cron pattern of 5 or 6 fields, read in `tz`. */
+    pattern: z.string({ error: 'expected a cron pattern of 5 or 6 fields, e.g. 0 8 * * 1-5' }),
+    tz: z.string().default('UTC'),
+    /** The period each run covers, ending when it runs (default: denied 7d, clickops 30d, inactive 90d). */
+    period: durationSetting('period', 1000).optional(),
+  })
+  .superRefine((r, ctx) => {
+    // Checked here, when the configuration is read (`trailbot config check`), not when the scheduler starts.
+    const cron = cronProblem(r.pattern);
+    if (cron) ctx.addIssue({ code: 'custom', path: ['pattern'], message: `report ${r.id}: ${JSON.stringify(r.pattern)} is not a cron pattern (${cron}); expected 5 or 6 fields, e.g. 0 8 * * 1-5` });
+    if (!isTimeZone(r.tz)) ctx.addIssue({ code: 'custom', path: ['tz'], message: `report ${r.id}: ${JSON.stringify(r.tz)} is not a time zone; expected an IANA name such as UTC or Europe/Paris` });
+  });
 
 export const accountSchema = z.looseObject({
   id: z.string().regex(/^\d{12}$/, 'expected a 12-digit AWS account id'),

@@ -1,7 +1,8 @@
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { type Config, parseDuration } from '../config/index.ts';
+import type { Config } from '../config/index.ts';
 import { TrailbotError } from '../errors.ts';
+import { formatDuration, parseDuration } from '../time.ts';
 
 /**
  * The `sources:` section of trailbot.config.yaml, one entry per source. The runtime checks `id` and
@@ -43,22 +44,16 @@ const ANY = '*';
 const allowList = <T extends z.ZodType<string>>(item: T, what: string) =>
   z.array(z.union([z.literal(ANY), item]), { error: `expected a list of ${what}, or ["*"] for any` }).refine((l) => !l.includes(ANY) || l.length === 1, '"*" (any) stands alone in the list');
 
-const duration = (min: number, max: number, example: string) =>
-  z
-    .string()
-    .refine((s) => {
-      const ms = parseDuration(s);
-      return ms !== undefined && ms >= min && ms <= max;
-    }, `expected a duration between ${fmt(min)} and ${fmt(max)}, e.g. ${example} (units ms, s, m, h, d)`)
-    .transform((s) => parseDuration(s)!);
-
-function fmt(ms: number): string {
-  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
-}
+/** A duration setting in the one time grammar (src/time.ts), from `min` to `max` ms, as ms; the message names the setting. */
+const duration = (name: string, min: number, max: number, example: string) =>
+  z.string().transform((s, ctx) => {
+    try {
+      return parseDuration(s, { name, min, max });
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: `${(e as Error).message} (use a duration from ${formatDuration(min)} to ${formatDuration(max)}, e.g. ${example})` });
+      return z.NEVER;
+    }
+  });
 
 const DAY = 86_400_000;
 
@@ -66,7 +61,7 @@ const common = {
   id: slug,
   every: z.string().optional(),
   /** Longest a single poll runs before handing over to the next (the cursor keeps the place). */
-  maxRun: duration(1000, 3_600_000, '5m').default(300_000),
+  maxRun: duration('maxRun', 1000, 3_600_000, '5m').default(300_000),
 };
 
 const awsTarget = {
@@ -84,9 +79,9 @@ export const lookupSourceSchema = z.strictObject({
   roleName: roleName.optional(),
   externalId: externalId.optional(),
   /** How far back the first run reads (LookupEvents keeps 90 days). */
-  backfill: duration(60_000, 90 * DAY, '90d').default(90 * DAY),
+  backfill: duration('backfill', 60_000, 90 * DAY, '90d').default(90 * DAY),
   /** Each poll re-reads this much before the last one's end: CloudTrail may show an event a few minutes after its time. */
-  overlap: duration(0, DAY, '15m').default(15 * 60_000),
+  overlap: duration('overlap', 0, DAY, '15m').default(15 * 60_000),
   /** Leave global services' events out. Otherwise us-east-1 is always read: IAM, STS and sign-in events appear only there. */
   skipGlobal: z.boolean().default(false),
   /**
@@ -112,7 +107,7 @@ export const s3SourceSchema = z.strictObject({
   accounts: z.array(accountId).optional(),
   regions: z.array(region).optional(),
   /** How far back the first run reads. */
-  backfill: duration(60_000, 3650 * DAY, '2d').default(DAY),
+  backfill: duration('backfill', 60_000, 3650 * DAY, '2d').default(DAY),
 });
 
 export const sqsSourceSchema = z.strictObject({
@@ -125,7 +120,7 @@ export const sqsSourceSchema = z.strictObject({
   /** Region of the bucket the notifications point at (default: the queue's). */
   bucketRegion: region.optional(),
   /** How long a received message stays hidden while its files are read and stored. */
-  visibilityTimeout: duration(1000, 12 * 3_600_000, '5m').default(300_000),
+  visibilityTimeout: duration('visibilityTimeout', 1000, 12 * 3_600_000, '5m').default(300_000),
   /** Long polling: how long a receive waits for a message (0–20 s). */
   waitSeconds: z.number().int().min(0).max(20).default(20),
   /** Batches (of up to 10 messages) handled at once by each worker. */
@@ -155,7 +150,7 @@ export const folderSourceSchema = z.strictObject({
   kind: z.literal('folder'),
   path: z.string().min(1, 'expected a folder path'),
   /** A file is read once it has not changed for this long (it may still be being written). */
-  settle: duration(0, 3_600_000, '2s').default(1000),
+  settle: duration('settle', 0, 3_600_000, '2s').default(1000),
 });
 
 export const sourceSpecSchema = z.discriminatedUnion('kind', [lookupSourceSchema, s3SourceSchema, sqsSourceSchema, folderSourceSchema], {

@@ -233,7 +233,7 @@ describe('LookupEvents poller', () => {
 
   it('refuses a bad source setting with every problem named', () => {
     expect(() => sources([{ id: 'x', kind: 'lookup', regions: ['mars-1'], backfill: '200d', colour: 'red' }])).toThrow(
-      /3 source settings are wrong:\n {2}sources\[0\]\.regions\[0\] \(x\): expected an AWS Region[^\n]*\n {2}sources\[0\]\.backfill \(x\): expected a duration between 1m and 90d[^\n]*\n {2}sources\[0\] \(x\): unknown setting colour/,
+      /3 source settings are wrong:\n {2}sources\[0\]\.regions\[0\] \(x\): expected an AWS Region[^\n]*\n {2}sources\[0\]\.backfill \(x\): backfill "200d" is longer than 90d, the most it can be \(use a duration from 1m to 90d[^\n]*\n {2}sources\[0\] \(x\): unknown setting colour/,
     );
   });
 });
