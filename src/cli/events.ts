@@ -8,7 +8,9 @@ import { openStore, type Principal, type Store } from '../store/index.ts';
 import { type Cli, choice, EXIT } from './main.ts';
 import { Progress } from './progress.ts';
 import { type Remote, throughServer } from './remote.ts';
-import { parseLimit, parseTimeArg } from './time.ts';
+import { TrailbotError } from '../errors.ts';
+import { type UploadResult, UPLOAD_MAX_BYTES } from '../runtime/upload.ts';
+import { parseLimit, parseSinceUntil } from './time.ts';
 
 const OUTCOMES = ['success', 'denied', 'failed'] as const;
 const VIAS = ['console', 'cli', 'sdk', 'iac', 'service', 'unknown'] as const;
@@ -64,7 +66,20 @@ async function ingestThrough(api: Remote, paths: string[], opts: { onReject: (r:
       opts.onFile(++index, total, stats);
       continue;
     }
-    const r = await api.ingest(file === '-' ? '<stdin>' : file, bytes);
+    let r: UploadResult;
+    try {
+      if (bytes.length > UPLOAD_MAX_BYTES) {
+        throw new TrailbotError('E_USAGE', `larger than ${UPLOAD_MAX_BYTES / 1024 / 1024} MiB, more than the running trailbot serve takes; stop it and run \`trailbot ingest\` directly`);
+      }
+      r = await api.ingest(file === '-' ? '<stdin>' : file, bytes);
+    } catch (e) {
+      // The server refused this one file (too large, expands too much): the others still go.
+      if (!(e instanceof TrailbotError && (e.code === 'E_USAGE' || e.code === 'E_INPUT_SHAPE'))) throw e;
+      stats.failedFiles++;
+      reject({ where: file, reason: e.message });
+      opts.onFile(++index, total, stats);
+      continue;
+    }
     stats.bytes += bytes.length;
     stats.files += r.files;
     stats.skippedFiles += r.skippedFiles;
@@ -177,8 +192,7 @@ export function registerEventCommands(cli: Cli): void {
     .action(async (who: string, opts: { since: string; until?: string; limit: string; writesOnly?: boolean; json?: boolean }) => {
       const q = {
         who,
-        since: parseTimeArg(opts.since, '--since'),
-        until: opts.until ? parseTimeArg(opts.until, '--until') : undefined,
+        ...parseSinceUntil(opts.since, opts.until),
         limit: parseLimit(opts.limit),
         writesOnly: opts.writesOnly ?? false,
       };
@@ -230,8 +244,7 @@ export function registerEventCommands(cli: Cli): void {
         region: s('region'),
         outcome: s('outcome') as (typeof OUTCOMES)[number] | undefined,
         via: s('via') as (typeof VIAS)[number] | undefined,
-        since: s('since') ? parseTimeArg(s('since')!, '--since') : undefined,
-        until: s('until') ? parseTimeArg(s('until')!, '--until') : undefined,
+        ...parseSinceUntil(s('since'), s('until')),
         limit: parseLimit(s('limit') ?? '50'),
       };
       const r = await ask(cli, (store) => store.search(q), (api) => api.search(q));

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { parseLimit, parseTimeArg } from '../cli/time.ts';
+import { parseRange } from '../time.ts';
 import { withSummary } from '../events/summary.ts';
 import { FINDING_STATUSES, type Finding, type FindingStatus, findingEventIds, findingsPage, getFinding } from '../flows/index.ts';
 import { getReport, listReports } from '../reports/scheduled.ts';
@@ -24,6 +25,7 @@ function brief(f: Finding): Omit<Finding, 'slack' | 'jira' | 'body'> {
  */
 export function createApi({ store, queue }: { store: Store; queue: JobQueue }): Hono {
   const api = new Hono();
+  // Times in the one grammar (src/time.ts); a bad one is a 400 naming the parameter, never a 500.
   const time = (v: string | undefined, name: string): string | undefined => (v ? parseTimeArg(v, name) : undefined);
   const bool = (v: string | undefined, name: string): boolean | undefined => {
     if (v === undefined) return undefined;
@@ -36,8 +38,7 @@ export function createApi({ store, queue }: { store: Store; queue: JobQueue }): 
     if (!q.who) throw new HTTPException(400, { message: 'who is required: an e-mail, user name, session name, access key id or ARN' });
     const r = await store.trail({
       who: q.who,
-      since: time(q.since ?? '7d', 'since'),
-      until: time(q.until, 'until'),
+      ...parseRange(q.since ?? '7d', q.until),
       limit: parseLimit(q.limit ?? '50', 'limit', 1000),
       writesOnly: bool(q.writes_only, 'writes_only') ?? false,
     });
@@ -63,8 +64,7 @@ export function createApi({ store, queue }: { store: Store; queue: JobQueue }): 
       region: q.region,
       outcome: outcome as SearchQuery['outcome'],
       via: via as SearchQuery['via'],
-      since: time(q.since, 'since'),
-      until: time(q.until, 'until'),
+      ...parseRange(q.since, q.until),
       limit: parseLimit(q.limit ?? '50', 'limit', 1000),
     };
     const r = await store.search(query);

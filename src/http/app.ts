@@ -6,6 +6,7 @@ import type { Logger } from '../runtime/logger.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 import { type JobQueue, withTimeout } from '../runtime/queue.ts';
 import type { Store } from '../store/index.ts';
+import { forRequests } from '../store/requests.ts';
 import { createApi } from './api.ts';
 import { type AuthOptions, auth } from './auth.ts';
 import { requestLog } from './request-log.ts';
@@ -21,6 +22,8 @@ export interface AppDeps {
   version?: string;
   /** How long /readyz waits for each dependency. */
   readyTimeoutMs?: number;
+  /** Longest one API query may run (statement_timeout) before the answer is 503 E_QUERY_TIMEOUT. */
+  queryTimeoutMs?: number;
   /** Who may call /api (no tokens and no sign-in: this machine only). */
   auth?: AuthOptions;
 }
@@ -32,6 +35,7 @@ const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   E_RECORD_INVALID: 400,
   E_STORE_UNAVAILABLE: 503,
   E_QUEUE: 503,
+  E_QUERY_TIMEOUT: 503,
   E_UNAUTHORIZED: 401,
   E_FORBIDDEN: 403,
   E_NOT_FOUND: 404,
@@ -84,7 +88,8 @@ export function createApp(deps: AppDeps): Hono {
 
   if (role !== 'worker') {
     app.use('/api/*', auth(access)); // also matches /api itself
-    app.route('/api', createApi({ store, queue }));
+    // Every API query under a statement_timeout; searches bounded (src/store/requests.ts).
+    app.route('/api', createApi({ store: forRequests(store, { timeoutMs: deps.queryTimeoutMs }), queue }));
     app.get('/', (c) =>
       c.json({
         name: 'trailbot',

@@ -149,10 +149,27 @@ export interface SearchQuery {
 }
 
 /**
+ * The filters an index serves: events_pkey, events_action_time, events_actor_time (user),
+ * events_resource_keys (migration 001) and events_access_key_time (migration 010). Any one of them
+ * bounds a search; the others (service, resource type, read-only, account, region, outcome, via) are
+ * checked row by row along events_time, so the HTTP API asks for a time range with them alone
+ * (src/store/requests.ts).
+ */
+export const INDEXED_FILTERS = ['eventId', 'eventName', 'user', 'accessKey', 'resourceName'] as const satisfies readonly (keyof SearchQuery)[];
+
+/**
  * The console's lookup attributes, combinable, plus account, region, outcome, via and a time range.
  * `user` means every principal `resolvePrincipals` finds for it.
  */
 export async function search(db: Db, q: SearchQuery): Promise<{ events: TrailEvent[]; principals: Principal[] }> {
+  const s = await searchSql(db, q);
+  if (!s.sql) return { events: [], principals: s.principals };
+  const r = await db.query<StoredRow>(s.sql, s.params);
+  return { events: r.rows.map(rowToEvent), principals: s.principals };
+}
+
+/** The SQL `search` runs (no sql when nothing can match), for search itself and for EXPLAIN in the tests. */
+export async function searchSql(db: Db, q: SearchQuery): Promise<{ sql: string | undefined; params: unknown[]; principals: Principal[] }> {
   const where: string[] = [];
   const params: unknown[] = [];
   const p = (v: unknown): string => {
@@ -162,13 +179,13 @@ export async function search(db: Db, q: SearchQuery): Promise<{ events: TrailEve
   let principals: Principal[] = [];
   if (q.user !== undefined) {
     principals = await resolvePrincipals(db, q.user);
-    if (principals.length === 0) return { events: [], principals };
+    if (principals.length === 0) return { sql: undefined, params, principals };
     where.push(`actor_key = ANY(${p(principals.map((x) => x.actorKey))}::text[])`);
   }
   if (q.eventId !== undefined) where.push(`event_id = ${p(q.eventId)}`);
   if (q.eventName !== undefined) where.push(`action = ${p(q.eventName)}`);
   if (q.eventSource !== undefined) where.push(`service = ${p(q.eventSource)}`);
-  if (q.accessKey !== undefined) where.push(`access_key_id = ${p(q.accessKey.toUpperCase())}`);
+  if (q.accessKey !== undefined) where.push(`access_key_id = ${p(q.accessKey.trim().toUpperCase())}`);
   if (q.readOnly !== undefined) where.push(q.readOnly ? 'read_only IS TRUE' : 'read_only IS NOT TRUE');
   if (q.resourceName !== undefined) {
     const name = q.resourceName.trim().toLowerCase();
@@ -188,11 +205,8 @@ export async function search(db: Db, q: SearchQuery): Promise<{ events: TrailEve
   if (q.since !== undefined) where.push(`time >= ${p(q.since)}::timestamptz`);
   if (q.until !== undefined) where.push(`time <= ${p(q.until)}::timestamptz`);
   const limit = p(q.limit ?? 50);
-  const r = await db.query<StoredRow>(
-    `SELECT ${EVENT_COLUMNS} FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY events.time DESC, event_id LIMIT ${limit}`,
-    params,
-  );
-  return { events: r.rows.map(rowToEvent), principals };
+  const sql = `SELECT ${EVENT_COLUMNS} FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY events.time DESC, event_id LIMIT ${limit}`;
+  return { sql, params, principals };
 }
 
 export async function getRaw(db: Db, eventId: string): Promise<Record<string, unknown> | null> {
