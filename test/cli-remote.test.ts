@@ -104,10 +104,13 @@ describe('a second CLI while trailbot serve holds the embedded store', () => {
     const again = await trailbot(['ingest', '-q', join(INPUTS, 'trail')], env);
     expect(again).toMatchObject({ code: 0, stdout: '' });
     expect(again.stderr).toBe(through);
-    const unreadable = await trailbot(['ingest', join(INPUTS, 'not-json.json')], env);
+    const big = join(tmp(), 'big.json');
+    writeFileSync(big, Buffer.alloc(65 * 1024 * 1024, 0x20));
+    const unreadable = await trailbot(['ingest', join(INPUTS, 'not-json.json'), big, join(INPUTS, 'array.json')], env);
     expect(unreadable.code).toBe(1);
     expect(unreadable.stderr).toMatch(/trailbot: rejected .*not-json\.json: not valid JSON/);
-    expect(unreadable.stderr).toMatch(/ingested 0 files, 1 unreadable: 0 events new/);
+    expect(unreadable.stderr).toContain(`trailbot: rejected ${big}: larger than 64 MiB, more than the running trailbot serve takes`);
+    expect(unreadable.stderr).toMatch(/ingested 1 files, 2 unreadable: \d+ events new/);
 
     const questions = [
       ['trail', 'pedro', '--since', '2020-09-14', '--until', '2020-09-15', '--limit', '3'],
