@@ -144,7 +144,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       listening = address;
       url = `http://localhost:${address.port}`;
       // The embedded store's lock says where this server answers: the CLI then asks it instead (src/cli/remote.ts).
-      if (!config.databaseUrl) heldStoreLock(config.dataDir)?.setUrl(localUrl(address));
+      if (!config.databaseUrl && role !== 'worker') heldStoreLock(config.dataDir)?.setUrl(localUrl(address));
       if (role !== 'worker' && !apiAuthConfigured(config)) {
         log.info({ host: config.host }, `listening on ${config.host} only: no API authentication is configured (set TRAILBOT_API_TOKENS to serve other machines)`);
       }
