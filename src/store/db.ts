@@ -75,6 +75,17 @@ async function openPostgres(url: string, max: number): Promise<Db> {
     query: wrap(pool),
     async transaction(fn) {
       const client = await pool.connect();
+      // While a client is checked out the pool does not listen for its errors: a connection the server
+      // ends between two queries (restart, failover, pg_terminate_backend) would emit an 'error' nobody
+      // handles and crash the process. Noted here instead; the next query fails, and so does ROLLBACK.
+      let lost: Error | undefined;
+      const onLost = (e: Error): void => {
+        lost ??= e;
+      };
+      client.on('error', onLost);
+      // A client whose ROLLBACK failed is in an unknown state (still in the transaction, or dead): it
+      // is released with the error, so the pool destroys it instead of handing it to the next caller.
+      let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         const tx: Db = {
@@ -90,10 +101,15 @@ async function openPostgres(url: string, max: number): Promise<Db> {
         await client.query('COMMIT');
         return out;
       } catch (e) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackError) {
+          broken = rollbackError as Error;
+        }
         throw e;
       } finally {
-        client.release();
+        client.removeListener('error', onLost);
+        client.release(broken ?? lost);
       }
     },
     close: () => pool.end(),
