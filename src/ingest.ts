@@ -52,12 +52,14 @@ export interface IngestOptions {
   parallel?: number;
   batchSize?: number;
   /** Writes one batch; the default stores it (`store.ingest`). The runtime's job also hands new events to the flows. */
-  write?: (batch: Ingestible[]) => Promise<IngestResult>;
+  write?: (batch: Ingestible[]) => Promise<Pick<IngestResult, 'inserted' | 'duplicates'>>;
 }
 
 /**
  * sources → normalize → store, for files and folders. Batches are written while the next ones are
- * read and normalized; a file's bad records are reported and the rest still go in.
+ * read and normalized; a file's bad records are reported and the rest still go in. A failed write
+ * stops the reading and rejects (E_STORE_UNAVAILABLE unless it was a TrailbotError) once the writes
+ * in flight are done; success is returned after a durable commit (store.sync()).
  */
 export async function ingestPaths(store: Store, paths: string[], opts: IngestOptions = {}): Promise<IngestStats> {
   const stats = emptyStats();
@@ -69,21 +71,32 @@ export async function ingestPaths(store: Store, paths: string[], opts: IngestOpt
     stats.rejected++;
     opts.onReject?.(r);
   };
-  const inflight: Promise<void>[] = [];
+  // Every write gets its handlers the moment it starts: a failure is kept (the first one) rather than
+  // left as a rejection nobody is waiting for yet, which would kill the process while the next files
+  // are read. After a failure nothing more is read or written; the writes in flight are waited for.
+  const inflight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
   let pending: Ingestible[] = [];
   const flush = async (): Promise<void> => {
-    if (pending.length === 0) return;
+    if (pending.length === 0 || failure) return;
     const batch = pending;
     pending = [];
-    while (inflight.length >= parallel) await inflight.shift();
-    inflight.push(
-      write(batch).then((r) => {
+    while (inflight.size >= parallel) await Promise.race(inflight);
+    if (failure) return;
+    const w: Promise<void> = write(batch).then(
+      (r) => {
         stats.inserted += r.inserted;
         stats.duplicates += r.duplicates;
-      }),
+      },
+      (e: unknown) => {
+        failure ??= { error: e };
+      },
     );
+    inflight.add(w);
+    void w.finally(() => inflight.delete(w));
   };
   for await (const f of readInputs(paths)) {
+    if (failure) break;
     stats.bytes += f.bytes;
     if (f.error) {
       stats.failedFiles++;
@@ -101,6 +114,24 @@ export async function ingestPaths(store: Store, paths: string[], opts: IngestOpt
   }
   await flush();
   await Promise.all(inflight);
+  if (failure) throw storeFailure(failure.error);
+  // Batches commit asynchronously (store/events.ts); success is reported only once they are on disk.
+  if (stats.inserted > 0) {
+    try {
+      await store.sync();
+    } catch (e) {
+      throw storeFailure(e);
+    }
+  }
   stats.ms = performance.now() - started;
   return stats;
+}
+
+/** A write that failed: trailbot's own errors as they are, anything else as the store being unavailable. */
+function storeFailure(e: unknown): TrailbotError {
+  if (e instanceof TrailbotError) return e;
+  return new TrailbotError('E_STORE_UNAVAILABLE', `writing events to the store failed: ${e instanceof Error ? e.message : String(e)}`, {
+    hint: 'check that the database is reachable and has room; ingesting the same files again adds only what is missing',
+    cause: e,
+  });
 }

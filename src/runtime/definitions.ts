@@ -41,14 +41,21 @@ function notWired(stage: keyof Pipeline, issue: string): never {
   });
 }
 
-/** Updates the source's row in source_status (the lag metric reads it). */
+/**
+ * Updates the source's row in source_status (the lag metric reads it). It is the job's last write
+ * and a durable commit (synchronous_commit on, whatever the server's default): the events the job
+ * committed asynchronously before it are on disk once it returns.
+ */
 async function recordSource(store: Store, source: string, newest: string | null, events: number, error: string | null = null): Promise<void> {
-  await store.db.query(
-    `INSERT INTO source_status AS s (source, newest_event_at, last_run_at, last_events, last_error) VALUES ($1, $2, now(), $3, $4)
-     ON CONFLICT (source) DO UPDATE SET newest_event_at = greatest(s.newest_event_at, excluded.newest_event_at), last_run_at = now(),
-       last_events = excluded.last_events, last_error = excluded.last_error`,
-    [source, newest, events, error],
-  );
+  await store.db.transaction(async (tx) => {
+    await tx.query('SET LOCAL synchronous_commit = on');
+    await tx.query(
+      `INSERT INTO source_status AS s (source, newest_event_at, last_run_at, last_events, last_error) VALUES ($1, $2, now(), $3, $4)
+       ON CONFLICT (source) DO UPDATE SET newest_event_at = greatest(s.newest_event_at, excluded.newest_event_at), last_run_at = now(),
+         last_events = excluded.last_events, last_error = excluded.last_error`,
+      [source, newest, events, error],
+    );
+  });
 }
 
 export interface StoredBatch {
@@ -62,22 +69,19 @@ export interface StoredBatch {
 
 /**
  * Writes normalized events and, when flows are wired, enqueues `evaluate-flows` for the ones that
- * were new. "New" is "stored by this statement or after it started", read back by event id.
+ * were new. The store says which were new (each transaction's inserted ids) and, in the same
+ * transaction, records them in the flows outbox: if this process dies before the enqueue below, the
+ * outbox drainer (outbox.ts) enqueues them later. The job id comes from the ids (their sorted
+ * digest), so the drainer's enqueue of the same row is the same job.
  */
 async function storeAndFan(ctx: JobContext, events: Ingestible[], wired: boolean): Promise<Pick<StoredBatch, 'inserted' | 'duplicates' | 'flowJobs' | 'newest'>> {
   if (events.length === 0) return { inserted: 0, duplicates: 0, flowJobs: [], newest: null };
-  const t0 = (await ctx.store.db.query<{ t: string }>('SELECT clock_timestamp()::text AS t')).rows[0]!.t;
-  const r = await ctx.store.ingest(events);
+  const r = await ctx.store.ingest(events, { outbox: wired });
   let newest: string | null = null;
   for (const e of events) if (e.event.time && (!newest || e.event.time > newest)) newest = e.event.time;
   const flowJobs: string[] = [];
-  if (wired && r.inserted > 0) {
-    const ids = events.map((e) => e.event.eventId);
-    const fresh = await ctx.store.db.query<{ event_id: string }>('SELECT event_id FROM events WHERE event_id = ANY($1::text[]) AND ingested_at >= $2::timestamptz', [ids, t0]);
-    const freshIds = fresh.rows.map((x) => x.event_id);
-    for (let i = 0; i < freshIds.length; i += 5000) flowJobs.push((await ctx.enqueue('evaluate-flows', { eventIds: freshIds.slice(i, i + 5000) })).id);
-  }
-  return { ...r, flowJobs, newest };
+  if (wired) for (const eventIds of r.fresh) flowJobs.push((await ctx.enqueue('evaluate-flows', { eventIds })).id);
+  return { inserted: r.inserted, duplicates: r.duplicates, flowJobs, newest };
 }
 
 function rejectionSample(all: Rejection[]): Rejection[] {
@@ -171,6 +175,10 @@ export function defaultJobs(pipeline: Pipeline): Registry {
         const run = pipeline.evaluateFlows ?? (() => notWired('evaluateFlows', 'issue 5, flows'));
         const r = await run(ctx, p);
         for (const [flow, n] of Object.entries(r.findings)) ctx.metrics.findings.inc({ flow }, n);
+        // The flows ran over these ids: their outbox row is done. (After the findings' transaction, not
+        // in it: a crash in between only evaluates them again, which changes nothing, since an event
+        // already in finding_events is skipped and counts are recomputed from finding_events.)
+        await ctx.store.outbox.done(p.eventIds);
         return r;
       },
     }),

@@ -11,6 +11,7 @@ import { RETRY } from './jobs.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { openQueue } from './open.ts';
+import { type OutboxDrain, type OutboxDrainOptions, startOutboxDrain } from './outbox.ts';
 import type { Pipeline } from './pipeline.ts';
 import type { JobQueue, WorkerHandle, WorkOptions } from './queue.ts';
 
@@ -28,6 +29,8 @@ export interface ServiceOptions {
   listen?: boolean | number;
   /** Worker tuning (tests shorten lock durations). */
   work?: Partial<WorkOptions>;
+  /** The flows outbox drainer's timing (tests shorten it). */
+  outbox?: OutboxDrainOptions;
 }
 
 export interface Service {
@@ -79,7 +82,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       hint: 'set REDIS_URL (or TRAILBOT_QUEUE=postgres with DATABASE_URL) to split web and worker, or run --role all',
     });
   }
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, lock: { notice: (m) => log.warn(m) } });
+  // A worker with flows records every ingest's new events in the flows outbox (src/runtime/outbox.ts).
+  const flowsWired = role !== 'web' && Boolean(opts.pipeline?.evaluateFlows);
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, lock: { notice: (m) => log.warn(m) }, flowOutbox: flowsWired });
   let queue: JobQueue;
   try {
     queue = await openQueue(config, store);
@@ -89,6 +94,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   }
   const metrics = createMetrics({ store, queue });
   let worker: WorkerHandle | undefined;
+  let drain: OutboxDrain | undefined;
   let server: Server | undefined;
   const close = async (): Promise<void> => {
     log.info('shutting down: finishing the jobs in hand');
@@ -100,6 +106,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         setTimeout(() => s.closeAllConnections(), 5000).unref();
       });
     }
+    await drain?.stop();
     if (worker) await worker.close();
     await queue.close();
     await store.close();
@@ -121,6 +128,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
           opts.work?.onEvent?.(e);
         },
       });
+      if (flowsWired) drain = startOutboxDrain({ store, queue, log }, opts.outbox);
       const scheduled = await reconcileSchedules(queue, config);
       if (scheduled.length) log.info({ schedules: scheduled }, 'recurring work scheduled');
     }

@@ -1,6 +1,7 @@
 import type { Actor, Ingestible, Outcome, Resource, TrailEvent, Via } from '../events/model.ts';
 import { BinaryCopyWriter, type CopyType } from './copy-binary.ts';
 import type { Db } from './db.ts';
+import { addToOutbox } from './outbox.ts';
 
 /** Columns written per event, in the order of the unnest() arrays below. */
 const COLUMNS: [string, string][] = [
@@ -56,6 +57,8 @@ const unnestSelect = COLUMNS.map(([c]) => (c === 'resource_keys' ? "string_to_ar
  *    table and INSERT … ON CONFLICT DO NOTHING from it.
  *    Embedded store: INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING.
  * 2. Fold only the events that were new into `principals` and `access_keys` (fold()).
+ * 3. With the flows outbox on, one `flow_outbox` row listing exactly those new ids (outbox.ts), so a
+ *    crash after the commit cannot lose their flow evaluation.
  */
 const UNNEST_INSERT_SQL = `INSERT INTO events (${colList})
   SELECT ${unnestSelect} FROM unnest(${unnestArgs}) AS u(${colList})
@@ -89,19 +92,32 @@ const SEP = '\x1f';
 export interface IngestResult {
   inserted: number;
   duplicates: number;
+  /**
+   * The ids this call newly stored, one list per transaction (at most INGEST_BATCH each). With the
+   * flows outbox on, each list is one `flow_outbox` row, committed with the events.
+   */
+  fresh: string[][];
+}
+
+export interface InsertOptions {
+  /** Write the flows outbox row in the events' transaction (the store's setting unless given). */
+  outbox?: boolean;
 }
 
 /** Rows per transaction: large enough to amortize round trips, small enough to keep memory flat. */
 export const INGEST_BATCH = 5000;
 
-export async function insertEvents(db: Db, batch: Ingestible[]): Promise<IngestResult> {
-  if (batch.length === 0) return { inserted: 0, duplicates: 0 };
+export async function insertEvents(db: Db, batch: Ingestible[], opts: InsertOptions = {}): Promise<IngestResult> {
+  if (batch.length === 0) return { inserted: 0, duplicates: 0, fresh: [] };
   let inserted = 0;
+  const fresh: string[][] = [];
   for (let off = 0; off < batch.length; off += INGEST_BATCH) {
     const part = batch.length <= INGEST_BATCH ? batch : batch.slice(off, off + INGEST_BATCH);
-    inserted += await withRetry(() => db.transaction((tx) => insertPart(tx, part)));
+    const ids = await withRetry(() => db.transaction((tx) => insertPart(tx, part, opts.outbox ?? false)));
+    inserted += ids.length;
+    if (ids.length > 0) fresh.push(ids);
   }
-  return { inserted, duplicates: batch.length - inserted };
+  return { inserted, duplicates: batch.length - inserted, fresh };
 }
 
 /** Two writers inserting the same new events in different orders can deadlock; PostgreSQL then aborts one. */
@@ -117,7 +133,8 @@ async function withRetry<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
   }
 }
 
-async function insertPart(tx: Db, part: Ingestible[]): Promise<number> {
+/** Stores one part in the caller's transaction; returns the ids it newly inserted. */
+async function insertPart(tx: Db, part: Ingestible[], outbox: boolean): Promise<string[]> {
   // De-duplicate within the batch first (COPY would fail on the second copy of an id).
   const seen = new Set<string>();
   const rows: Ingestible[] = [];
@@ -151,7 +168,9 @@ async function insertPart(tx: Db, part: Ingestible[]): Promise<number> {
     fresh = pick(rows, (await tx.query<{ event_id: string }>(UNNEST_INSERT_SQL, cols)).rows);
   }
   await fold(tx, fresh);
-  return fresh.length;
+  const ids = fresh.map((r) => r.event.eventId);
+  if (outbox) await addToOutbox(tx, ids);
+  return ids;
 }
 
 function pick(rows: Ingestible[], inserted: { event_id: string }[]): Ingestible[] {

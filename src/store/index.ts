@@ -1,17 +1,29 @@
 import type { Ingestible } from '../events/model.ts';
 import { type Db, type DbOptions, migrate, openDb } from './db.ts';
-import { type IngestResult, insertEvents } from './events.ts';
+import { durableCommit } from './durable.ts';
+import { type InsertOptions, type IngestResult, insertEvents } from './events.ts';
+import { type OutboxRow, outboxDone, pendingOutbox } from './outbox.ts';
 import { countEvents, getRaw, search, type SearchQuery, trail, type TrailQuery } from './queries.ts';
 
 export type { Db } from './db.ts';
 export { describeHolder, heldStoreLock, type LockInfo, localUrl, lockPath, readStoreLock, staleReason } from './lock.ts';
-export type { IngestResult } from './events.ts';
+export type { InsertOptions, IngestResult } from './events.ts';
+export type { OutboxRow } from './outbox.ts';
 export type { Principal, SearchQuery, TrailQuery, TrailResult } from './queries.ts';
 
 /** The event store: PostgreSQL when DATABASE_URL is set, else the embedded PostgreSQL in the data dir. */
 export interface Store {
   readonly db: Db;
-  ingest(batch: Ingestible[]): Promise<IngestResult>;
+  /** Stores events, idempotent on event id; with the flows outbox on, records the new ids in the same transaction. */
+  ingest(batch: Ingestible[], opts?: InsertOptions): Promise<IngestResult>;
+  /** A commit that waits for the disk, making every earlier (asynchronous) event commit durable. */
+  sync(): Promise<void>;
+  /** The flows outbox: events stored but not yet evaluated (outbox.ts). */
+  outbox: {
+    pending(opts: { minAgeMs: number; afterId?: number; limit?: number }): Promise<OutboxRow[]>;
+    /** The flows ran over exactly these ids: removes their row. */
+    done(eventIds: readonly string[]): Promise<number>;
+  };
   trail(q: TrailQuery): ReturnType<typeof trail>;
   search(q: SearchQuery): ReturnType<typeof search>;
   raw(eventId: string): ReturnType<typeof getRaw>;
@@ -19,7 +31,15 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export async function openStore(opts: DbOptions): Promise<Store> {
+export interface StoreOptions {
+  /**
+   * Write the flows outbox by default on every ingest (a worker whose flows are wired: the sources'
+   * writes then get it too). Off for the command line, which runs no flows.
+   */
+  flowOutbox?: boolean;
+}
+
+export async function openStore(opts: DbOptions & StoreOptions): Promise<Store> {
   const db = await openDb(opts);
   try {
     await migrate(db);
@@ -27,13 +47,18 @@ export async function openStore(opts: DbOptions): Promise<Store> {
     await db.close().catch(() => undefined);
     throw e;
   }
-  return storeOn(db);
+  return storeOn(db, opts);
 }
 
-export function storeOn(db: Db): Store {
+export function storeOn(db: Db, opts: StoreOptions = {}): Store {
   return {
     db,
-    ingest: (batch) => insertEvents(db, batch),
+    ingest: (batch, o) => insertEvents(db, batch, { outbox: o?.outbox ?? opts.flowOutbox ?? false }),
+    sync: () => durableCommit(db),
+    outbox: {
+      pending: (o) => pendingOutbox(db, o),
+      done: (ids) => outboxDone(db, ids),
+    },
     trail: (q) => trail(db, q),
     search: (q) => search(db, q),
     raw: (id) => getRaw(db, id),

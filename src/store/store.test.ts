@@ -43,7 +43,7 @@ describe.each(backends)('event store on %s', (_name, open) => {
     expect(first.inserted).toBe(unique);
     expect(first.duplicates).toBe(all.length - unique);
     const again = await store.ingest(all);
-    expect(again).toEqual({ inserted: 0, duplicates: all.length });
+    expect(again).toEqual({ inserted: 0, duplicates: all.length, fresh: [] });
     expect(await store.count()).toBe(unique);
   });
 
