@@ -137,7 +137,7 @@ export function createSources(opts: SourcesOptions): Sources {
           opts.fanOut === false
             ? undefined
             : async (ids) => {
-                for (let i = 0; i < ids.length; i += 5000) await job.enqueue('evaluate-flows', { eventIds: ids.slice(i, i + 5000) });
+                await job.enqueue('evaluate-flows', { eventIds: ids });
               },
       });
       const r = await pollOnce(ctx, spec);

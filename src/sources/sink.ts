@@ -23,7 +23,7 @@ export interface PutResult {
 }
 
 export interface SinkOptions {
-  /** Ids of events stored for the first time by this put (after they are committed). */
+  /** Ids of events stored for the first time by this put, one call per store transaction (after it committed). */
   onFresh?: ((eventIds: string[]) => Promise<void>) | undefined;
 }
 
@@ -35,15 +35,11 @@ export function storeSink(store: Store, opts: SinkOptions = {}): Sink {
       let newest: string | null = null;
       for (const e of events) if (e.event.time && (!newest || e.event.time > newest)) newest = e.event.time;
       if (events.length === 0) return { events: 0, inserted: 0, duplicates: 0, rejections, newest };
-      let t0: string | undefined;
-      if (opts.onFresh) t0 = (await store.db.query<{ t: string }>('SELECT clock_timestamp()::text AS t')).rows[0]!.t;
+      // The store says which events this put stored for the first time, one list per transaction (each
+      // list is also that transaction's flows-outbox row when the outbox is on, so the job made from it
+      // is the one the outbox drainer would make).
       const r = await store.ingest(events);
-      if (opts.onFresh && r.inserted > 0) {
-        // "New" = stored by this put: ingested at or after it started (as the runtime's own jobs decide it).
-        const ids = events.map((e) => e.event.eventId);
-        const fresh = await store.db.query<{ event_id: string }>('SELECT event_id FROM events WHERE event_id = ANY($1::text[]) AND ingested_at >= $2::timestamptz', [ids, t0]);
-        if (fresh.rows.length > 0) await opts.onFresh(fresh.rows.map((x) => x.event_id));
-      }
+      if (opts.onFresh) for (const ids of r.fresh) if (ids.length > 0) await opts.onFresh(ids);
       return { events: events.length, inserted: r.inserted, duplicates: r.duplicates, rejections, newest };
     },
   };
