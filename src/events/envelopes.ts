@@ -1,4 +1,5 @@
 import type { RawRecord } from './model.ts';
+import { cut, preview } from './preview.ts';
 
 /** Where a record came from, for error messages: `file.json.gz: Records[12]`, `events.ndjson:34`. */
 export interface Origin {
@@ -29,6 +30,9 @@ export function isDigest(v: Record<string, unknown>): boolean {
   return v.Records === undefined && (v.digestStartTime !== undefined || v.digestS3Object !== undefined || v.logFiles !== undefined);
 }
 
+/** Arrays of arrays of … deeper than this are refused (the supported shapes nest one array in another at most). */
+const MAX_ARRAY_NESTING = 8;
+
 /**
  * Turns any supported JSON value into CloudTrail records:
  * - a log file `{"Records": [...]}`
@@ -38,10 +42,14 @@ export function isDigest(v: Record<string, unknown>): boolean {
  * - a bare record
  * Digest files are skipped. Anything else is rejected with the reason and where it was.
  */
-export function* unwrap(value: unknown, origin: Origin): Generator<Unwrapped> {
+export function* unwrap(value: unknown, origin: Origin, arrays = 0): Generator<Unwrapped> {
   const at = (p: string): Origin => ({ ...origin, at: origin.at ? `${origin.at}${p.startsWith('[') ? '' : '.'}${p}` : p });
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) yield* unwrap(value[i], at(`[${i}]`));
+    if (arrays >= MAX_ARRAY_NESTING) {
+      yield { kind: 'rejected', origin, reason: `arrays nested more than ${MAX_ARRAY_NESTING} deep` };
+      return;
+    }
+    for (let i = 0; i < value.length; i++) yield* unwrap(value[i], at(`[${i}]`), arrays + 1);
     return;
   }
   if (!isObj(value)) {
@@ -76,11 +84,10 @@ export function* unwrap(value: unknown, origin: Origin): Generator<Unwrapped> {
   }
   if (value['detail-type'] !== undefined || (value.detail !== undefined && value.source !== undefined)) {
     const d = value.detail;
-    const dt = String(value['detail-type'] ?? '');
     if (isObj(d) && typeof d.eventName === 'string') {
       yield { kind: 'record', raw: d, origin: at('detail') };
     } else {
-      yield { kind: 'rejected', origin, reason: `EventBridge event is not a CloudTrail event (detail-type ${JSON.stringify(dt)})` };
+      yield { kind: 'rejected', origin, reason: `EventBridge event is not a CloudTrail event (detail-type ${preview(value['detail-type'] ?? '')})` };
     }
     return;
   }
@@ -96,7 +103,7 @@ function* lookupEvent(ev: unknown, origin: Origin): Generator<Unwrapped> {
   try {
     parsed = JSON.parse(ev.CloudTrailEvent);
   } catch (e) {
-    yield { kind: 'rejected', origin: { ...origin, at: `${origin.at ?? ''}.CloudTrailEvent` }, reason: `CloudTrailEvent is not valid JSON: ${(e as Error).message}` };
+    yield { kind: 'rejected', origin: { ...origin, at: `${origin.at ?? ''}.CloudTrailEvent` }, reason: `CloudTrailEvent is not valid JSON: ${cut((e as Error).message)}` };
     return;
   }
   if (isObj(parsed)) yield { kind: 'record', raw: parsed, origin };

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { TrailbotError } from '../errors.ts';
 import { actorKey, normalizeActor } from './actor.ts';
 import type { Outcome, RawRecord, TrailEvent } from './model.ts';
+import { preview } from './preview.ts';
 import { choosePrimary, extractResources } from './resources.ts';
 import { classifyVia } from './via.ts';
 
@@ -26,7 +27,8 @@ export function isoTime(v: unknown): string | null {
   }
   if (typeof v === 'number' && Number.isFinite(v)) {
     // LookupEvents sends epoch seconds.
-    return new Date(v < 1e11 ? v * 1000 : v).toISOString().replace('.000Z', 'Z');
+    const d = new Date(v < 1e11 ? v * 1000 : v);
+    return Number.isNaN(d.getTime()) ? null : d.toISOString().replace('.000Z', 'Z');
   }
   return null;
 }
@@ -91,9 +93,34 @@ function servicePrefix(eventSource: string | null): string | null {
   if (p === undefined) {
     const i = eventSource.indexOf('.');
     p = i > 0 ? eventSource.slice(0, i) : eventSource;
-    if (prefixes.size < 10_000) prefixes.set(eventSource, p);
+    if (prefixes.size < 10_000 && eventSource.length <= 256) prefixes.set(eventSource, p);
   }
   return p;
+}
+
+/**
+ * Records nested deeper than this are refused: CloudTrail's own are a dozen levels deep, and a deeper
+ * value cannot be stored or logged (JSON.stringify and PostgreSQL's jsonb overflow their stacks).
+ */
+export const MAX_RECORD_DEPTH = 64;
+
+/** Whether a value nests objects/arrays more than `left` levels deep (stops as soon as it does). */
+function deeperThan(v: object, left: number): boolean {
+  if (left === 0) return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (typeof x === 'object' && x !== null && deeperThan(x, left - 1)) return true;
+    }
+    return false;
+  }
+  // Own keys only (a polluted Object.prototype must not make every record look deep).
+  const keys = Object.keys(v);
+  for (let i = 0; i < keys.length; i++) {
+    const x = (v as Record<string, unknown>)[keys[i]!];
+    if (typeof x === 'object' && x !== null && deeperThan(x, left - 1)) return true;
+  }
+  return false;
 }
 
 /**
@@ -141,8 +168,9 @@ function check(value: unknown): { problem: string | null; time: string | null } 
   if (t === undefined || t === null) missing.push('eventTime');
   if (missing.length > 0) return problem(`not a CloudTrail record: missing ${missing.join(', ')}`);
   const time = isoTime(t);
-  if (time === null) return problem(`eventTime ${JSON.stringify(t)} is not a date`);
+  if (time === null) return problem(`eventTime ${preview(t)} is not a date`);
   if (r.userIdentity !== undefined && (r.userIdentity === null || typeof r.userIdentity !== 'object')) return problem('userIdentity is not an object');
+  if (deeperThan(r, MAX_RECORD_DEPTH)) return problem(`nested more than ${MAX_RECORD_DEPTH} levels deep`);
   return { problem: null, time };
 }
 

@@ -255,7 +255,7 @@ function noun(type: string): string {
   if (n === undefined) {
     const i = type.lastIndexOf('::');
     n = (i >= 0 ? type.slice(i + 2) : type).toLowerCase();
-    if (nouns.size < 10_000) nouns.set(type, n);
+    if (nouns.size < 10_000 && type.length <= 256) nouns.set(type, n);
   }
   return n;
 }
@@ -276,7 +276,7 @@ function actionNouns(action: string): [whole: string, rest: string] {
     const a = action.toLowerCase();
     const split = splitAction(action);
     parts = [a, split ? split[1].toLowerCase() : a];
-    if (actionParts.size < 10_000) actionParts.set(action, parts);
+    if (actionParts.size < 10_000 && action.length <= 256) actionParts.set(action, parts);
   }
   return parts;
 }

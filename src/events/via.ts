@@ -80,9 +80,12 @@ type Hit = { via: Via; tool: string | null };
 type Slots = (Hit | Map<string, Hit> | undefined)[];
 const memo = new Map<string, Map<string | null, Map<string | null, Slots>>>();
 const MEMO_MAX = 20_000;
+const MEMO_KEY_MAX = 1_000;
 
 export function classifyVia(i: ViaInput): Hit {
   const ua = i.userAgent ?? '';
+  // A user agent longer than CloudTrail ever writes is classified afresh each time, not kept.
+  if (ua.length > MEMO_KEY_MAX || (i.sourceAddress?.length ?? 0) > MEMO_KEY_MAX || (i.invokedBy?.length ?? 0) > MEMO_KEY_MAX || (i.actorType?.length ?? 0) > MEMO_KEY_MAX) return classify(i);
   let byType = memo.get(ua);
   if (byType === undefined) {
     if (memo.size >= MEMO_MAX) memo.clear();

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCb } from 'node:zlib';
 import { type Unwrapped, unwrap } from '../events/envelopes.ts';
+import { cut } from '../events/preview.ts';
 
 const gunzip = promisify(gunzipCb);
 
@@ -75,6 +76,16 @@ export async function loadBytes(file: string): Promise<Buffer> {
  * single record) or NDJSON (one value per line). Returns the unwrapped records in input order.
  */
 export function parseDocument(text: string, file: string): { items: Unwrapped[]; error?: string } {
+  try {
+    return parseText(text, file);
+  } catch (e) {
+    // Nothing in a file may escape as an exception: whatever it is, the file is reported, not the reader.
+    return { items: [], error: `cannot parse: ${cut(e instanceof Error ? e.message : String(e))}` };
+  }
+}
+
+/** `parseDocument` without the safety net. */
+function parseText(text: string, file: string): { items: Unwrapped[]; error?: string } {
   const items: Unwrapped[] = [];
   const name = file === '-' ? '<stdin>' : file;
   if (!NDJSON_FILE.test(file)) {
@@ -94,7 +105,7 @@ export function parseDocument(text: string, file: string): { items: Unwrapped[];
     try {
       JSON.parse(first);
     } catch {
-      return { items, error: text.trim() === '' ? 'empty file' : `not valid JSON: ${whole.message}` };
+      return { items, error: text.trim() === '' ? 'empty file' : `not valid JSON: ${cut(whole.message)}` };
     }
   }
   let line = 0;
@@ -110,7 +121,7 @@ export function parseDocument(text: string, file: string): { items: Unwrapped[];
     try {
       value = JSON.parse(raw);
     } catch (e) {
-      items.push({ kind: 'rejected', origin: { file: name, line }, reason: `not valid JSON: ${(e as Error).message}` });
+      items.push({ kind: 'rejected', origin: { file: name, line }, reason: `not valid JSON: ${cut((e as Error).message)}` });
       continue;
     }
     for (const u of unwrap(value, { file: name, line })) items.push(u);
@@ -147,7 +158,15 @@ export async function* readInputs(paths: string[], { lookahead = 4 }: { lookahea
       yield { file, items: [], error: why, bytes: 0, ...pos };
       continue;
     }
-    const { items, error } = parseDocument(loaded.toString('utf8'), file);
+    let text: string;
+    try {
+      text = loaded.toString('utf8');
+    } catch (e) {
+      // Larger than the biggest string V8 can hold (~512 MiB).
+      yield { file, items: [], error: `too large to read: ${(e as Error).message}`, bytes: loaded.length, ...pos };
+      continue;
+    }
+    const { items, error } = parseDocument(text, file);
     const only = items.length === 1 ? items[0]! : undefined;
     const bytes = loaded.length;
     if (only && only.kind === 'skipped') yield { file, items: [], skipped: only.reason, bytes, ...pos };

@@ -1,4 +1,5 @@
 import { type Unwrapped, unwrap } from '../events/envelopes.ts';
+import { cut, preview } from '../events/preview.ts';
 
 /**
  * What an SQS message on a trail queue says, with no I/O:
@@ -45,7 +46,7 @@ export function parseMessage(body: string, ref: string): ParsedMessage {
   try {
     value = JSON.parse(body);
   } catch (e) {
-    return { ...out, malformed: `the message is not JSON (${(e as Error).message})` };
+    return { ...out, malformed: `the message is not JSON (${cut((e as Error).message)})` };
   }
   const malformed = interpret(value, ref, out, 0);
   return malformed ? { objects: [], items: [], accounts: [], ignored: out.ignored, malformed } : out;
@@ -67,7 +68,7 @@ function interpret(v: unknown, ref: string, out: ParsedMessage, depth: number): 
     try {
       inner = JSON.parse(v.Message);
     } catch (e) {
-      return `the SNS Message is not JSON (${(e as Error).message})`;
+      return `the SNS Message is not JSON (${cut((e as Error).message)})`;
     }
     return interpret(inner, ref, out, depth + 1);
   }
@@ -91,7 +92,7 @@ function interpret(v: unknown, ref: string, out: ParsedMessage, depth: number): 
     }
     for (const [i, r] of recs.entries()) {
       if (!isObj(r) || !isObj(r.s3)) return `Records[${i}] is not an S3 event record`;
-      const name = String(r.eventName ?? '');
+      const name = typeof r.eventName === 'string' ? r.eventName : '';
       const s3 = r.s3 as Record<string, unknown>;
       const bucket = isObj(s3.bucket) ? s3.bucket.name : undefined;
       const rawKey = isObj(s3.object) ? s3.object.key : undefined;
@@ -108,19 +109,19 @@ function interpret(v: unknown, ref: string, out: ParsedMessage, depth: number): 
     return undefined;
   }
   if (v['detail-type'] !== undefined && v.detail !== undefined) {
-    const dt = String(v['detail-type']);
+    const dt = typeof v['detail-type'] === 'string' ? v['detail-type'] : '';
     // S3 → EventBridge (the bucket's "Send notifications to EventBridge" on): the key comes as it is,
     // not URL-encoded (AmazonS3/latest/userguide/ev-events.html).
     if (v.source === 'aws.s3') {
       const d = v.detail;
       const bucket = isObj(d) && isObj(d.bucket) ? d.bucket.name : undefined;
       const key = isObj(d) && isObj(d.object) ? d.object.key : undefined;
-      if (typeof bucket !== 'string' || typeof key !== 'string' || bucket === '' || key === '') return `EventBridge S3 event ${JSON.stringify(dt)} has no detail.bucket.name or detail.object.key`;
+      if (typeof bucket !== 'string' || typeof key !== 'string' || bucket === '' || key === '') return `EventBridge S3 event ${preview(v['detail-type'])} has no detail.bucket.name or detail.object.key`;
       if (dt === 'Object Created') addObject(out, bucket, key);
       else out.ignored.push(`s3://${bucket}/${key}: ${dt} (only Object Created events bring new files)`);
       return undefined;
     }
-    if (!/via CloudTrail$/.test(dt)) return `EventBridge event of type ${JSON.stringify(dt)} is not a CloudTrail event (expected "AWS API Call via CloudTrail")`;
+    if (!/via CloudTrail$/.test(dt)) return `EventBridge event of type ${preview(v['detail-type'])} is not a CloudTrail event (expected "AWS API Call via CloudTrail")`;
     out.accounts.push(typeof v.account === 'string' ? v.account : '');
     for (const u of unwrap(v, { file: ref })) out.items.push(u);
     const rejected = out.items.find((u): u is Extract<Unwrapped, { kind: 'rejected' }> => u.kind === 'rejected');

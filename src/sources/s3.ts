@@ -34,7 +34,13 @@ export async function readTrailFile(s3: S3Port, bucket: string, key: string, sig
     }
   }
   const where = `s3://${bucket}/${key}`;
-  const { items, error } = parseDocument(data.toString('utf8'), key.endsWith('.gz') ? where : `${where}.json`);
+  let text: string;
+  try {
+    text = data.toString('utf8');
+  } catch (e) {
+    return { items: [], etag, bytes: body.length, error: `too large to read: ${(e as Error).message}` };
+  }
+  const { items, error } = parseDocument(text, key.endsWith('.gz') ? where : `${where}.json`);
   return { items, etag, bytes: body.length, ...(error ? { error } : {}) };
 }
 
