@@ -59,11 +59,18 @@ describe('flows configuration', () => {
     expect(e.code).toBe('E_CONFIG_INVALID');
     expect(e.message).toContain('flows.clickops-brust: unknown key — did you mean clickops-burst?');
     expect(e.message).toContain('flows.clickops-burst.params.morethan: unknown key — did you mean moreThan?');
-    expect(e.message).toContain('flows.clickops-burst.params.window: expected a duration such as 30m, 24h, 7d or 2w');
+    expect(e.message).toContain('flows.clickops-burst.params.window: expected a duration: a whole number and a unit: 90s, 5m, 1h30m, 7d, 2w');
     expect(e.message).toMatch(/flows\.clickops-burst\.severity: .*"critical"/);
     expect(e.message).toContain('flows.expected.accounts.12345');
     expect(e.message).toContain('flows.allow.automationRoles');
     expect(e.hint).toContain('trailbot.config.yaml');
+  });
+
+  it('reads durations in the one time grammar of CLI, API and config (src/time.ts)', () => {
+    // `1h30m` is a duration everywhere else (CLI, API, sources); flows took only one unit before.
+    expect(flowsConfigSchema.safeParse({ 'clickops-burst': { params: { window: '1h30m' } } }).success).toBe(true);
+    expect(flowsConfigSchema.safeParse({ 'clickops-burst': { params: { window: '99999999999d' } } }).success).toBe(false);
+    expect(flowsConfigSchema.safeParse({ 'clickops-burst': { params: { window: '10m junk' } } }).success).toBe(false);
   });
 
   it('exports a zod schema the runtime config loader can embed', () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TrailbotError } from '../errors.ts';
+import { DURATION_FORMS } from '../time.ts';
 import { ALLOW_LISTS, type AnyFlow, isDuration, type ParamValue, SEVERITIES } from './define.ts';
 import { FLOWS } from './registry.ts';
 
@@ -28,7 +29,7 @@ import { FLOWS } from './registry.ts';
  * ```
  */
 
-const duration = z.string().refine(isDuration, { message: 'expected a duration such as 30m, 24h, 7d or 2w' });
+const duration = z.string().refine(isDuration, { message: `expected a duration: ${DURATION_FORMS}` });
 const pattern = z.string().min(1, 'an empty pattern matches nothing');
 const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+[a-z]?$|^[a-z0-9-]+$/, 'expected a region name such as eu-west-1');
 const accountId = z.string().regex(/^\d{12}$/, 'expected a 12-digit account id');

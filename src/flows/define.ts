@@ -1,4 +1,5 @@
 import type { TrailEvent } from '../events/model.ts';
+import { durationMs as parseDurationMs } from '../time.ts';
 
 /**
  * A flow is trailbot's judgment about one kind of event: a value made of small pure functions
@@ -123,16 +124,14 @@ export function defineFlow<P extends Params>(def: FlowDef<P>): FlowDef<P> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyFlow = FlowDef<any>;
 
-const DURATION = /^(\d+)(s|m|h|d|w)$/;
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
+/** Whether `v` is a duration in trailbot's one time grammar (src/time.ts): `90s`, `30m`, `1h30m`, `7d`, `2w`. */
 export function isDuration(v: string): boolean {
-  return DURATION.test(v);
+  return parseDurationMs(v) !== undefined;
 }
 
-/** `30m`, `24h`, `7d`, `2w` → milliseconds. */
+/** A duration (src/time.ts grammar) → milliseconds. */
 export function durationMs(v: string): number {
-  const m = DURATION.exec(v);
-  if (!m) throw new Error(`not a duration: ${v}`);
-  return Number(m[1]) * UNIT_MS[m[2]!]!;
+  const ms = parseDurationMs(v);
+  if (ms === undefined) throw new Error(`not a duration: ${v}`);
+  return ms;
 }
