@@ -95,8 +95,15 @@ describe('times', () => {
 
 describe('ranges', () => {
   it('gives both ends as ISO strings, either may be missing', () => {
-    expect(parseRange('7d', '2024-08-10', { now: NOW })).toEqual({ since: '2024-08-03T12:00:00.000Z', until: '2024-08-10T00:00:00.000Z' });
+    expect(parseRange('2024-08-03T12:00Z', '2024-08-10', { now: NOW })).toEqual({ since: '2024-08-03T12:00:00.000Z', until: '2024-08-10T00:00:00.000Z' });
+    expect(parseRange('7d', undefined, { now: NOW })).toEqual({ since: '2024-08-03T12:00:00.000Z', until: undefined });
     expect(parseRange(undefined, undefined)).toEqual({ since: undefined, until: undefined });
+  });
+
+  it('counts a duration since back from the given until (the week before it), not from now', () => {
+    // `trail bob --until 2024-07-01` with the default --since 7d: the week before July 1st, not an error.
+    expect(parseRange('7d', '2024-07-01', { now: NOW })).toEqual({ since: '2024-06-24T00:00:00.000Z', until: '2024-07-01T00:00:00.000Z' });
+    expect(parseRange('7d', '2024-08-09', { now: NOW, sinceFromUntil: false }).since).toBe('2024-08-03T12:00:00.000Z');
   });
 
   it('refuses since after until, naming both', () => {

@@ -115,7 +115,7 @@ export interface RangeOptions {
   now?: Date | number;
   /** How the two ends are called where they were written (default `since`, `until`). */
   names?: [string, string];
-  /** A duration `since` counts back from `until` (a report's period), not from now. */
+  /** A duration `since` counts back from `until` when `until` is given (default; `--since 7d --until 2024-08-01` is the week before), else from now. */
   sinceFromUntil?: boolean;
 }
 
@@ -126,7 +126,7 @@ export interface RangeOptions {
 export function parseRange(
   since: string | undefined,
   until: string | undefined,
-  { now = Date.now(), names = ['since', 'until'], sinceFromUntil = false }: RangeOptions = {},
+  { now = Date.now(), names = ['since', 'until'], sinceFromUntil = true }: RangeOptions = {},
 ): { since: string | undefined; until: string | undefined } {
   const u = until === undefined || until === '' ? undefined : parseTime(until, { name: names[1], now });
   const s = since === undefined || since === '' ? undefined : parseTime(since, { name: names[0], now: sinceFromUntil && u !== undefined ? u : now });

@@ -16,7 +16,7 @@ export function parseTimeArg(value: string, option: string, now: Date = new Date
 export function parseSinceUntil(
   since: string | undefined,
   until: string | undefined,
-  { now = new Date(), sinceFromUntil = false }: { now?: Date; sinceFromUntil?: boolean } = {},
+  { now = new Date(), sinceFromUntil = true }: { now?: Date; sinceFromUntil?: boolean } = {},
 ): { since: string | undefined; until: string | undefined } {
   return parseRange(since, until, { now, names: ['--since', '--until'], sinceFromUntil });
 }
