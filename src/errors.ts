@@ -18,6 +18,10 @@ export type ErrorCode =
   | 'E_NOT_FOUND'
   | 'E_UNAUTHORIZED'
   | 'E_FORBIDDEN'
+  | 'E_JIRA_RATE_LIMITED'
+  | 'E_JIRA_UNAVAILABLE'
+  | 'E_JIRA_REJECTED'
+  | 'E_JIRA_AUTH'
   | 'E_INTERNAL';
 
 /** Every code at run time (the HTTP tests check answers against it); the compiler keeps it in step with ErrorCode. */
@@ -37,6 +41,10 @@ const DECLARED: Record<ErrorCode, true> = {
   E_NOT_FOUND: true,
   E_UNAUTHORIZED: true,
   E_FORBIDDEN: true,
+  E_JIRA_RATE_LIMITED: true,
+  E_JIRA_UNAVAILABLE: true,
+  E_JIRA_REJECTED: true,
+  E_JIRA_AUTH: true,
   E_INTERNAL: true,
 };
 export const ERROR_CODES: readonly ErrorCode[] = Object.keys(DECLARED) as ErrorCode[];
