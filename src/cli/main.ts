@@ -5,6 +5,7 @@ import { registerEventCommands } from './events.ts';
 import { registerFlowsCommands } from './flows.ts';
 import { registerRuntimeCommands } from './runtime.ts';
 import { registerSourcesCommands } from './sources.ts';
+import { registerTicketsCommands } from './tickets.ts';
 
 /** Exit codes: 0 done; 1 done, but some input was rejected; 2 wrong usage or settings; 3 failure. */
 export const EXIT = { ok: 0, rejected: 1, usage: 2, failure: 3 } as const;
@@ -58,6 +59,7 @@ export function buildProgram(io: Io = defaultIo): { program: Command; exit: () =
   registerFlowsCommands(cli);
   registerSourcesCommands(cli);
   registerRuntimeCommands(cli);
+  registerTicketsCommands(cli);
   program.addOption(new Option('--no-color', 'plain output').hideHelp());
   return { program, exit: () => exitCode };
 }

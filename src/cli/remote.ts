@@ -1,3 +1,4 @@
+import type { TicketListing } from '../actions/jira/tickets.ts';
 import type { SummarizedEvent, TrailEvent } from '../events/model.ts';
 import { type ErrorCode, TrailbotError } from '../errors.ts';
 import type { JobInfo, JobQueue, JobState, ScheduleInfo } from '../runtime/queue.ts';
@@ -20,6 +21,8 @@ export interface Remote {
   /** The queue, as far as the `jobs` commands use it. */
   queue(): Promise<RemoteQueue>;
   addJob(kind: string, data: unknown, key: string | undefined): Promise<{ id: string; duplicate: boolean; backend: string }>;
+  /** The Jira tickets of findings (GET /api/tickets). */
+  tickets(q: { state?: string | undefined; limit?: number | undefined }): Promise<TicketListing[]>;
 }
 
 export type RemoteQueue = Pick<JobQueue, 'backend' | 'name' | 'list' | 'counts' | 'schedules' | 'get' | 'retry'>;
@@ -165,5 +168,6 @@ export function remoteApi(url: string, token?: string): Remote {
       };
     },
     addJob: (kind, data, key) => call('POST', '/jobs', {}, { kind, data, key }),
+    tickets: async (q) => (await call<{ tickets: TicketListing[] }>('GET', '/tickets', { state: q.state, limit: q.limit })).tickets,
   };
 }

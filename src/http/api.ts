@@ -4,6 +4,7 @@ import { parseLimit, parseTimeArg } from '../cli/time.ts';
 import { parseRange } from '../time.ts';
 import { withSummary } from '../events/summary.ts';
 import { FINDING_STATUSES, type Finding, type FindingStatus, findingEventIds, findingsPage, getFinding } from '../flows/index.ts';
+import { listTickets, type TicketState, ticketBriefs } from '../actions/jira/tickets.ts';
 import { getReport, listReports } from '../reports/scheduled.ts';
 import { REPORT_FORMATS, type ReportFormat, renderReport } from '../reports/index.ts';
 import { JOB_STATES, type JobQueue, type JobState } from '../runtime/queue.ts';
@@ -89,14 +90,23 @@ export function createApi({ store, queue }: { store: Store; queue: JobQueue }): 
     const updatedSince = exact && new Date(`${exact[1]}Z`).toISOString().startsWith(exact[1]!) ? exact[0] : time(q.updated_since, 'updated_since');
     // A feed: poll with after=<next> to get every change once, in order (findingsPage).
     const page = await findingsPage(store.db, { after: q.after, updatedSince, flow: q.flow, status, limit: parseLimit(q.limit ?? '100', 'limit', 1000) });
-    return c.json({ findings: page.findings.map(brief), next: page.next });
+    const tickets = await ticketBriefs(store.db, page.findings.map((f) => f.id));
+    return c.json({ findings: page.findings.map((f) => ({ ...brief(f), ticket: tickets.get(f.id) ?? null })), next: page.next });
   });
 
   api.get('/findings/:id', async (c) => {
     const id = c.req.param('id');
     const finding = await getFinding(store.db, id);
     if (!finding) throw new HTTPException(404, { message: `no finding ${id}` });
-    return c.json({ finding: { ...finding, eventIds: await findingEventIds(store.db, id) } });
+    const ticket = (await ticketBriefs(store.db, [id])).get(id) ?? null;
+    return c.json({ finding: { ...finding, eventIds: await findingEventIds(store.db, id), ticket } });
+  });
+
+  // The Jira tickets of findings, newest change first (`trailbot tickets`): sent, kept without Jira, failed with why.
+  api.get('/tickets', async (c) => {
+    const state = c.req.query('state') as TicketState | undefined;
+    if (state && !['intent', 'created', 'not-sent', 'failed'].includes(state)) throw new HTTPException(400, { message: 'state must be intent, created, not-sent or failed' });
+    return c.json({ tickets: await listTickets(store.db, { state, limit: parseLimit(c.req.query('limit') ?? '100', 'limit', 1000) }) });
   });
 
   api.get('/reports', async (c) => {

@@ -33,7 +33,7 @@ export type AnyJobDefinition = JobDefinition<any, unknown>;
 export type Registry = Record<string, AnyJobDefinition>;
 
 /** Codes that mean the input is wrong: retrying cannot help, so the job fails at once. */
-const PERMANENT: ReadonlySet<ErrorCode> = new Set(['E_INPUT_UNREADABLE', 'E_INPUT_NOT_JSON', 'E_INPUT_SHAPE', 'E_RECORD_INVALID', 'E_USAGE', 'E_CONFIG_INVALID', 'E_STORE_MIGRATION']);
+const PERMANENT: ReadonlySet<ErrorCode> = new Set(['E_INPUT_UNREADABLE', 'E_INPUT_NOT_JSON', 'E_INPUT_SHAPE', 'E_RECORD_INVALID', 'E_USAGE', 'E_CONFIG_INVALID', 'E_STORE_MIGRATION', 'E_JIRA_REJECTED', 'E_JIRA_AUTH']);
 
 function notWired(stage: keyof Pipeline, issue: string): never {
   throw new TrailbotError('E_USAGE', `no ${stage} handler is wired yet (${issue}); this job cannot run`, {
@@ -189,6 +189,13 @@ export function defaultJobs(pipeline: Pipeline): Registry {
         const r = await run(ctx, p);
         if (p.target === 'jira' && r.ticket && r.ticket !== 'unchanged') ctx.metrics.tickets.inc({ action: r.ticket });
         return r;
+      },
+    }),
+    'tickets-sync': defineJob({
+      payload: jobPayloads['tickets-sync'],
+      async run(ctx, p) {
+        const run = pipeline.ticketsSync ?? (() => notWired('ticketsSync', 'the Jira integration'));
+        return run(ctx, p);
       },
     }),
     remediate: defineJob({

@@ -38,6 +38,12 @@ export const jobPayloads = {
     findingId: z.string().min(1, 'expected the finding id'),
     action: z.enum(['open', 'update', 'resolve'], { error: 'expected open, update or resolve' }).default('open'),
   }),
+  /**
+   * The tickets catch-up: enqueues `notify` for findings changed since the last pass (the findings
+   * feed's cursor, kept in the store) whose ticket is missing or behind, e.g. when a worker died
+   * between the findings' commit and its notify enqueue. Scheduled every minute (src/runtime/service.ts).
+   */
+  'tickets-sync': z.strictObject({}),
   /** Carry out an approved remediation step (IAM deactivation and the like). */
   remediate: z.strictObject({
     approvalId: z.string().min(1, 'expected the approval id'),
@@ -79,6 +85,7 @@ export const RETRY: Record<JobKind, RetryPolicy> = {
   'poll-source': { attempts: 3, backoffMs: 5_000 },
   'evaluate-flows': { attempts: 5, backoffMs: 2_000 },
   notify: { attempts: 8, backoffMs: 5_000 },
+  'tickets-sync': { attempts: 2, backoffMs: 10_000 },
   remediate: { attempts: 3, backoffMs: 10_000 },
   report: { attempts: 3, backoffMs: 30_000 },
   probe: { attempts: 1, backoffMs: 1_000 },
@@ -118,8 +125,12 @@ export function idempotencyKey<K extends JobKind>(kind: K, p: JobPayload<K>, now
     case 'evaluate-flows':
       return digest([...(p as JobPayload<'evaluate-flows'>).eventIds].sort());
     case 'notify': {
+      // What changed is in the key: opening a finding's ticket is one job per finding (later tickets
+      // of the same finding, after one was closed, come from update jobs); updates are one job per
+      // finding per minute (enqueued delayed to the minute's end: one comment however many events).
       const q = p as JobPayload<'notify'>;
-      return `${q.target}-${q.action}-${digest(q.findingId)}`;
+      const base = `${q.target}-${q.action}-${digest(q.findingId)}`;
+      return q.action === 'update' ? `${base}-${notifyMinute(now)}` : base;
     }
     case 'remediate': {
       const q = p as JobPayload<'remediate'>;
@@ -132,6 +143,16 @@ export function idempotencyKey<K extends JobKind>(kind: K, p: JobPayload<K>, now
     default:
       return digest(p, now, Math.random());
   }
+}
+
+/** The minute an update falls in (its notify job runs at the minute's end: see notifyDelayMs). */
+export function notifyMinute(now: number): number {
+  return Math.floor(now / 60_000);
+}
+
+/** How long an update's notify job waits: until the end of its minute, so the minute's events go in one comment. */
+export function notifyDelayMs(now: number): number {
+  return (notifyMinute(now) + 1) * 60_000 - now;
 }
 
 /** Readable zod issues: `records[2]: expected a CloudTrail record (a JSON object)`. */

@@ -34,7 +34,7 @@ export interface FlowsResult {
 
 export interface NotifyResult {
   /** For Jira: what happened to the ticket. */
-  ticket?: 'created' | 'updated' | 'unchanged' | 'resolved';
+  ticket?: 'created' | 'updated' | 'unchanged' | 'resolved' | 'not-sent';
   [k: string]: unknown;
 }
 
@@ -49,6 +49,8 @@ export interface Pipeline {
   evaluateFlows?: (ctx: JobContext, p: JobPayload<'evaluate-flows'>) => Promise<FlowsResult>;
   /** Slack/Jira: tell people about a finding, idempotently (the job id is the key). */
   notify?: (ctx: JobContext, p: JobPayload<'notify'>) => Promise<NotifyResult>;
+  /** Jira: the tickets catch-up (enqueue `notify` for findings whose ticket is missing or behind). */
+  ticketsSync?: (ctx: JobContext, p: JobPayload<'tickets-sync'>) => Promise<Record<string, unknown>>;
   /** IAM: carry out an approved remediation step. */
   remediate?: (ctx: JobContext, p: JobPayload<'remediate'>) => Promise<Record<string, unknown>>;
   /** Write a periodic report. */

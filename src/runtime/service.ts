@@ -31,6 +31,8 @@ export interface ServiceOptions {
   work?: Partial<WorkOptions>;
   /** The flows outbox drainer's timing (tests shorten it). */
   outbox?: OutboxDrainOptions;
+  /** How often the tickets catch-up runs when the pipeline has one (default 60 s). */
+  ticketsSyncEveryMs?: number;
 }
 
 export interface Service {
@@ -130,6 +132,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       });
       if (flowsWired) drain = startOutboxDrain({ store, queue, log }, opts.outbox);
       const scheduled = await reconcileSchedules(queue, config);
+      // The tickets catch-up (src/actions/jira/sync.ts): one schedule under a stable id, whoever upserts it.
+      if (opts.pipeline?.ticketsSync) {
+        await queue.schedule({ id: 'tickets-sync', every: opts.ticketsSyncEveryMs ?? 60_000, name: 'tickets-sync', data: {}, ...RETRY['tickets-sync'] });
+        scheduled.push('tickets-sync');
+      }
       if (scheduled.length) log.info({ schedules: scheduled }, 'recurring work scheduled');
     }
     const app = createApp({ store, queue, metrics, log, role, auth: { tokens: config.api.tokens } });
