@@ -79,7 +79,7 @@ describe('readConfig', () => {
     const cwd = empty();
     writeFileSync(
       join(cwd, 'trailbot.config.yaml'),
-      'sources:\n  - id: org-trail\n    kind: s3\n    bucket: my-trail\n    every: 5m\naccounts:\n  - id: "111122223333"\n    name: prod\nreports:\n  - id: daily\n    kind: denied\n    pattern: "0 8 * * *"\nflows:\n  access-key-created: { enabled: true }\nrouting:\n  default: { slack: "#sec" }\n',
+      'sources:\n  - id: org-trail\n    kind: s3\n    bucket: my-trail\n    every: 5m\naccounts:\n  - id: "111122223333"\n    name: prod\nreports:\n  - id: daily\n    kind: denied\n    pattern: "0 8 * * *"\nflows:\n  access-key-created: { enabled: true }\nrouting:\n  jira: { minSeverity: high, project: SEC }\n  slack: { channel: "#sec" }\n  rules:\n    - match: { flow: new-service }\n      jira: false\n',
     );
     const c = readConfig({}, { cwd });
     expect(c.configFile).toBe(join(cwd, 'trailbot.config.yaml'));
@@ -87,6 +87,7 @@ describe('readConfig', () => {
     expect(c.reports).toEqual([{ id: 'daily', kind: 'denied', pattern: '0 8 * * *', tz: 'UTC' }]);
     expect(c.accounts[0]).toMatchObject({ id: '111122223333', name: 'prod' });
     expect(c.flows).toEqual({ 'access-key-created': { enabled: true } });
+    expect(c.routing).toEqual({ jira: { minSeverity: 'high', project: 'SEC' }, slack: { channel: '#sec' }, rules: [{ match: { flow: 'new-service' }, jira: false }] });
 
     writeFileSync(join(cwd, 'bad.yaml'), 'sourcs: []\nsources:\n  - id: Org Trail\n    every: soon\naccounts: { id: 1 }\nflows:\n  no-such-flow: {}\n');
     const e = errorOf(() => readConfig({ TRAILBOT_CONFIG: 'bad.yaml', PORT: '0' }, { cwd }));
@@ -98,6 +99,26 @@ describe('readConfig', () => {
     expect(m).toContain('sources[0].id: expected lower-case letters');
     expect(m).toContain('sources[0].every: every "soon" is not a duration (use a whole number and a unit: 90s, 5m, 1h30m, 7d, 2w');
     expect(m).toContain('accounts: expected a list of accounts');
+  });
+
+  it('checks the routing section, each problem named by its path, in the same one message as the rest', () => {
+    const cwd = empty();
+    writeFileSync(
+      join(cwd, 'trailbot.config.yaml'),
+      'routing:\n  default: { slack: "#sec" }\n  jira: { minSeverity: urgent, project: sec, labels: [prod account] }\n  rules:\n    - match: { flow: [root-activty], account: [111122223333] }\n      jira: { project: OPS }\n',
+    );
+    const m = errorOf(() => readConfig({ PORT: '0' }, { cwd })).message;
+    const file = join(cwd, 'trailbot.config.yaml');
+    expect(m).toMatch(/^7 settings are wrong:/);
+    expect(m).toContain('PORT: expected a port number');
+    expect(m).toContain(`${file} routing.default: unknown key (known: jira, slack, rules)`);
+    expect(m).toContain(`${file} routing.jira.minSeverity: "urgent" is not a severity; expected one of info, low, medium, high, critical`);
+    expect(m).toContain(`${file} routing.jira.project: expected a Jira project key`);
+    expect(m).toContain(`${file} routing.jira.labels[0]: Jira labels cannot contain spaces`);
+    expect(m).toContain(`${file} routing.rules[0].match.flow[0]: unknown flow "root-activty" — did you mean root-activity?`);
+    expect(m).toContain(`${file} routing.rules[0].match.account[0]: put the account id in quotes ("111122223333")`);
+    writeFileSync(join(cwd, 'trailbot.config.yaml'), 'routing: [jira]\n');
+    expect(errorOf(() => readConfig({}, { cwd })).message).toContain(`${file} routing: expected a mapping, e.g. routing: { jira: { minSeverity: high } }`);
   });
 
   it('checks each source against its kind, in the same one message as the rest', () => {

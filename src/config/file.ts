@@ -88,9 +88,15 @@ export const accountSchema = z.looseObject({
  */
 export const flowsSectionSchema = z.record(z.string(), z.unknown(), { error: 'expected a mapping of flow id to its settings' });
 
+/**
+ * The `routing` section belongs to the ticket work: readConfig checks it against `routingSchema`
+ * (src/actions/jira/routing.ts) in the same one message and hands the parsed section on.
+ */
+export const routingSectionSchema = z.record(z.string(), z.unknown(), { error: 'expected a mapping, e.g. routing: { jira: { minSeverity: high } }' });
+
 export const fileSchema = z.strictObject({
   flows: flowsSectionSchema.optional(),
-  routing: z.record(z.string(), z.unknown(), { error: 'expected a mapping, e.g. routing: { default: { slack: "#security" } }' }).optional(),
+  routing: routingSectionSchema.optional(),
   accounts: z.array(accountSchema, { error: 'expected a list of accounts, e.g. - id: "123456789012"' }).optional(),
   sources: z
     .array(sourceSchema, { error: 'expected a list of sources, e.g. - id: org-trail' })

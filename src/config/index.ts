@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { TrailbotError } from '../errors.ts';
+import { describeRoutingIssues, type Routing, routingSchema } from '../actions/jira/routing.ts';
 import { describeFlowsConfigIssues, flowsConfigSchema } from '../flows/config.ts';
 import { checkSources } from '../sources/config.ts';
 import { AWS_ENDPOINT, EXAMPLES, envSchema, type EnvSettings, LOG_LEVELS, type QueueBackendName, SECRET_ENV, TOGETHER } from './env.ts';
@@ -49,7 +50,8 @@ export interface Config {
   approvalSecret: string | undefined;
   oidc: { issuer: string; clientId: string; clientSecret: string } | undefined;
   flows: FileSettings['flows'];
-  routing: FileSettings['routing'];
+  /** Which findings become tickets (and, later, Slack messages), validated by routingSchema. */
+  routing: Routing | undefined;
   accounts: NonNullable<FileSettings['accounts']>;
   sources: NonNullable<FileSettings['sources']>;
   reports: NonNullable<FileSettings['reports']>;
@@ -173,6 +175,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, opts: ReadConfi
 
   const file = loadFile(s.TRAILBOT_CONFIG, cwd);
   let f: FileSettings = {};
+  let routing: Routing | undefined;
   if (file.error) problems.push({ key: 'TRAILBOT_CONFIG', message: file.error, example: `TRAILBOT_CONFIG=${EXAMPLES.TRAILBOT_CONFIG}` });
   else if (file.path) {
     const fp = fileSchema.safeParse(file.data);
@@ -184,6 +187,18 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, opts: ReadConfi
       const r = flowsConfigSchema.safeParse(flowsSection);
       if (!r.success) {
         for (const line of describeFlowsConfigIssues(r.error)) {
+          const at = line.indexOf(': ');
+          problems.push({ key: `${file.path} ${line.slice(0, at)}`, message: line.slice(at + 2) });
+        }
+      }
+    }
+    // The routing section is checked against the ticket work's own schema, in the same one message.
+    const routingSection = (file.data as { routing?: unknown } | null)?.routing;
+    if (routingSection !== undefined && routingSection !== null && typeof routingSection === 'object' && !Array.isArray(routingSection)) {
+      const r = routingSchema.safeParse(routingSection);
+      if (r.success) routing = r.data;
+      else {
+        for (const line of describeRoutingIssues(r.error)) {
           const at = line.indexOf(': ');
           problems.push({ key: `${file.path} ${line.slice(0, at)}`, message: line.slice(at + 2) });
         }
@@ -227,7 +242,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, opts: ReadConfi
     approvalSecret: s.APPROVAL_SECRET,
     oidc: s.OIDC_ISSUER ? { issuer: s.OIDC_ISSUER, clientId: s.OIDC_CLIENT_ID!, clientSecret: s.OIDC_CLIENT_SECRET! } : undefined,
     flows: f.flows,
-    routing: f.routing,
+    routing,
     accounts: f.accounts ?? [],
     sources: f.sources ?? [],
     reports: f.reports ?? [],

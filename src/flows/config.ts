@@ -108,7 +108,8 @@ export function overrideOf(config: FlowsConfig, id: string): FlowOverride {
   return ((config as unknown as Record<string, FlowOverride | undefined>)[id]) ?? {};
 }
 
-function closest(word: string, options: readonly string[]): string | null {
+/** The option nearest to `word` (edit distance), when it is near enough to suggest. */
+export function closest(word: string, options: readonly string[]): string | null {
   let best: string | null = null;
   let bestD = Infinity;
   for (const o of options) {
