@@ -53,11 +53,14 @@ export class TrailbotError extends Error {
   readonly code: ErrorCode;
   /** What the operator should do about it. */
   readonly hint: string | undefined;
-  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+  /** Try again no earlier than this many ms from now (a 429's Retry-After); the queue honours it. */
+  readonly retryAfterMs: number | undefined;
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown; retryAfterMs?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TrailbotError';
     this.code = code;
     this.hint = options.hint;
+    this.retryAfterMs = options.retryAfterMs;
   }
 }
 
