@@ -1,8 +1,8 @@
-import { createPostgresBackend, type Job, type JobsOptions, Queue, type QueueOptions, Worker, type WorkerOptions } from 'bullmq';
+import { createPostgresBackend, DelayedError, type Job, type JobsOptions, Queue, type QueueOptions, Worker, type WorkerOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { TrailbotError } from '../errors.ts';
 import { maskUrl } from '../config/index.ts';
-import { JOB_STATES, type JobInfo, type JobQueue, type JobState, type NewJob, type Processor, type Schedule, type WorkOptions, withTimeout } from './queue.ts';
+import { backoffDelay, JOB_STATES, type JobInfo, type JobQueue, type JobState, type NewJob, type Processor, rateLimitedDelay, retryAfterOf, type RunningJob, type Schedule, type WorkOptions, withTimeout } from './queue.ts';
 
 /**
  * BullMQ behind the JobQueue interface, on Redis or on BullMQ's PostgreSQL backend. Both take the
@@ -19,10 +19,29 @@ export type BullConnection = { kind: 'redis'; url: string } | { kind: 'postgres'
 /** Where BullMQ keeps its tables in PostgreSQL, apart from the store's. */
 export const PG_QUEUE_SCHEMA = 'trailbot_queue';
 
+/**
+ * Retries back off exponentially (2^(n-1)·delay, as BullMQ's 'exponential'), but never sooner than
+ * an error's retryAfterMs: a custom strategy, which every worker of ours registers (backoffStrategy).
+ */
+export const BACKOFF_TYPE = 'trailbot';
+const backoffStrategy = (attemptsMade: number, _type?: string, err?: Error, job?: { opts: JobsOptions }): number => {
+  const base = typeof job?.opts.backoff === 'object' ? (job.opts.backoff.delay ?? 1000) : 1000;
+  return Math.max(backoffDelay(base, attemptsMade), retryAfterOf(err) ?? 0);
+};
+
+/**
+ * A job's rate-limited tries so far: BullMQ counts every start (attemptsStarted) but only failed
+ * and finished tries in attemptsMade; a try put off with moveToDelayed (no attempt used) is the
+ * difference, less the current try (stalls count too, which only makes the cap come sooner).
+ */
+function rateLimited(job: Job): Pick<RunningJob, 'rateLimitedRetries' | 'createdAtMs'> {
+  return { rateLimitedRetries: Math.max(0, (job.attemptsStarted ?? 0) - job.attemptsMade - 1), createdAtMs: job.timestamp || undefined };
+}
+
 function jobOptions(j: Pick<NewJob, 'attempts' | 'backoffMs' | 'delayMs'>): JobsOptions {
   return {
     attempts: j.attempts,
-    backoff: { type: 'exponential', delay: j.backoffMs },
+    backoff: { type: BACKOFF_TYPE, delay: j.backoffMs },
     delay: j.delayMs,
     removeOnComplete: { age: KEEP_COMPLETED_S },
     removeOnFail: { age: KEEP_FAILED_S },
@@ -131,7 +150,7 @@ export async function openBullQueue(name: string, conn: BullConnection): Promise
       await queue.upsertJobScheduler(s.id, s.pattern ? { pattern: s.pattern, tz: s.tz } : { every: s.every! }, {
         name: s.name,
         data: s.data,
-        opts: { attempts: s.attempts, backoff: { type: 'exponential', delay: s.backoffMs }, removeOnComplete: { age: KEEP_COMPLETED_S }, removeOnFail: { age: KEEP_FAILED_S } },
+        opts: { attempts: s.attempts, backoff: { type: BACKOFF_TYPE, delay: s.backoffMs }, removeOnComplete: { age: KEEP_COMPLETED_S }, removeOnFail: { age: KEEP_FAILED_S } },
       });
     },
     async unschedule(id) {
@@ -150,11 +169,26 @@ export async function openBullQueue(name: string, conn: BullConnection): Promise
         lockDuration: opts.lockDurationMs ?? 30_000,
         stalledInterval: opts.stalledIntervalMs ?? 30_000,
         maxStalledCount: 2,
+        settings: { backoffStrategy },
         connection: undefined as never,
       };
       let worker: Worker;
-      const run = (job: Job) =>
-        processor({ id: String(job.id), name: job.name, data: job.data, attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1, scheduledAt: scheduledAt(job) });
+      const ev = opts.onEvent;
+      const running = (job: Job) => ({ id: String(job.id), name: job.name, data: job.data, attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1 });
+      const run = async (job: Job, token?: string) => {
+        const rl = rateLimited(job);
+        try {
+          return await processor({ id: String(job.id), name: job.name, data: job.data, attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1, scheduledAt: scheduledAt(job), ...rl });
+        } catch (e) {
+          const delay = token ? rateLimitedDelay(e, rl) : undefined;
+          if (delay === undefined) throw e;
+          // Rate-limited: back to delayed for the time asked, without using an attempt (BullMQ's
+          // manual delay: moveToDelayed, then DelayedError so the worker leaves the job there).
+          await job.moveToDelayed(Date.now() + delay, token);
+          ev?.({ type: 'failed', job: running(job), reason: e instanceof Error ? e.message : String(e), willRetry: true, retryInMs: delay });
+          throw new DelayedError();
+        }
+      };
       if (pgConn) {
         worker = new Worker(name, run, { ...wopts, connection: pgConn } as unknown as WorkerOptions, createPostgresBackend as never);
       } else {
@@ -163,8 +197,6 @@ export async function openBullQueue(name: string, conn: BullConnection): Promise
         owned.push(r);
         worker = new Worker(name, run, { ...wopts, connection: r, prefix: 'trailbot' });
       }
-      const ev = opts.onEvent;
-      const running = (job: Job) => ({ id: String(job.id), name: job.name, data: job.data, attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1 });
       worker.on('error', (error) => ev?.({ type: 'error', error }));
       worker.on('completed', (job) => ev?.({ type: 'completed', job: running(job) }));
       worker.on('failed', (job, err) => {

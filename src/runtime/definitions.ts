@@ -12,7 +12,7 @@ import { describeIssues, type JobKind, type JobPayload, jobPayloads } from './jo
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { JobContext, Pipeline } from './pipeline.ts';
-import type { JobQueue, Processor, RunningJob } from './queue.ts';
+import { type JobQueue, type Processor, rateLimitedDelay, retryAfterOf, type RunningJob } from './queue.ts';
 
 /**
  * What each job kind does. A definition is a value (like inngest's createFunction): its payload
@@ -269,10 +269,13 @@ export function makeProcessor(registry: Registry, deps: ProcessorDeps): Processo
     } catch (e) {
       const permanent = e instanceof UnrecoverableError || (e instanceof Error && e.name === 'UnrecoverableError') || (e instanceof TrailbotError && PERMANENT.has(e.code));
       const message = e instanceof UnrecoverableError ? e.message : describeError(asTrailbotError(e));
-      const willRetry = !permanent && job.attemptsMade + 1 < job.attempts;
+      // A rate-limited try (E_JIRA_RATE_LIMITED's retryAfterMs) is retried after the delay asked, without using an attempt.
+      const willRetry = !permanent && (rateLimitedDelay(e, job) !== undefined || job.attemptsMade + 1 < job.attempts);
       done(willRetry ? 'retry' : 'failed');
       if (permanent) throw new UnrecoverableError(message);
       const err = new Error(message, { cause: e });
+      const retryAfterMs = retryAfterOf(e);
+      if (retryAfterMs !== undefined) Object.assign(err, { retryAfterMs });
       throw err;
     }
   };

@@ -4,7 +4,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { TrailbotError } from '../errors.ts';
 import type { Db } from '../store/index.ts';
 import { KEEP_COMPLETED_S, KEEP_FAILED_S } from './bullmq.ts';
-import { backoffDelay, isUnrecoverable, JOB_STATES, type JobInfo, type JobQueue, type JobState, type NewJob, type Processor, type RunningJob, type Schedule, type WorkOptions } from './queue.ts';
+import { backoffDelay, isUnrecoverable, JOB_STATES, rateLimitedDelay, retryAfterOf, type JobInfo, type JobQueue, type JobState, type NewJob, type Processor, type RunningJob, type Schedule, type WorkOptions } from './queue.ts';
 
 /**
  * The inline backend: for the embedded default (no Redis, no DATABASE_URL) jobs live in the store's
@@ -29,6 +29,8 @@ interface JobRow {
   created_at: string | null;
   processed_at: string | null;
   finished_at: string | null;
+  /** Only on a claimed row: created_at in ms. */
+  created_ms?: string | number | null;
 }
 
 const MAX_STALLED = 2;
@@ -44,7 +46,8 @@ function toInfo(r: JobRow): JobInfo {
     attemptsMade: r.attempts_made,
     attempts: r.attempts,
     failedReason: r.failed_reason ?? undefined,
-    returnValue: r.return_value ?? undefined,
+    // Until the job completes, return_value holds the rate-limited tries' count (see finish).
+    returnValue: r.state === 'completed' ? (r.return_value ?? undefined) : undefined,
     createdAt: r.created_at ?? undefined,
     processedAt: r.processed_at ?? undefined,
     finishedAt: r.finished_at ?? undefined,
@@ -54,6 +57,12 @@ function toInfo(r: JobRow): JobInfo {
 function nextRun(s: { every_ms: number | null; pattern: string | null; tz: string | null }, from: Date): Date {
   if (s.pattern) return CronExpressionParser.parse(s.pattern, { currentDate: from, tz: s.tz ?? 'UTC' }).next().toDate();
   return new Date(from.getTime() + Number(s.every_ms));
+}
+
+/** A claimed row's rate-limited tries so far and its creation time, for rateLimitedDelay. */
+function rateLimited(row: JobRow): Pick<RunningJob, 'rateLimitedRetries' | 'createdAtMs'> {
+  const n = (row.return_value as { rateLimitedRetries?: unknown } | null)?.rateLimitedRetries;
+  return { rateLimitedRetries: typeof n === 'number' ? n : 0, createdAtMs: row.created_ms == null ? undefined : Number(row.created_ms) };
 }
 
 /** A schedule's job is `repeat-<schedule id>-<due ms>` (fireSchedules): when it was due, on every try. */
@@ -118,7 +127,7 @@ export function openInlineQueue(db: Db, name: string, { pollMs = 250 }: InlineOp
       if (!job) throw new TrailbotError('E_USAGE', `no job ${id} in queue ${name}`, { hint: 'see `trailbot jobs failed` for the ids of failed jobs' });
       if (job.state !== 'failed') throw new TrailbotError('E_USAGE', `job ${id} is ${job.state}, not failed; only failed jobs can be retried`);
       await db.query(
-        `UPDATE runtime_jobs SET state = 'waiting', attempts_made = 0, stalled = 0, run_at = now(), finished_at = NULL, failed_reason = NULL
+        `UPDATE runtime_jobs SET state = 'waiting', attempts_made = 0, stalled = 0, run_at = now(), finished_at = NULL, failed_reason = NULL, return_value = NULL
          WHERE queue = $1 AND id = $2 AND state = 'failed'`,
         [name, id],
       );
@@ -211,7 +220,7 @@ function startLoop(db: Db, name: string, processor: Processor, opts: WorkOptions
   };
 
   const finish = async (row: JobRow, outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): Promise<void> => {
-    const job: RunningJob = { id: row.id, name: row.name, data: row.data, attemptsMade: row.attempts_made, attempts: row.attempts };
+    const job: RunningJob = { id: row.id, name: row.name, data: row.data, attemptsMade: row.attempts_made, attempts: row.attempts, ...rateLimited(row) };
     if (outcome.ok) {
       await db.query(
         `UPDATE runtime_jobs SET state = 'completed', return_value = $4::jsonb, attempts_made = attempts_made + 1, finished_at = now(), locked_until = NULL
@@ -223,6 +232,18 @@ function startLoop(db: Db, name: string, processor: Processor, opts: WorkOptions
     }
     const err = outcome.error;
     const reason = err instanceof Error ? err.message : String(err);
+    const putOff = rateLimitedDelay(err, job);
+    if (putOff !== undefined) {
+      // Rate-limited: again after the delay asked, no attempt used; the count waits in return_value.
+      await db.query(
+        `UPDATE runtime_jobs SET state = 'delayed', failed_reason = $4, locked_until = NULL, run_at = now() + $5 * interval '1 millisecond',
+           return_value = jsonb_build_object('rateLimitedRetries', $6::int)
+         WHERE queue = $1 AND id = $2 AND lock_token = $3 AND state = 'active'`,
+        [name, row.id, token, reason, putOff, (job.rateLimitedRetries ?? 0) + 1],
+      );
+      emit({ type: 'failed', job, reason, willRetry: true, retryInMs: putOff });
+      return;
+    }
     const made = row.attempts_made + 1;
     const willRetry = !isUnrecoverable(err) && made < row.attempts;
     if (willRetry) {
@@ -230,7 +251,7 @@ function startLoop(db: Db, name: string, processor: Processor, opts: WorkOptions
         `UPDATE runtime_jobs SET state = 'delayed', attempts_made = $4, failed_reason = $5, locked_until = NULL,
            run_at = now() + $6 * interval '1 millisecond'
          WHERE queue = $1 AND id = $2 AND lock_token = $3 AND state = 'active'`,
-        [name, row.id, token, made, reason, backoffDelay(row.backoff_ms, made)],
+        [name, row.id, token, made, reason, Math.max(backoffDelay(row.backoff_ms, made), retryAfterOf(err) ?? 0)],
       );
     } else {
       await db.query(
@@ -250,7 +271,7 @@ function startLoop(db: Db, name: string, processor: Processor, opts: WorkOptions
     }, Math.max(50, lockMs / 2));
     let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
     try {
-      const job = { id: row.id, name: row.name, data: row.data, attemptsMade: row.attempts_made, attempts: row.attempts, scheduledAt: scheduledAt(row.id) };
+      const job = { id: row.id, name: row.name, data: row.data, attemptsMade: row.attempts_made, attempts: row.attempts, scheduledAt: scheduledAt(row.id), ...rateLimited(row) };
       outcome = { ok: true, value: await processor(job) };
     } catch (error) {
       outcome = { ok: false, error };
@@ -281,8 +302,8 @@ function startLoop(db: Db, name: string, processor: Processor, opts: WorkOptions
                  WHERE queue = $1 AND ((state IN ('waiting', 'delayed') AND run_at <= now()) OR (state = 'active' AND locked_until < now()))
                  ORDER BY run_at, created_at LIMIT $2 FOR UPDATE SKIP LOCKED) c
            WHERE j.queue = c.queue AND j.id = c.id
-           RETURNING j.id, j.name, j.data, j.state, j.attempts, j.attempts_made, j.stalled, j.backoff_ms, j.failed_reason, NULL AS return_value,
-             NULL AS created_at, NULL AS processed_at, NULL AS finished_at`,
+           RETURNING j.id, j.name, j.data, j.state, j.attempts, j.attempts_made, j.stalled, j.backoff_ms, j.failed_reason, j.return_value,
+             NULL AS created_at, NULL AS processed_at, NULL AS finished_at, (extract(epoch FROM j.created_at) * 1000)::bigint AS created_ms`,
           [name, room, token, lockMs],
         );
         for (const row of claimed.rows) {

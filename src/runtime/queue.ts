@@ -45,6 +45,10 @@ export interface RunningJob {
   attempts: number;
   /** For a job a schedule made: the time it was due (ISO), the same on every try. */
   scheduledAt?: string | undefined;
+  /** Tries put off by a rate limit so far (they do not count in attemptsMade; see rateLimitedDelay). */
+  rateLimitedRetries?: number | undefined;
+  /** When the job was made (ms since the epoch), for the rate-limited retries' time cap. */
+  createdAtMs?: number | undefined;
 }
 
 export type Processor = (job: RunningJob) => Promise<unknown>;
@@ -82,7 +86,7 @@ export interface WorkOptions {
 
 export type WorkerEvent =
   | { type: 'completed'; job: RunningJob }
-  | { type: 'failed'; job: RunningJob; reason: string; willRetry: boolean }
+  | { type: 'failed'; job: RunningJob; reason: string; willRetry: boolean; /** a rate-limited try: retried after this, no attempt used */ retryInMs?: number }
   | { type: 'stalled'; jobId: string }
   | { type: 'error'; error: Error };
 
@@ -130,4 +134,29 @@ export function backoffDelay(backoffMs: number, attemptsMade: number): number {
 /** Whether an error means "do not retry" (BullMQ's UnrecoverableError, by name across module copies). */
 export function isUnrecoverable(e: unknown): boolean {
   return e instanceof Error && e.name === 'UnrecoverableError';
+}
+
+/**
+ * "Retry after N ms" (a 429's Retry-After, carried as `retryAfterMs` by a TrailbotError and by the
+ * error the processor rethrows): every backend retries such a job no earlier than that. A
+ * rate-limited try does not use up one of the job's attempts (a 429 storm delays work but loses
+ * none), up to RATE_LIMITED_MAX_RETRIES such tries or RATE_LIMITED_MAX_AGE_MS since the job was
+ * made; past either, it counts as an ordinary failed try (still waiting at least the delay asked).
+ */
+export const RATE_LIMITED_MAX_RETRIES = 50;
+export const RATE_LIMITED_MAX_AGE_MS = 24 * 3600_000;
+
+/** The delay an error asks for before the next try, if it asks for one. */
+export function retryAfterOf(e: unknown): number | undefined {
+  const ms = (e as { retryAfterMs?: unknown } | null | undefined)?.retryAfterMs;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : undefined;
+}
+
+/** For a try that failed with `e`: the delay of a retry that uses no attempt, or undefined (an ordinary failure). */
+export function rateLimitedDelay(e: unknown, job: Pick<RunningJob, 'rateLimitedRetries' | 'createdAtMs'>, now: number = Date.now()): number | undefined {
+  const ms = retryAfterOf(e);
+  if (ms === undefined || isUnrecoverable(e)) return undefined;
+  if ((job.rateLimitedRetries ?? 0) >= RATE_LIMITED_MAX_RETRIES) return undefined;
+  if (job.createdAtMs !== undefined && now - job.createdAtMs > RATE_LIMITED_MAX_AGE_MS) return undefined;
+  return ms;
 }
