@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { JiraIssueEventOutcome } from '../actions/jira/issue-events.ts';
 import { asTrailbotError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Metrics } from '../runtime/metrics.ts';
@@ -9,6 +10,7 @@ import type { Store } from '../store/index.ts';
 import { forRequests } from '../store/requests.ts';
 import { createApi } from './api.ts';
 import { type AuthOptions, auth } from './auth.ts';
+import { jiraWebhook, type WebhookIssueEvent } from './jira-webhook.ts';
 import { requestLog } from './request-log.ts';
 
 export type Role = 'web' | 'worker' | 'all';
@@ -26,6 +28,10 @@ export interface AppDeps {
   queryTimeoutMs?: number;
   /** Who may call /api (no tokens and no sign-in: this machine only). */
   auth?: AuthOptions;
+  /** JIRA_WEBHOOK_SECRET: POST /jira/webhook checks each delivery's signature with it (none: the route refuses all). */
+  jiraWebhookSecret?: string | undefined;
+  /** What a verified Jira issue event does (src/actions/jira/issue-events.ts); none: every event is 'unknown'. */
+  onJiraIssueEvent?: (e: WebhookIssueEvent) => Promise<JiraIssueEventOutcome>;
 }
 
 const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
@@ -90,6 +96,8 @@ export function createApp(deps: AppDeps): Hono {
     app.use('/api/*', auth(access)); // also matches /api itself
     // Every API query under a statement_timeout; searches bounded (src/store/requests.ts).
     app.route('/api', createApi({ store: forRequests(store, { timeoutMs: deps.queryTimeoutMs }), queue }));
+    // Outside /api: Jira cannot send a bearer token; each delivery is signed with the webhook's secret instead.
+    app.route('/jira', jiraWebhook({ secret: deps.jiraWebhookSecret, onIssueEvent: deps.onJiraIssueEvent ?? (async () => 'unknown'), log }));
     app.get('/', (c) =>
       c.json({
         name: 'trailbot',

@@ -139,7 +139,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       }
       if (scheduled.length) log.info({ schedules: scheduled }, 'recurring work scheduled');
     }
-    const app = createApp({ store, queue, metrics, log, role, auth: { tokens: config.api.tokens } });
+    const app = createApp({ store, queue, metrics, log, role, auth: { tokens: config.api.tokens }, jiraWebhookSecret: config.jiraWebhookSecret });
     let url: string | undefined;
     let listening: AddressInfo | undefined;
     if (opts.listen !== false) {
