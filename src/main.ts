@@ -13,18 +13,37 @@
  * This file wires the stages into the runtime. A stage that is not built yet is left unwired: its
  * jobs fail at once with a message naming the missing handler, and nothing else is affected.
  */
+import { createJiraNotifier, type JiraNotifyOptions, routeOf } from './actions/jira/notify.ts';
+import type { Routing } from './actions/jira/routing.ts';
+import { syncTickets } from './actions/jira/sync.ts';
 import type { Config } from './config/index.ts';
+import { TrailbotError } from './errors.ts';
 import { evaluateFlows, parseFlowsConfig } from './flows/index.ts';
 import { runScheduledReport } from './reports/scheduled.ts';
+import { createJiraClient } from './integrations/jira/client.ts';
+import type { JiraPort } from './integrations/jira/port.ts';
 import { loadEvents } from './runtime/events.ts';
+import { notifyDelayMs } from './runtime/jobs.ts';
 import type { Pipeline } from './runtime/pipeline.ts';
 import { ingestSample, type SampleReport } from './runtime/sample.ts';
 import { type Role, type Service, startService } from './runtime/service.ts';
 import { createSources, type Sources } from './sources/index.ts';
 
-/** The stages the queued jobs call. */
-export function wirePipeline(config: Config, sources: Sources): Pipeline {
+/** The Jira side of the pipeline: the client (none without JIRA_* settings: tickets are kept, not sent) and routing. */
+export function jiraOptions(config: Config, jira?: JiraPort): JiraNotifyOptions {
+  return {
+    jira: jira ?? (config.jira ? createJiraClient(config.jira) : undefined),
+    routing: config.routing as Routing | undefined,
+    project: config.jira?.project ?? '',
+    publicUrl: config.publicUrl,
+  };
+}
+
+/** The stages the queued jobs call. `jira` replaces the client made from the settings (tests). */
+export function wirePipeline(config: Config, sources: Sources, opts: { jira?: JiraPort; settleMs?: number } = {}): Pipeline {
   const flows = parseFlowsConfig(config.flows);
+  const tickets = { ...jiraOptions(config, opts.jira), settleMs: opts.settleMs };
+  const notifyJira = createJiraNotifier(tickets);
   return {
     // sources: read what is new from a configured source (LookupEvents, S3 trail bucket, SQS, folder);
     // stores the events and enqueues evaluate-flows for the new ones.
@@ -36,7 +55,20 @@ export function wirePipeline(config: Config, sources: Sources): Pipeline {
       // A finding opened by this batch holds only this batch's events; one that was joined holds older ones too.
       const batch = new Set(eventIds);
       const findings: Record<string, number> = {};
-      for (const f of r.findings) if (f.eventIds.every((id) => batch.has(id))) findings[f.flow] = (findings[f.flow] ?? 0) + 1;
+      const opened = new Set<string>();
+      for (const f of r.findings) {
+        if (!f.eventIds.every((id) => batch.has(id))) continue;
+        findings[f.flow] = (findings[f.flow] ?? 0) + 1;
+        opened.add(f.id);
+      }
+      // actions: a ticket for each finding the routing gives one; more events → one comment per
+      // finding per minute (the update job waits for the minute's end). A crash before these
+      // enqueues is caught up by tickets-sync.
+      for (const f of r.findings) {
+        if (!(await routeOf(ctx.store.db, f, tickets))) continue;
+        if (opened.has(f.id)) await ctx.enqueue('notify', { target: 'jira', findingId: f.id, action: 'open' });
+        else await ctx.enqueue('notify', { target: 'jira', findingId: f.id, action: 'update' }, { delayMs: notifyDelayMs(Date.now()) });
+      }
       return { findings, created: r.created, updated: r.updated, matched: r.matched, findingIds: r.findings.map((f) => f.id) };
     },
 
@@ -44,7 +76,15 @@ export function wirePipeline(config: Config, sources: Sources): Pipeline {
     // to Slack and Jira reads the kept reports (later work).
     report: (ctx, p) => runScheduledReport(ctx.store, config.reports, p),
 
-    // notify / remediate: the Slack, Jira and IAM integrations (later work).
+    // actions: a Jira ticket per finding, created once, kept in step (src/actions/jira/notify.ts).
+    async notify(ctx, p) {
+      if (p.target !== 'jira') throw new TrailbotError('E_USAGE', 'no Slack notifier is wired yet (issue 10); this job cannot run', { hint: 'wire it in src/main.ts, then `trailbot jobs retry` the job' });
+      return notifyJira({ db: ctx.store.db, log: ctx.log, job: ctx.job }, p);
+    },
+    // The catch-up for findings whose notify enqueue was lost (src/actions/jira/sync.ts).
+    ticketsSync: (ctx) => syncTickets(ctx, tickets),
+
+    // remediate: the IAM integration (later work).
   };
 }
 

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { apiAuthConfigured, checkExposure, type Config, maskConfig, parseDuration } from '../config/index.ts';
+import { onJiraIssueEvent } from '../actions/jira/issue-events.ts';
 import { describeError, TrailbotError } from '../errors.ts';
 import { createApp, type Role } from '../http/app.ts';
 import { heldStoreLock, localUrl, openStore, type Store } from '../store/index.ts';
@@ -139,7 +140,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       }
       if (scheduled.length) log.info({ schedules: scheduled }, 'recurring work scheduled');
     }
-    const app = createApp({ store, queue, metrics, log, role, auth: { tokens: config.api.tokens }, jiraWebhookSecret: config.jiraWebhookSecret });
+    const app = createApp({ store, queue, metrics, log, role, auth: { tokens: config.api.tokens }, jiraWebhookSecret: config.jiraWebhookSecret,
+      // Jira's webhook (POST /jira/webhook) keeps a ticket's status and assignee, and its finding's status, in step.
+      onJiraIssueEvent: (e) => onJiraIssueEvent(store.db, e),
+    });
     let url: string | undefined;
     let listening: AddressInfo | undefined;
     if (opts.listen !== false) {
@@ -158,11 +162,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       server = srv;
       listening = address;
       url = `http://localhost:${address.port}`;
-      // The embedded store's lock says where this server answers: the CLI then asks it instead (src/cli/remote.ts).
-      if (!config.databaseUrl && role !== 'worker') heldStoreLock(config.dataDir)?.setUrl(localUrl(address));
       if (role !== 'worker' && !apiAuthConfigured(config)) {
         log.info({ host: config.host }, `listening on ${config.host} only: no API authentication is configured (set TRAILBOT_API_TOKENS to serve other machines)`);
       }
+      // The embedded store's lock says where this server answers: the CLI then asks it instead (src/cli/remote.ts).
+      if (!config.databaseUrl && role !== 'worker') heldStoreLock(config.dataDir)?.setUrl(localUrl(address));
     }
     log.info(
       { url, store: store.db.kind, queue: queue.backend, queueName: queue.name, concurrency: config.queue.concurrency, config: { publicUrl: config.publicUrl, file: config.configFile } },
