@@ -37,6 +37,9 @@ export function forRequests(store: Store, { timeoutMs = 5000, maxScanDays = 31 }
 /**
  * `db` with each query (and each transaction) under `SET LOCAL statement_timeout`: PostgreSQL stops
  * the statement, lock waits included, after `ms`. A timeout becomes E_QUERY_TIMEOUT.
+ *
+ * PGlite accepts the setting but does not enforce it (it runs a query to the end on the one thread,
+ * so no timer can interrupt it): on the embedded store the search bounds are what keeps requests short.
  */
 export function withStatementTimeout(db: Db, ms: number): Db {
   const timeout = Math.max(1, Math.floor(ms));
