@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cloudTrailNotificationMessage, s3EventBridgeEvent, s3EventNotification, s3TestEvent, snsEnvelope } from '../integrations/aws/standins/records.ts';
-import { accountOfKey, type AllowLists, allowListRefusal, decodeS3EventKey, parseMessage, trailFileProblem } from './messages.ts';
+import { accountOfKey, type AllowLists, allowListRefusal, decodeS3EventKey, parseMessage, recordAccountRefusal, trailFileProblem } from './messages.ts';
 
 const KEY = 'AWSLogs/o-a1b2c3d4e5/111111111111/CloudTrail/eu-west-1/2026/01/15/111111111111_CloudTrail_eu-west-1_20260115T1205Z_abcdefghijklmnop.json.gz';
 const record = {
@@ -114,7 +114,37 @@ describe('allow-lists', () => {
     expect(allowListRefusal(parseMessage(eb('999999999999', '111111111111'), 'm'), allow)).toMatch(/^account 999999999999 \(the EventBridge event's account\)/);
     expect(allowListRefusal(parseMessage(eb('111111111111', '999999999999'), 'm'), allow)).toMatch(/^account 999999999999 \(the event's recipientAccountId\)/);
     const any: AllowLists = { source: 'q', buckets: ['*'], accounts: ['*'] };
-    expect(allowListRefusal(parseMessage(cloudTrailNotificationMessage('elsewhere', ['logs/CloudTrail/x.json.gz']), 'm'), any)).toBeUndefined();
     expect(allowListRefusal(parseMessage(eb('999999999999', '999999999999'), 'm'), any)).toBeUndefined();
+  });
+
+  // The account checked is the one that would be stored: recipientAccountId when it is a string,
+  // else userIdentity.accountId (what normalize keeps). A record naming neither cannot be checked.
+  const withDetail = (detail: Record<string, unknown>) =>
+    JSON.stringify({ version: '0', id: 'x', 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.iam', account: '111111111111', time: record.eventTime, region: 'us-east-1', resources: [], detail });
+  const { recipientAccountId: _dropped, ...noRecipient } = record;
+
+  it('check the account that would be stored, not only a string recipientAccountId', () => {
+    const stranger = { ...noRecipient, userIdentity: { ...record.userIdentity, accountId: '999999999999' } };
+    expect(allowListRefusal(parseMessage(withDetail(stranger), 'm'), allow)).toMatch(/^account 999999999999 \(the event's userIdentity\.accountId; it has no recipientAccountId string\) is not in the accounts: allow-list of source q/);
+    expect(allowListRefusal(parseMessage(withDetail({ ...stranger, recipientAccountId: 999999999999 }), 'm'), allow)).toMatch(/^account 999999999999 \(the event's userIdentity\.accountId; it has no recipientAccountId string\)/);
+    expect(allowListRefusal(parseMessage(withDetail({ ...noRecipient, recipientAccountId: 111111111111, userIdentity: { type: 'IAMUser', userName: 'maria' } }), 'm'), allow)).toMatch(
+      /^the event names no account \(neither recipientAccountId nor userIdentity\.accountId is an account id\), so it cannot be checked against the accounts: allow-list of source q/,
+    );
+    // A log file's contents sent as the message body: its records are checked the same way.
+    expect(allowListRefusal(parseMessage(JSON.stringify({ Records: [record, stranger] }), 'm'), allow)).toMatch(/^account 999999999999 \(the event's userIdentity\.accountId/);
+    expect(allowListRefusal(parseMessage(withDetail(noRecipient), 'm'), allow)).toBeUndefined();
+    const any: AllowLists = { source: 'q', buckets: ['*'], accounts: ['*'] };
+    expect(allowListRefusal(parseMessage(withDetail({ ...noRecipient, userIdentity: {} }), 'm'), any)).toBeUndefined();
+  });
+
+  it("judge a fetched file's records one by one the same way", () => {
+    const stranger = { ...noRecipient, recipientAccountId: 999999999999, userIdentity: { type: 'IAMUser', accountId: '999999999999' } };
+    expect(recordAccountRefusal(allow, record, 'the record')).toBeUndefined();
+    expect(recordAccountRefusal(allow, noRecipient, 'the record')).toBeUndefined();
+    expect(recordAccountRefusal(allow, stranger, 'the record')).toMatch(/^account 999999999999 \(the record's userIdentity\.accountId; it has no recipientAccountId string\) is not in the accounts: allow-list of source q \(111111111111\)/);
+    expect(recordAccountRefusal(allow, { ...noRecipient, userIdentity: { type: 'AWSService', invokedBy: 'x.amazonaws.com' } }, 'the record')).toMatch(/^the record names no account/);
+    expect(recordAccountRefusal({ ...allow, accounts: ['*'] }, stranger, 'the record')).toBeUndefined();
+    // Not a record at all: the sink keeps it aside as invalid, nothing to judge here.
+    expect(recordAccountRefusal(allow, { hello: 'world' }, 'the record')).toBeUndefined();
   });
 });

@@ -1,4 +1,6 @@
 import { type Unwrapped, unwrap } from '../events/envelopes.ts';
+import type { RawRecord } from '../events/model.ts';
+import { normalize } from '../events/normalize.ts';
 import { cut, preview } from '../events/preview.ts';
 
 /**
@@ -152,6 +154,26 @@ export function accountRefusal(allow: AllowLists, account: string, from: string)
 }
 
 /**
+ * Why a record is refused by the accounts: allow-list. What is judged is the account trailbot would
+ * store for it (the normalized event's `account`: recipientAccountId when it is a string, else
+ * userIdentity.accountId), so a missing or numeric recipientAccountId cannot smuggle another account's
+ * event in. A record naming no account at all cannot be checked and is refused too. A value that does
+ * not normalize is not judged here: the sink keeps it aside as invalid. `what`: "the event", "the record".
+ */
+export function recordAccountRefusal(allow: AllowLists, raw: RawRecord, what: string): string | undefined {
+  if (allow.accounts.includes('*')) return undefined;
+  let account: string | null;
+  try {
+    account = normalize(raw).account;
+  } catch {
+    return undefined;
+  }
+  if (account === null) return `${what} names no account (neither recipientAccountId nor userIdentity.accountId is an account id), so it cannot be checked against the accounts: allow-list of source ${allow.source}`;
+  const from = typeof raw.recipientAccountId === 'string' && raw.recipientAccountId !== '' ? `${what}'s recipientAccountId` : `${what}'s userIdentity.accountId; it has no recipientAccountId string`;
+  return accountRefusal(allow, account, from);
+}
+
+/**
  * Why a parsed message reaches outside the source's allow-lists (a bucket or account it was not told
  * about), or undefined. Such a message is kept aside and deleted, and nothing it names is fetched:
  * a queue is trusted only for the trail it was set up for.
@@ -173,8 +195,7 @@ export function allowListRefusal(p: ParsedMessage, allow: AllowLists): string | 
     if (refused) return refused;
   }
   for (const it of p.items) {
-    if (it.kind !== 'record' || typeof it.raw.recipientAccountId !== 'string') continue;
-    const refused = accountRefusal(allow, it.raw.recipientAccountId, 'the event\'s recipientAccountId');
+    const refused = it.kind === 'record' ? recordAccountRefusal(allow, it.raw, 'the event') : undefined;
     if (refused) return refused;
   }
   return undefined;

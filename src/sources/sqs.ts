@@ -5,7 +5,7 @@ import { kindOf } from '../integrations/aws/errors.ts';
 import { regionOfQueueUrl } from '../integrations/aws/sqs.ts';
 import type { SqsSource } from './config.ts';
 import { emptyPart, type PollReport, pool, type SourceContext, summarize } from './context.ts';
-import { accountRefusal, type AllowLists, allowListRefusal, type ParsedMessage, parseMessage } from './messages.ts';
+import { type AllowLists, allowListRefusal, type ParsedMessage, parseMessage, recordAccountRefusal } from './messages.ts';
 import { readTrailFile } from './s3.ts';
 import { count, forgetOldObjects, markObjects, putAside, recordError, seenObjects } from './state.ts';
 
@@ -22,9 +22,10 @@ import { count, forgetOldObjects, markObjects, putAside, recordError, seenObject
  * so a slow batch is not handed to another consumer meanwhile.
  *
  * Allow-lists: a message naming a bucket outside the source's `buckets:`, or an account outside its
- * `accounts:` (the key's AWSLogs/<account>/, an EventBridge event's account or recipientAccountId),
- * is never fetched: it is kept aside with the reason, logged at warn, and deleted. A record inside an
- * allowed file whose recipientAccountId is not allowed is kept aside on its own; the rest are stored.
+ * `accounts:` (the key's AWSLogs/<account>/, an EventBridge event's account, or the account its record
+ * would be stored under), is never fetched: it is kept aside with the reason, logged at warn, and
+ * deleted. A record inside an allowed file whose stored account (recipientAccountId, else
+ * userIdentity.accountId) is not allowed, or that names none, is kept aside on its own; the rest are stored.
  *
  * Malformed messages (not JSON, not a notification) never block the rest: with `onMalformed: aside`
  * (the default) the body is kept in source_rejects with the message id and the reason, an error is
@@ -200,7 +201,7 @@ async function handleBatch(ctx: SourceContext, src: SqsSource, sqs: SqsPort, s3:
   const foreign: { where: string; reason: string }[] = [];
   for (const f of files.values()) {
     for (const it of f.items) {
-      const refused = it.kind === 'record' && typeof it.raw.recipientAccountId === 'string' ? accountRefusal(allow, it.raw.recipientAccountId, "the record's recipientAccountId") : undefined;
+      const refused = it.kind === 'record' ? recordAccountRefusal(allow, it.raw, 'the record') : undefined;
       if (refused) foreign.push({ where: describeOrigin(it.origin), reason: refused });
       else items.push(it);
     }

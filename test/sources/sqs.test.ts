@@ -326,6 +326,49 @@ describe('SQS allow-lists (buckets:, accounts:)', () => {
     expect(aws.sqs.counts(q.name)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
   });
 
+  it('checks the account that would be stored (userIdentity.accountId when recipientAccountId is missing or not a string) and keeps aside what names none, in messages and in files', async () => {
+    const q = queueSource();
+    const [ok, noRecipient, numeric, anonymous] = synthRecords(4, { account: MEMBER, newest: Date.now() - MIN, global: true, seed: 'allow-stored-account' });
+    const { recipientAccountId: _r1, ...a } = noRecipient!;
+    const missing = { ...a, userIdentity: { ...(a.userIdentity as object), accountId: STRANGER } };
+    const asNumber = { ...numeric!, recipientAccountId: Number(STRANGER), userIdentity: { ...(numeric!.userIdentity as object), accountId: STRANGER } };
+    const { recipientAccountId: _r2, ...b } = anonymous!;
+    const none = { ...b, userIdentity: { type: 'AWSService', invokedBy: 'cloudformation.amazonaws.com' } };
+    const okMsg = aws.sqs.sendRaw(q.name, bridged(ok!));
+    const missingMsg = aws.sqs.sendRaw(q.name, bridged(missing as CloudTrailRecord, MEMBER));
+    const numberMsg = aws.sqs.sendRaw(q.name, bridged(asNumber as unknown as CloudTrailRecord, MEMBER));
+    const noneMsg = aws.sqs.sendRaw(q.name, bridged(none as CloudTrailRecord, MEMBER));
+    // The same three inside a file of our account, in our bucket.
+    const inFile = synthRecords(4, { account: MEMBER, region: 'eu-west-1', newest: Date.now() - 5 * MIN, seed: 'allow-stored-file' });
+    const strays = [
+      { ...missing, eventID: `${inFile[1]!.eventID}-m` },
+      { ...asNumber, eventID: `${inFile[1]!.eventID}-n` },
+      { ...none, eventID: `${inFile[1]!.eventID}-x` },
+    ];
+    const key = `AWSLogs/${MEMBER}/CloudTrail/eu-west-1/2026/01/02/${MEMBER}_CloudTrail_eu-west-1_20260102T0000Z_storedaccount001.json.gz`;
+    aws.s3.putObject(BUCKET, key, gzipSync(JSON.stringify({ Records: [inFile[0], ...strays, ...inFile.slice(1)] })));
+    aws.sqs.sendRaw(q.name, cloudTrailNotificationMessage(BUCKET, [key]));
+
+    const r = await q.sources.poll(db.store, q.id);
+    expect(r.inserted).toBe(5);
+    expect(r.rejected).toBe(6);
+    expect(await eventsIn([ok!, ...inFile])).toBe(5);
+    expect(await eventsIn([missing, asNumber, none, ...strays] as { eventID: string }[])).toBe(0);
+    const stored = await db.store.db.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE account IS DISTINCT FROM $1 AND event_id = ANY($2::text[])", [MEMBER, [ok!, ...inFile].map((x) => x.eventID)]);
+    expect(stored.rows[0]!.n).toBe(0);
+    expect(aws.sqs.counts(q.name)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+
+    const byRef = Object.fromEntries((await readRejects(db.store.db, q.id, 20)).map((x) => [x.ref, x]));
+    expect(byRef[`sqs message ${okMsg}`]).toBeUndefined();
+    const viaIdentity = (what: string) => new RegExp(`^account ${STRANGER} \\(${what}'s userIdentity\\.accountId; it has no recipientAccountId string\\) is not in the accounts: allow-list of source ${q.id} \\(${MEMBER}\\)`);
+    expect(byRef[`sqs message ${missingMsg}`]).toMatchObject({ reason: expect.stringMatching(viaIdentity('the event')), body: expect.stringContaining(STRANGER) });
+    expect(byRef[`sqs message ${numberMsg}`]!.reason).toMatch(viaIdentity('the event'));
+    expect(byRef[`sqs message ${noneMsg}`]!.reason).toMatch(new RegExp(`^the event names no account .+ cannot be checked against the accounts: allow-list of source ${q.id}`));
+    expect(byRef[`s3://${BUCKET}/${key}: Records[1]`]!.reason).toMatch(viaIdentity('the record'));
+    expect(byRef[`s3://${BUCKET}/${key}: Records[2]`]!.reason).toMatch(viaIdentity('the record'));
+    expect(byRef[`s3://${BUCKET}/${key}: Records[3]`]!.reason).toMatch(/^the record names no account/);
+  });
+
   it('takes anything from a list that says "*"', async () => {
     const q = queueSource({ accounts: ['*'] });
     const [r1] = synthRecords(1, { account: STRANGER, newest: Date.now() - MIN, global: true, seed: 'allow-any' });
