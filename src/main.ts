@@ -14,7 +14,7 @@
  * jobs fail at once with a message naming the missing handler, and nothing else is affected.
  */
 import { createJiraNotifier, type JiraNotifyOptions, routeOf } from './actions/jira/notify.ts';
-import type { Routing } from './actions/jira/routing.ts';
+import { commentEveryMs, type Routing } from './actions/jira/routing.ts';
 import { syncTickets } from './actions/jira/sync.ts';
 import type { Config } from './config/index.ts';
 import { TrailbotError } from './errors.ts';
@@ -23,7 +23,7 @@ import { runScheduledReport } from './reports/scheduled.ts';
 import { createJiraClient } from './integrations/jira/client.ts';
 import type { JiraPort } from './integrations/jira/port.ts';
 import { loadEvents } from './runtime/events.ts';
-import { notifyDelayMs } from './runtime/jobs.ts';
+import { notifyUpdateOptions } from './runtime/jobs.ts';
 import type { Pipeline } from './runtime/pipeline.ts';
 import { ingestSample, type SampleReport } from './runtime/sample.ts';
 import { type Role, type Service, startService } from './runtime/service.ts';
@@ -62,12 +62,12 @@ export function wirePipeline(config: Config, sources: Sources, opts: { jira?: Ji
         opened.add(f.id);
       }
       // actions: a ticket for each finding the routing gives one; more events → one comment per
-      // finding per minute (the update job waits for the minute's end). A crash before these
-      // enqueues is caught up by tickets-sync.
+      // finding per minute (routing.jira.commentEvery: the update job waits for the window's end).
+      // A crash before these enqueues is caught up by tickets-sync.
       for (const f of r.findings) {
         if (!(await routeOf(ctx.store.db, f, tickets))) continue;
         if (opened.has(f.id)) await ctx.enqueue('notify', { target: 'jira', findingId: f.id, action: 'open' });
-        else await ctx.enqueue('notify', { target: 'jira', findingId: f.id, action: 'update' }, { delayMs: notifyDelayMs(Date.now()) });
+        else await ctx.enqueue('notify', { target: 'jira', findingId: f.id, action: 'update' }, notifyUpdateOptions(f.id, Date.now(), commentEveryMs(tickets.routing)));
       }
       return { findings, created: r.created, updated: r.updated, matched: r.matched, findingIds: r.findings.map((f) => f.id) };
     },

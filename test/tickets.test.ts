@@ -11,7 +11,7 @@ import { createJiraClient } from '../src/integrations/jira/client.ts';
 import { type JiraStandin, startJiraStandin } from '../src/integrations/jira/standin/index.ts';
 import { wirePipeline } from '../src/main.ts';
 import { enqueue } from '../src/runtime/enqueue.ts';
-import { idempotencyKey, jobPayloads, notifyDelayMs } from '../src/runtime/jobs.ts';
+import { idempotencyKey, jobPayloads, notifyDelayMs, notifyUpdateOptions } from '../src/runtime/jobs.ts';
 import { openInlineQueue } from '../src/runtime/inline.ts';
 import { createLogger } from '../src/runtime/logger.ts';
 import { createMetrics } from '../src/runtime/metrics.ts';
@@ -50,6 +50,17 @@ describe('notify job keys', () => {
     expect(idempotencyKey('notify', update, t)).not.toBe(idempotencyKey('notify', update, t + 50_000));
     expect(idempotencyKey('notify', update, t)).not.toBe(idempotencyKey('notify', jobPayloads.notify.parse({ target: 'jira', findingId: 'f2', action: 'update' }), t));
     expect(notifyDelayMs(t)).toBe(50_000);
+    // What evaluate-flows and tickets-sync enqueue: the same key as the payload's own with the default window.
+    expect(notifyUpdateOptions('f1', t)).toEqual({ key: idempotencyKey('notify', update, t), delayMs: 50_000 });
+  });
+
+  it('update with a shorter window (routing.jira.commentEvery): one per finding per window, run at its end', () => {
+    const t = Date.parse('2024-08-01T13:00:10.250Z');
+    const a = notifyUpdateOptions('f1', t, 2000);
+    expect(a.delayMs).toBe(1750);
+    expect(notifyUpdateOptions('f1', t + 1749, 2000).key).toBe(a.key);
+    expect(notifyUpdateOptions('f1', t + 1750, 2000).key).not.toBe(a.key);
+    expect(a.key).not.toBe(notifyUpdateOptions('f1', t).key);
   });
 });
 

@@ -41,6 +41,13 @@ describe('readConfig', () => {
     expect(readConfig({ REDIS_URL: 'redis://r:6379', DATABASE_URL: 'postgres://db/t', TRAILBOT_QUEUE: 'postgres' }, { cwd }).queue.backend).toBe('postgres');
   });
 
+  it('TRAILBOT_JOB_LOCK: how long a dead worker keeps its jobs (30s unless set, 1s to 10m)', () => {
+    const cwd = empty();
+    expect(readConfig({}, { cwd }).queue.lockMs).toBe(30_000);
+    expect(readConfig({ TRAILBOT_JOB_LOCK: '2s' }, { cwd }).queue.lockMs).toBe(2000);
+    expect(() => readConfig({ TRAILBOT_JOB_LOCK: '100ms' }, { cwd })).toThrow(/TRAILBOT_JOB_LOCK: expected a duration from 1s to 10m/);
+  });
+
   it('lists every wrong setting in one error, with what it expects and an example, and never echoes a secret', () => {
     const e = errorOf(() =>
       readConfig(

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { durationMs } from '../time.ts';
 
 /**
  * Every environment variable trailbot reads, what it expects and an example. `readConfig` is the
@@ -58,6 +59,7 @@ export const envSchema = z.object({
   TRAILBOT_QUEUE: opt(z.enum(QUEUE_BACKENDS, { error: `expected one of ${QUEUE_BACKENDS.join(', ')}` })),
   TRAILBOT_QUEUE_NAME: opt(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,62}$/, 'expected letters, digits, - or _, starting with a letter')),
   TRAILBOT_WORKER_CONCURRENCY: opt(z.coerce.number({ error: 'expected a whole number 1–256' }).int('expected a whole number 1–256').min(1, 'expected a whole number 1–256').max(256, 'expected a whole number 1–256')),
+  TRAILBOT_JOB_LOCK: opt(z.string().refine((v) => { const ms = durationMs(v); return ms !== undefined && ms >= 1000 && ms <= 600_000; }, 'expected a duration from 1s to 10m, e.g. 30s')),
   HOST: opt(host),
   TRAILBOT_API_TOKENS: opt(apiTokens),
   PORT: opt(z.coerce.number({ error: 'expected a port number 1–65535' }).int('expected a port number 1–65535').min(1, 'expected a port number 1–65535').max(65535, 'expected a port number 1–65535')),
@@ -88,6 +90,7 @@ export const EXAMPLES: Record<string, string> = {
   TRAILBOT_QUEUE: 'redis',
   TRAILBOT_QUEUE_NAME: 'trailbot',
   TRAILBOT_WORKER_CONCURRENCY: '4',
+  TRAILBOT_JOB_LOCK: '30s',
   HOST: '127.0.0.1',
   TRAILBOT_API_TOKENS: '<64 random hex characters: openssl rand -hex 32>[,<another, while rotating>]',
   PORT: '3000',

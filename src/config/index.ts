@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { TrailbotError } from '../errors.ts';
+import { durationMs } from '../time.ts';
 import { describeRoutingIssues, type Routing, routingSchema } from '../actions/jira/routing.ts';
 import { describeFlowsConfigIssues, flowsConfigSchema } from '../flows/config.ts';
 import { checkSources } from '../sources/config.ts';
@@ -36,6 +37,8 @@ export interface Config {
     backend: QueueBackendName;
     name: string;
     concurrency: number;
+    /** How long a job stays with a worker that stopped renewing it (TRAILBOT_JOB_LOCK, default 30 s): a dead worker's jobs are taken again after about this. */
+    lockMs?: number;
   };
   aws: {
     /** AWS_ENDPOINT_URL (key `default`) and AWS_ENDPOINT_URL_<SERVICE> (key `s3`, `sqs`, ...), for stand-ins. */
@@ -231,6 +234,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, opts: ReadConfi
       backend: s.TRAILBOT_QUEUE ?? (s.REDIS_URL ? 'redis' : 'inline'),
       name: s.TRAILBOT_QUEUE_NAME ?? 'trailbot',
       concurrency: s.TRAILBOT_WORKER_CONCURRENCY ?? 4,
+      lockMs: s.TRAILBOT_JOB_LOCK ? durationMs(s.TRAILBOT_JOB_LOCK)! : 30_000,
     },
     aws: { endpoints: awsEndpoints(env) },
     jira: s.JIRA_BASE_URL ? { baseUrl: s.JIRA_BASE_URL.replace(/\/+$/, ''), email: s.JIRA_EMAIL!, apiToken: s.JIRA_API_TOKEN!, project: s.JIRA_PROJECT! } : undefined,

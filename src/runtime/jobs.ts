@@ -129,8 +129,7 @@ export function idempotencyKey<K extends JobKind>(kind: K, p: JobPayload<K>, now
       // of the same finding, after one was closed, come from update jobs); updates are one job per
       // finding per minute (enqueued delayed to the minute's end: one comment however many events).
       const q = p as JobPayload<'notify'>;
-      const base = `${q.target}-${q.action}-${digest(q.findingId)}`;
-      return q.action === 'update' ? `${base}-${notifyMinute(now)}` : base;
+      return q.action === 'update' ? notifyUpdateKey(q.target, q.findingId, now) : `${q.target}-${q.action}-${digest(q.findingId)}`;
     }
     case 'remediate': {
       const q = p as JobPayload<'remediate'>;
@@ -145,14 +144,28 @@ export function idempotencyKey<K extends JobKind>(kind: K, p: JobPayload<K>, now
   }
 }
 
-/** The minute an update falls in (its notify job runs at the minute's end: see notifyDelayMs). */
-export function notifyMinute(now: number): number {
-  return Math.floor(now / 60_000);
+/** The default coalescing window of a finding's updates: at most one comment a minute (routing.jira.commentEvery). */
+export const NOTIFY_WINDOW_MS = 60_000;
+
+/** The window an update falls in (its notify job runs at the window's end: see notifyDelayMs). */
+export function notifyMinute(now: number, windowMs: number = NOTIFY_WINDOW_MS): number {
+  return Math.floor(now / windowMs);
 }
 
-/** How long an update's notify job waits: until the end of its minute, so the minute's events go in one comment. */
-export function notifyDelayMs(now: number): number {
-  return (notifyMinute(now) + 1) * 60_000 - now;
+/** How long an update's notify job waits: until the end of its window, so the window's events go in one comment. */
+export function notifyDelayMs(now: number, windowMs: number = NOTIFY_WINDOW_MS): number {
+  return (notifyMinute(now, windowMs) + 1) * windowMs - now;
+}
+
+/** An update's key: one per finding per window (a window other than the minute is named in it). */
+export function notifyUpdateKey(target: string, findingId: string, now: number, windowMs: number = NOTIFY_WINDOW_MS): string {
+  const base = `${target}-update-${digest(findingId)}`;
+  return windowMs === NOTIFY_WINDOW_MS ? `${base}-${notifyMinute(now)}` : `${base}-w${windowMs}-${notifyMinute(now, windowMs)}`;
+}
+
+/** How a producer enqueues a finding's update: keyed per window, delayed to the window's end. */
+export function notifyUpdateOptions(findingId: string, now: number, windowMs: number = NOTIFY_WINDOW_MS): { key: string; delayMs: number } {
+  return { key: notifyUpdateKey('jira', findingId, now, windowMs), delayMs: notifyDelayMs(now, windowMs) };
 }
 
 /** Readable zod issues: `records[2]: expected a CloudTrail record (a JSON object)`. */

@@ -122,6 +122,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       const processor = makeProcessor(registry, { store, queue, log, metrics, config });
       worker = await queue.work(processor, {
         concurrency: config.queue.concurrency,
+        lockDurationMs: config.queue.lockMs,
+        stalledIntervalMs: config.queue.lockMs,
         ...opts.work,
         onEvent: (e) => {
           if (e.type === 'error') log.error({ err: e.error }, 'worker error');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { TrailbotError } from '../../errors.ts';
-import { onClosed, parseRouting, type Routing, routeTicket, routingProblems } from './routing.ts';
+import { commentEveryMs, onClosed, parseRouting, type Routing, routeTicket, routingProblems } from './routing.ts';
 
 const SEC = { project: 'SEC' };
 const routing = (yaml: string): Routing => parseRouting(parse(yaml))!;
@@ -93,6 +93,18 @@ describe('onClosed', () => {
   });
 });
 
+describe('commentEvery', () => {
+  it('is a minute unless the routing says otherwise; from 1s to 1d', () => {
+    expect(commentEveryMs(undefined)).toBe(60_000);
+    expect(commentEveryMs(routing('jira: { minSeverity: high }'))).toBe(60_000);
+    expect(commentEveryMs(routing('jira: { commentEvery: 5m }'))).toBe(300_000);
+    expect(commentEveryMs(routing('jira: { commentEvery: 2s }'))).toBe(2000);
+    expect(routingProblems({ jira: { commentEvery: '500ms' } })[0]).toMatch(/^routing\.jira\.commentEvery: commentEvery "500ms" is (not a duration|shorter than 1s)/);
+    expect(routingProblems({ jira: { commentEvery: 'often' } })[0]).toMatch(/^routing\.jira\.commentEvery: commentEvery "often" is not a duration/);
+    expect(routingProblems({ rules: [{ match: { severity: 'high' }, jira: { commentEvery: '1m' } }] })[0]).toMatch(/^routing\.rules\[0\]\.jira\.commentEvery: unknown key/);
+  });
+});
+
 describe('the routing section', () => {
   it('accepts the documented example, with a Slack channel by default and per rule', () => {
     const r = routing(`
@@ -150,7 +162,7 @@ rules:
       'routing.jira.labels[1]: Jira labels cannot contain spaces; use - or _ instead, e.g. prod-account',
       'routing.jira.labels[2]: an empty label; expected a word such as aws',
       'routing.jira.onClosed: expected new-linked or reopen',
-      'routing.jira.projet: unknown key — did you mean project? (known: minSeverity, project, issueType, priorities, assignee, components, labels, onClosed)',
+      'routing.jira.projet: unknown key — did you mean project? (known: minSeverity, project, issueType, priorities, assignee, components, labels, onClosed, commentEvery)',
       'routing.slack.channel: expected a Slack channel name such as "#security" (lower-case, in quotes) or a channel id such as C0123ABCD',
       'routing.rules[0].match.flow[0]: unknown flow "root-activty" — did you mean root-activity? (`trailbot flows list` shows the flow ids)',
       'routing.rules[0].match.account[0]: put the account id in quotes ("111122223333"): unquoted, YAML reads it as a number and drops leading zeros',

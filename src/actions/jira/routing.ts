@@ -3,6 +3,8 @@ import { TrailbotError } from '../../errors.ts';
 import { closest } from '../../flows/config.ts';
 import { type Severity, SEVERITIES } from '../../flows/define.ts';
 import { FLOWS } from '../../flows/registry.ts';
+import { NOTIFY_WINDOW_MS } from '../../runtime/jobs.ts';
+import { durationMs, parseDuration } from '../../time.ts';
 
 /**
  * The `routing:` section of trailbot.config.yaml: which findings become Jira tickets, where and how
@@ -19,6 +21,7 @@ import { FLOWS } from '../../flows/registry.ts';
  *     components: [CloudTrail]
  *     labels: [aws]
  *     onClosed: new-linked     # or reopen
+ *     commentEvery: 1m         # more events: at most one comment per finding per this long
  *   slack: { channel: "#security" }
  *   rules:                     # first match wins; a rule's jira/slack keys replace the defaults
  *     - match: { flow: [root-activity], account: ["111122223333"], severity: [high, critical] }
@@ -77,7 +80,7 @@ const assignee = z
   });
 const priorities = z.partialRecord(severity, name('a Jira priority name', 'High'), { error: `expected a mapping of severity to a Jira priority name, e.g. { critical: Highest, high: High }` });
 
-/** What a rule may change (everything but onClosed, which is one setting for every ticket). */
+/** What a rule may change (everything but onClosed and commentEvery, each one setting for every ticket). */
 const jiraRoute = {
   minSeverity: severity.optional(),
   project: project.optional(),
@@ -87,7 +90,18 @@ const jiraRoute = {
   components: z.array(name('a component name', 'CloudTrail'), { error: 'expected a list of component names, e.g. [CloudTrail]' }).optional(),
   labels: z.array(label, { error: 'expected a list of labels, e.g. [aws]' }).optional(),
 };
-const jiraDefaults = z.strictObject({ ...jiraRoute, onClosed: z.enum(ON_CLOSED, { error: `expected ${ON_CLOSED.join(' or ')}` }).optional() }, { error: 'expected the Jira settings every ticket starts from, e.g. { minSeverity: high }' });
+/** The coalescing window of comments (default 1m): a finding's events within one window make one comment. */
+const commentEvery = z.string({ error: 'expected a duration, e.g. 1m' }).superRefine((s, ctx) => {
+  try {
+    parseDuration(s, { name: 'commentEvery', min: 1000, max: 86_400_000 });
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: `${(e as TrailbotError).message}${(e as TrailbotError).hint ? ` (${(e as TrailbotError).hint})` : ''}` });
+  }
+});
+const jiraDefaults = z.strictObject(
+  { ...jiraRoute, onClosed: z.enum(ON_CLOSED, { error: `expected ${ON_CLOSED.join(' or ')}` }).optional(), commentEvery: commentEvery.optional() },
+  { error: 'expected the Jira settings every ticket starts from, e.g. { minSeverity: high }' },
+);
 const jiraRule = z.union([z.literal(false), z.strictObject(jiraRoute)], { error: 'expected Jira settings for these findings, e.g. { project: OPS }, or false for no ticket' });
 
 /** Slack (issue 10): a channel name `#security` or a channel id `C0123ABCD`. */
@@ -254,4 +268,10 @@ export function routeTicket(f: RoutedFinding, routing: Routing | undefined, defa
 /** What new activity on a finding whose ticket was closed in Jira does (default: a new ticket linking the old one). */
 export function onClosed(routing: Routing | undefined): OnClosed {
   return routing?.jira?.onClosed ?? 'new-linked';
+}
+
+/** How long a finding's new events are gathered into one comment (routing.jira.commentEvery, default 1 minute). */
+export function commentEveryMs(routing: Routing | undefined): number {
+  const s = routing?.jira?.commentEvery;
+  return (s === undefined ? undefined : durationMs(s)) ?? NOTIFY_WINDOW_MS;
 }

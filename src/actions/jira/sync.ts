@@ -1,7 +1,8 @@
 import { findingsPage } from '../../flows/index.ts';
-import { notifyDelayMs } from '../../runtime/jobs.ts';
+import { notifyUpdateOptions } from '../../runtime/jobs.ts';
 import type { JobContext } from '../../runtime/pipeline.ts';
 import { type JiraNotifyOptions, routeOf } from './notify.ts';
+import { commentEveryMs } from './routing.ts';
 import { saveSyncCursor, syncCursor, ticketsOf } from './tickets.ts';
 
 /**
@@ -32,7 +33,7 @@ export async function syncTickets(ctx: JobContext, opts: Pick<JiraNotifyOptions,
       if (!(await routeOf(ctx.store.db, f, opts))) continue;
       if (!t) {
         if (!(await ctx.enqueue('notify', { target: 'jira', findingId: f.id, action: 'open' })).duplicate) opened++;
-      } else if (!(await ctx.enqueue('notify', { target: 'jira', findingId: f.id, action: 'update' }, { delayMs: notifyDelayMs(Date.now()) })).duplicate) updated++;
+      } else if (!(await ctx.enqueue('notify', { target: 'jira', findingId: f.id, action: 'update' }, notifyUpdateOptions(f.id, Date.now(), commentEveryMs(opts.routing)))).duplicate) updated++;
     }
     await saveSyncCursor(ctx.store.db, page.next);
     cursor = page.next;

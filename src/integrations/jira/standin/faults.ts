@@ -1,5 +1,6 @@
 // Faults a test (or the CLI's admin route) can inject: Jira's 429 with its rate-limit headers, 5xx
-// answers, and added latency. Each queued fault hits the next N requests that match it.
+// answers, added latency, and held answers (the request is carried out, its answer waits). Each
+// queued fault hits the next N requests that match it.
 
 export interface FaultMatch {
   /** HTTP method, case-insensitive */
@@ -24,6 +25,13 @@ export interface ServerErrorFault {
   match?: FaultMatch;
 }
 
+export interface HoldFault {
+  count?: number;
+  /** how long the answer is held after the request was carried out (default 30 s; clear() lets it go) */
+  ms?: number;
+  match?: FaultMatch;
+}
+
 interface Pending {
   kind: '429' | '5xx';
   remaining: number;
@@ -38,11 +46,22 @@ export interface Faults {
   rateLimit(f?: RateLimitFault): void;
   /** the next `count` matching requests answer `status` (default 503) */
   serverError(f?: ServerErrorFault): void;
+  /**
+   * The next `count` matching requests are carried out (an issue created, a comment added…) and then
+   * their answers are held `ms`: Jira did the work and the client is still waiting (a test can kill it
+   * meanwhile). Not for faulted requests.
+   */
+  hold(f?: HoldFault): void;
+  /** answers held right now */
+  readonly holding: number;
+  /** waits as long as this carried-out request's answer is to be held (consumes one hold) */
+  held(method: string, path: string): Promise<void>;
   /** milliseconds added before every answer (0 = none) */
   latency(ms: number): void;
   readonly latencyMs: number;
   /** faults still waiting for a request */
   readonly pending: ReadonlyArray<{ kind: '429' | '5xx'; remaining: number; status: number; match?: FaultMatch }>;
+  /** drops pending faults and latency, and lets held answers go */
   clear(): void;
   /** the fault this request draws, if any (consumes one) */
   take(method: string, path: string): Response | undefined;
@@ -58,8 +77,31 @@ const matches = (m: FaultMatch | undefined, method: string, path: string): boole
 
 export function createFaults(clock: () => number = Date.now): Faults {
   let queue: Pending[] = [];
+  let holds: { remaining: number; ms: number; match?: FaultMatch }[] = [];
+  const waiting = new Set<() => void>();
   let latencyMs = 0;
   return {
+    hold({ count = 1, ms = 30_000, match } = {}) {
+      holds.push({ remaining: count, ms, match });
+    },
+    get holding() {
+      return waiting.size;
+    },
+    async held(method, path) {
+      const h = holds.find((x) => x.remaining > 0 && matches(x.match, method, path));
+      if (!h) return;
+      h.remaining--;
+      holds = holds.filter((x) => x.remaining > 0);
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          waiting.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, h.ms);
+        waiting.add(done);
+      });
+    },
     rateLimit({ count = 1, retryAfterSeconds = 1, reason = 'jira-burst-based', match } = {}) {
       queue.push({ kind: '429', remaining: count, status: 429, retryAfterSeconds, reason, match });
     },
@@ -78,7 +120,9 @@ export function createFaults(clock: () => number = Date.now): Faults {
     },
     clear() {
       queue = [];
+      holds = [];
       latencyMs = 0;
+      for (const done of [...waiting]) done();
     },
     take(method, path) {
       const f = queue.find((q) => q.remaining > 0 && matches(q.match, method, path));

@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { adfProblem, NOT_A_DOCUMENT } from './adf.ts';
 import { createFaults } from './faults.ts';
-import type { Faults, RateLimitFault, ServerErrorFault } from './faults.ts';
+import type { Faults, HoldFault, RateLimitFault, ServerErrorFault } from './faults.ts';
 import { compileJql, JqlError, parseJql, sortIssues } from './jql.ts';
 import type { IndexedIssue, JqlSite } from './jql.ts';
 import {
@@ -628,6 +628,7 @@ export function createJiraService(opts: JiraServiceOptions = {}): JiraService {
     if (faults.latencyMs > 0 && !url.pathname.startsWith('/__standin/')) await new Promise((r) => setTimeout(r, faults.latencyMs));
     await next();
     record.status = c.res.status;
+    if (!record.fault && url.pathname.startsWith('/rest/')) await faults.held(c.req.method, url.pathname);
     record.durationMs = performance.now() - started;
   });
 
@@ -636,10 +637,16 @@ export function createJiraService(opts: JiraServiceOptions = {}): JiraService {
   admin.get('/requests', (c) => c.json(requests));
   admin.get('/issues', (c) => c.json(issues.map((i) => ({ key: i.key, id: i.id, summary: i.summary, status: statusById(i.statusId).name, labels: i.labels, properties: Object.fromEntries(i.properties) }))));
   admin.post('/faults', async (c) => {
-    const b = (await readObject(c)) as { rateLimit?: RateLimitFault & { path?: string; method?: string }; serverError?: ServerErrorFault & { path?: string; method?: string }; latencyMs?: number };
+    const b = (await readObject(c)) as {
+      rateLimit?: RateLimitFault & { path?: string; method?: string };
+      serverError?: ServerErrorFault & { path?: string; method?: string };
+      hold?: HoldFault & { path?: string; method?: string };
+      latencyMs?: number;
+    };
     const match = (f: { path?: string; method?: string }) => (f.path || f.method ? { path: f.path, method: f.method } : undefined);
     if (b.rateLimit) faults.rateLimit({ ...b.rateLimit, match: match(b.rateLimit) });
     if (b.serverError) faults.serverError({ ...b.serverError, match: match(b.serverError) });
+    if (b.hold) faults.hold({ ...b.hold, match: match(b.hold) });
     if (b.latencyMs !== undefined) faults.latency(b.latencyMs);
     return c.json({ pending: faults.pending, latencyMs: faults.latencyMs });
   });

@@ -354,6 +354,30 @@ describe('Jira stand-in, driven by jira.js', () => {
       }
     });
 
+    it('holds the answer to a matching request after carrying it out, until the time is up or clear()', async () => {
+      s.faults.hold({ ms: 60_000, match: { method: 'POST', path: '/rest/api/3/issue' } });
+      const before = s.issues().length;
+      let answered = false;
+      const pending = create({ summary: 'Held create' }).then((r) => {
+        answered = true;
+        return r;
+      });
+      for (let i = 0; i < 100 && s.faults.holding === 0; i++) await sleep(10);
+      expect(s.faults.holding).toBe(1);
+      // Jira has done the work; the client is still waiting for the answer.
+      expect(s.issues()).toHaveLength(before + 1);
+      expect(s.issues().at(-1)!.summary).toBe('Held create');
+      await jira.serverInfo.getServerInfo(); // not matching: answered at once
+      expect(answered).toBe(false);
+      s.faults.clear();
+      expect((await pending).key).toBe(s.issues().at(-1)!.key);
+      expect(s.faults.holding).toBe(0);
+      s.faults.hold({ ms: 30 });
+      const t0 = performance.now();
+      await jira.serverInfo.getServerInfo();
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(25);
+    });
+
     it('takes faults over HTTP from the CLI admin route', async () => {
       const res = await fetch(`${s.url}/__standin/faults`, { method: 'POST', body: JSON.stringify({ rateLimit: { count: 1, retryAfterSeconds: 2 } }) });
       expect(res.status).toBe(200);
