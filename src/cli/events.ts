@@ -4,7 +4,7 @@ import type { SummarizedEvent, TrailEvent } from '../events/model.ts';
 import { summarize, withSummary } from '../events/summary.ts';
 import { emptyStats, ingestPaths, type IngestStats, normalizeItems, type Rejection } from '../ingest.ts';
 import { expandPaths, readInputs } from '../sources/files.ts';
-import { openStore, type Principal, type Store } from '../store/index.ts';
+import { openStore, type Principal, type Store, type StoreOptions } from '../store/index.ts';
 import { type Cli, choice, EXIT } from './main.ts';
 import { Progress } from './progress.ts';
 import { type Remote, throughServer } from './remote.ts';
@@ -19,9 +19,9 @@ function fmtInt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
-async function withStore<T>(cli: Cli, fn: (s: Store) => Promise<T>): Promise<T> {
+async function withStore<T>(cli: Cli, fn: (s: Store) => Promise<T>, opts: StoreOptions = {}): Promise<T> {
   const c = cli.config();
-  const store = await openStore({ databaseUrl: c.databaseUrl, dataDir: c.dataDir });
+  const store = await openStore({ databaseUrl: c.databaseUrl, dataDir: c.dataDir, ...opts });
   try {
     return await fn(store);
   } finally {
@@ -177,7 +177,9 @@ export function registerEventCommands(cli: Cli): void {
         }
         if (stats.rejected > 0) cli.setExit(EXIT.rejected);
       };
-      await (api ? run() : withStore(cli, run));
+      // The flows run in the workers, not here: every new event's id goes to the flows outbox in the
+      // transaction that stores it, and the next worker's drainer (src/runtime/outbox.ts) evaluates it.
+      await (api ? run() : withStore(cli, run, { flowOutbox: true }));
     });
 
   program

@@ -26,7 +26,8 @@ async function withSources<T>(cli: Cli, h: Hidden, fn: (s: Sources, store: Store
   const leaseMs = h.leaseMs ? Number(h.leaseMs) : undefined;
   if (leaseMs !== undefined && !(leaseMs >= 100)) throw new TrailbotError('E_USAGE', '--lease-ms must be at least 100');
   const sources = createSources({ config: c, leaseMs, limiterPrefix: h.limiterPrefix, log: stderrLog(cli) });
-  const store = await openStore({ databaseUrl: c.databaseUrl, dataDir: c.dataDir });
+  // What the sources store here is evaluated by the next worker with flows (the flows outbox).
+  const store = await openStore({ databaseUrl: c.databaseUrl, dataDir: c.dataDir, flowOutbox: true });
   try {
     return await fn(sources, store);
   } finally {

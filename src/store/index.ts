@@ -33,8 +33,9 @@ export interface Store {
 
 export interface StoreOptions {
   /**
-   * Write the flows outbox by default on every ingest (a worker whose flows are wired: the sources'
-   * writes then get it too). Off for the command line, which runs no flows.
+   * Write the flows outbox by default on every ingest: a worker whose flows are wired (the sources'
+   * writes then get it too), and the command line's `ingest` and `sources poll/run/…`, which run no
+   * flows themselves and leave the new events to the next worker's outbox drainer.
    */
   flowOutbox?: boolean;
 }
