@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'E_NOT_FOUND'
   | 'E_UNAUTHORIZED'
   | 'E_FORBIDDEN'
+  | 'E_TOO_LARGE'
+  | 'E_CONTENT_TYPE'
   | 'E_JIRA_RATE_LIMITED'
   | 'E_JIRA_UNAVAILABLE'
   | 'E_JIRA_REJECTED'
@@ -41,6 +43,8 @@ const DECLARED: Record<ErrorCode, true> = {
   E_NOT_FOUND: true,
   E_UNAUTHORIZED: true,
   E_FORBIDDEN: true,
+  E_TOO_LARGE: true,
+  E_CONTENT_TYPE: true,
   E_JIRA_RATE_LIMITED: true,
   E_JIRA_UNAVAILABLE: true,
   E_JIRA_REJECTED: true,
