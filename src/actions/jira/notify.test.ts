@@ -154,6 +154,21 @@ describe('notify (Jira)', () => {
     expect(ticketsOf(f.id)).toHaveLength(1);
   });
 
+  it('a create Jira answered 429 made nothing: the retry creates at once, without searching or waiting for the search to settle', async () => {
+    const f = await raise();
+    jira.faults.rateLimit({ count: 1, retryAfterSeconds: 1, match: { method: 'POST', path: '/rest/api/3/issue' } });
+    const notify = createJiraNotifier(options());
+    const e = await notify(ctx(), { findingId: f.id, action: 'open' }).catch((x: unknown) => x);
+    expect((e as TrailbotError).code).toBe('E_JIRA_RATE_LIMITED');
+    expect((e as { retryAfterMs?: number }).retryAfterMs).toBe(1000);
+    expect(await currentTicket(store.db, f.id)).toMatchObject({ state: 'intent', attempts: 0 });
+    const searches = jira.requests.filter((r) => r.path === '/rest/api/3/search/jql').length;
+    const r = await notify(ctx(), { findingId: f.id, action: 'open' });
+    expect(r.ticket).toBe('created');
+    expect(jira.requests.filter((x) => x.path === '/rest/api/3/search/jql').length).toBe(searches);
+    expect(ticketsOf(f.id).map((i) => i.key)).toEqual([r.key]);
+  });
+
   it('one notify job at a time per ticket: another job waits, a retry of the same job takes over', async () => {
     const f = await raise();
     const dying = withCreate(async () => Promise.reject(new Error('worker killed')));

@@ -21,6 +21,7 @@ import {
   setJiraState,
   sinceCreateAttempt,
   type Ticket,
+  undoCreateAttempt,
 } from './tickets.ts';
 
 /**
@@ -71,6 +72,8 @@ function retryLater(message: string, ms: number): TrailbotError {
 }
 
 const PERMANENT = new Set(['E_JIRA_REJECTED', 'E_JIRA_AUTH']);
+/** Answers that say Jira did not create the issue (a 5xx or a timeout may come after it did). */
+const REFUSED = new Set(['E_JIRA_RATE_LIMITED', ...PERMANENT]);
 const dropped = new Set<string>();
 
 async function firstAccount(db: Db, findingId: string): Promise<string | null> {
@@ -165,24 +168,31 @@ export function createJiraNotifier(opts: JiraNotifyOptions) {
       }
     }
     await noteCreateAttempt(ctx.db, findingId, generation);
-    const ref = await jira.create(
-      {
-        project: t.project,
-        issueType: t.issueType,
-        summary: t.summary,
-        description: t.description,
-        labels: t.labels,
-        priority: t.priority ?? undefined,
-        properties: [{ key: 'trailbot', value: { findingId, key: (await getFinding(ctx.db, findingId))?.key ?? null } }],
-      },
-      {
-        onFieldDropped: (field, why) => {
-          if (dropped.has(`${t.project}/${field}`)) return;
-          dropped.add(`${t.project}/${field}`);
-          ctx.log.warn({ field, project: t.project }, `Jira refused the ${field} field in project ${t.project} (${why}); tickets are created without it (routing: in trailbot.config.yaml sets it)`);
+    let ref: JiraIssueRef;
+    try {
+      ref = await jira.create(
+        {
+          project: t.project,
+          issueType: t.issueType,
+          summary: t.summary,
+          description: t.description,
+          labels: t.labels,
+          priority: t.priority ?? undefined,
+          properties: [{ key: 'trailbot', value: { findingId, key: (await getFinding(ctx.db, findingId))?.key ?? null } }],
         },
-      },
-    );
+        {
+          onFieldDropped: (field, why) => {
+            if (dropped.has(`${t.project}/${field}`)) return;
+            dropped.add(`${t.project}/${field}`);
+            ctx.log.warn({ field, project: t.project }, `Jira refused the ${field} field in project ${t.project} (${why}); tickets are created without it (routing: in trailbot.config.yaml sets it)`);
+          },
+        },
+      );
+    } catch (e) {
+      // Jira answered and made nothing: a later try need not search first nor wait for the search to settle.
+      if (e instanceof TrailbotError && REFUSED.has(e.code)) await undoCreateAttempt(ctx.db, findingId, generation, t);
+      throw e;
+    }
     await markCreated(ctx.db, findingId, generation, ref);
     if (t.linksKey) {
       try {

@@ -196,6 +196,14 @@ export async function noteCreateAttempt(db: Db, findingId: string, generation: n
   await db.query('UPDATE tickets SET attempts = attempts + 1, intent_at = now(), updated_at = now() WHERE finding_id = $1 AND generation = $2', [findingId, generation]);
 }
 
+/**
+ * Jira answered the create with a refusal (429, 400, 401/403): nothing was made, so the attempt is
+ * taken back (count and time as before it), and the next try creates without searching or waiting.
+ */
+export async function undoCreateAttempt(db: Db, findingId: string, generation: number, before: { attempts: number; intentAt: string | null }): Promise<void> {
+  await db.query('UPDATE tickets SET attempts = $3, intent_at = $4::timestamptz, updated_at = now() WHERE finding_id = $1 AND generation = $2', [findingId, generation, before.attempts, before.intentAt]);
+}
+
 /** Milliseconds since the last create attempt (the database's clock), or null when none was made. */
 export async function sinceCreateAttempt(db: Db, findingId: string, generation: number): Promise<number | null> {
   const r = await db.query<{ ms: number | null }>(
