@@ -84,6 +84,30 @@ describe('API times', () => {
     expect(r.body.error?.hint).toBeTruthy();
   });
 
+  it('reads an unencoded + before a trailing offset (a space once decoded) as +, and only there', async () => {
+    // gen-34 is at 2024-01-02T10:00Z, gen-36 at 12:00Z: 12:00+02:00 to 14:00+0200 is that range.
+    for (const [since, until] of [
+      ['2024-01-02T12:00:00+02:00', '2024-01-02T14:00:00+0200'],
+      ['2024-01-02T12:00:00%2B02:00', '2024-01-02T14:00:00%2B0200'],
+      ['2024-01-02T12:00+02:00', '2024-01-02T14:00:00.000+02:00'],
+      ['2024-01-02+12:00+02:00', '2024-01-02t14:00:00+02:00'],
+    ]) {
+      const r = await get(`/api/events?since=${since}&until=${until}&limit=10`);
+      expect(r.status, `${since} ${until}: ${JSON.stringify(r.body.error)}`).toBe(200);
+      expect(r.body.events!.map((e) => e.eventId)).toEqual(['gen-36', 'gen-35', 'gen-34']);
+    }
+    const trail = await get('/api/trail?who=gen-user-34&since=2024-01-02T11:00:00+02:00&until=2024-01-02T13:00:00+02:00');
+    expect(trail.status).toBe(200);
+    expect(trail.body.events!.map((e) => e.eventId)).toEqual(['gen-34']);
+    const findings = await app.request('/api/findings?updated_since=2024-01-02T12:00:00+02:00');
+    expect(findings.status).toBe(200);
+    // Elsewhere a space stays a space: still not a time.
+    for (const bad of ['2024-01-02T12:00:00  02:00', '2024-01-02T12:00:00 2:00', '2024-01-02T12:00:00 02:00 ', '7d 02:00', '2024-01-02 02:00 02:00x']) {
+      const r = await get(`/api/events?since=${encodeURIComponent(bad)}`);
+      expect(r.status, bad).toBe(400);
+    }
+  });
+
   it('reads a date-time without an offset as UTC, whatever the server’s time zone', async () => {
     const tz = process.env.TZ;
     process.env.TZ = 'America/New_York';

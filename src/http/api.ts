@@ -10,9 +10,24 @@ import { REPORT_FORMATS, type ReportFormat, renderReport } from '../reports/inde
 import { JOB_STATES, type JobQueue, type JobState } from '../runtime/queue.ts';
 import { bodyLimit } from 'hono/body-limit';
 import { enqueue } from '../runtime/enqueue.ts';
+import { TrailbotError } from '../errors.ts';
 import { JOB_KINDS, type JobKind } from '../runtime/jobs.ts';
 import { ingestUpload, UPLOAD_MAX_BYTES } from '../runtime/upload.ts';
 import type { SearchQuery, Store } from '../store/index.ts';
+
+/** What POST /api/ingest takes: a trail file's bytes as they are (what the CLI sends: octet-stream). */
+export const UPLOAD_TYPES: readonly string[] = ['application/octet-stream', 'application/gzip', 'application/x-gzip', 'application/json', 'application/x-ndjson'];
+
+/** The most a POST /api/jobs body may be: a job's data is small (a report id, a source, a note). */
+export const JOB_BODY_MAX_BYTES = 1024 * 1024;
+
+/**
+ * A time from a query string. An unencoded `+` arrives as a space (form encoding), so a space right
+ * before a trailing `HH:MM`/`HHMM` offset of a date-time is read as `+`; a space anywhere else stays.
+ */
+export function queryTime(v: string | undefined): string | undefined {
+  return v?.replace(/^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$/, '$1+$2');
+}
 
 /** A finding in a list: everything but the rendered Slack and Jira bodies (GET /api/findings/:id has them). */
 function brief(f: Finding): Omit<Finding, 'slack' | 'jira' | 'body'> {
@@ -24,10 +39,11 @@ function brief(f: Finding): Omit<Finding, 'slack' | 'jira' | 'body'> {
  * The read-only JSON API: the same questions the CLI answers (`trail`, `search`), plus the queue's
  * jobs. Query parameters use snake_case; times take the CLI's forms (7d, 2024-08-01, ISO).
  */
-export function createApi({ store, queue }: { store: Store; queue: JobQueue }): Hono {
+export function createApi({ store, queue, reportIds }: { store: Store; queue: JobQueue; reportIds?: readonly string[] | undefined }): Hono {
   const api = new Hono();
   // Times in the one grammar (src/time.ts); a bad one is a 400 naming the parameter, never a 500.
-  const time = (v: string | undefined, name: string): string | undefined => (v ? parseTimeArg(v, name) : undefined);
+  const time = (v: string | undefined, name: string): string | undefined => (v ? parseTimeArg(queryTime(v)!, name) : undefined);
+  const range = (since: string | undefined, until: string | undefined) => parseRange(queryTime(since), queryTime(until));
   const bool = (v: string | undefined, name: string): boolean | undefined => {
     if (v === undefined) return undefined;
     if (v === 'true' || v === 'false') return v === 'true';
@@ -39,7 +55,7 @@ export function createApi({ store, queue }: { store: Store; queue: JobQueue }): 
     if (!q.who) throw new HTTPException(400, { message: 'who is required: an e-mail, user name, session name, access key id or ARN' });
     const r = await store.trail({
       who: q.who,
-      ...parseRange(q.since ?? '7d', q.until),
+      ...range(q.since ?? '7d', q.until),
       limit: parseLimit(q.limit ?? '50', 'limit', 1000),
       writesOnly: bool(q.writes_only, 'writes_only') ?? false,
     });
@@ -65,7 +81,7 @@ export function createApi({ store, queue }: { store: Store; queue: JobQueue }): 
       region: q.region,
       outcome: outcome as SearchQuery['outcome'],
       via: via as SearchQuery['via'],
-      ...parseRange(q.since, q.until),
+      ...range(q.since, q.until),
       limit: parseLimit(q.limit ?? '50', 'limit', 1000),
     };
     const r = await store.search(query);
@@ -152,7 +168,9 @@ export function createApi({ store, queue }: { store: Store; queue: JobQueue }): 
     bodyLimit({
       maxSize: UPLOAD_MAX_BYTES,
       onError: () => {
-        throw new HTTPException(413, { message: `the file is larger than ${UPLOAD_MAX_BYTES / 1024 / 1024} MiB; split it, or stop trailbot serve and run \`trailbot ingest\` directly` });
+        throw new TrailbotError('E_TOO_LARGE', `the file is larger than ${UPLOAD_MAX_BYTES / 1024 / 1024} MiB, the most POST /api/ingest takes`, {
+          hint: 'split it, or stop trailbot serve and run `trailbot ingest` directly (it has no such limit)',
+        });
       },
     }),
     async (c) => {
@@ -166,24 +184,43 @@ export function createApi({ store, queue }: { store: Store; queue: JobQueue }): 
    * Queues a job as `trailbot jobs add` does: `{ kind, data, key? }`. Not `ingest-file` (its data is a
    * path on the server: POST /api/ingest takes the file itself) nor `remediate` (approvals queue it).
    */
-  api.post('/jobs', async (c) => {
-    let body: { kind?: unknown; data?: unknown; key?: unknown };
-    try {
-      body = (await c.req.json()) as typeof body;
-    } catch {
-      throw new HTTPException(400, { message: 'expected a JSON body: {"kind": "...", "data": {...}, "key": "..."}' });
-    }
-    const kind = body?.kind;
-    if (typeof kind !== 'string' || !(JOB_KINDS as string[]).includes(kind)) throw new HTTPException(400, { message: `kind must be one of ${JOB_KINDS.join(', ')}` });
-    if (kind === 'ingest-file') throw new HTTPException(400, { message: 'ingest-file jobs name a path on the server and cannot be queued over HTTP; POST the file to /api/ingest (`trailbot ingest <path>` does)' });
-    if (kind === 'remediate') throw new HTTPException(400, { message: 'remediate jobs are queued by approvals, not over the API' });
-    if (body.key !== undefined && typeof body.key !== 'string') throw new HTTPException(400, { message: 'key must be a string' });
-    const r = await enqueue(queue, kind as JobKind, (body.data ?? {}) as never, { key: body.key as string | undefined });
-    return c.json({ ...r, backend: queue.backend });
-  });
+  api.post(
+    '/jobs',
+    bodyLimit({
+      maxSize: JOB_BODY_MAX_BYTES,
+      onError: () => {
+        throw new TrailbotError('E_TOO_LARGE', `the job is larger than ${JOB_BODY_MAX_BYTES / 1024 / 1024} MiB, the most POST /api/jobs takes`, {
+          hint: 'a job names what to do ({"kind": "report", "data": {"report": "daily"}}); files go to POST /api/ingest (`trailbot ingest <path>`)',
+        });
+      },
+    }),
+    async (c) => {
+      let body: { kind?: unknown; data?: unknown; key?: unknown };
+      try {
+        body = (await c.req.json()) as typeof body;
+      } catch {
+        throw new TrailbotError('E_INPUT_NOT_JSON', 'the body is not JSON', { hint: 'send a JSON object: {"kind": "probe", "data": {...}, "key": "..."} with Content-Type: application/json' });
+      }
+      const kind = body?.kind;
+      if (typeof kind !== 'string' || !(JOB_KINDS as string[]).includes(kind)) throw new HTTPException(400, { message: `kind must be one of ${JOB_KINDS.join(', ')}` });
+      if (kind === 'ingest-file') throw new HTTPException(400, { message: 'ingest-file jobs name a path on the server and cannot be queued over HTTP; POST the file to /api/ingest (`trailbot ingest <path>` does)' });
+      if (kind === 'remediate') throw new HTTPException(400, { message: 'remediate jobs are queued by approvals, not over the API' });
+      if (body.key !== undefined && typeof body.key !== 'string') throw new HTTPException(400, { message: 'key must be a string' });
+      const report = (body.data as { report?: unknown } | undefined)?.report;
+      if (kind === 'report' && reportIds !== undefined && typeof report === 'string' && !reportIds.includes(report)) {
+        // Refused now, not queued to fail later: the configured reports are at hand.
+        throw new TrailbotError('E_INPUT_SHAPE', `no report ${JSON.stringify(report)} is configured${reportIds.length ? `; the configured reports are ${reportIds.join(', ')}` : ''}`, {
+          hint: reportIds.length ? `use one of ${reportIds.join(', ')} (GET /api/reports lists what they made)` : 'add one under reports: in trailbot.config.yaml, then restart the server',
+        });
+      }
+      const r = await enqueue(queue, kind as JobKind, (body.data ?? {}) as never, { key: body.key as string | undefined });
+      return c.json({ ...r, backend: queue.backend });
+    },
+  );
 
   api.post('/jobs/:id/retry', async (c) => {
     const id = c.req.param('id');
+    if (!(await queue.get(id))) throw new HTTPException(404, { message: `no job ${id}` });
     await queue.retry(id);
     return c.json({ id, state: 'waiting' });
   });

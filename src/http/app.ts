@@ -8,8 +8,8 @@ import type { Metrics } from '../runtime/metrics.ts';
 import { type JobQueue, withTimeout } from '../runtime/queue.ts';
 import type { Store } from '../store/index.ts';
 import { forRequests } from '../store/requests.ts';
-import { createApi } from './api.ts';
-import { type AuthOptions, auth } from './auth.ts';
+import { createApi, UPLOAD_TYPES } from './api.ts';
+import { type AuthOptions, auth, isOpen, JSON_BODY, sameOrigin } from './auth.ts';
 import { jiraWebhook, type WebhookIssueEvent } from './jira-webhook.ts';
 import { requestLog } from './request-log.ts';
 
@@ -26,8 +26,10 @@ export interface AppDeps {
   readyTimeoutMs?: number;
   /** Longest one API query may run (statement_timeout) before the answer is 503 E_QUERY_TIMEOUT. */
   queryTimeoutMs?: number;
-  /** Who may call /api (no tokens and no sign-in: this machine only). */
+  /** Who may call /api (no tokens and no sign-in: this machine only), and the origins it is reached under (PUBLIC_URL). */
   auth?: AuthOptions;
+  /** The ids of the configured reports: POST /api/jobs refuses a report job for any other at once (none given: not checked). */
+  reportIds?: readonly string[];
   /** JIRA_WEBHOOK_SECRET: POST /jira/webhook checks each delivery's signature with it (none: the route refuses all). */
   jiraWebhookSecret?: string | undefined;
   /** What a verified Jira issue event does (src/actions/jira/issue-events.ts); none: every event is 'unknown'. */
@@ -45,10 +47,12 @@ const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   E_UNAUTHORIZED: 401,
   E_FORBIDDEN: 403,
   E_NOT_FOUND: 404,
+  E_TOO_LARGE: 413,
+  E_CONTENT_TYPE: 415,
 };
 
 /** Errors thrown as HTTPException(status) get the code of their status. */
-const CODE_OF_STATUS: Record<number, ErrorCode> = { 401: 'E_UNAUTHORIZED', 403: 'E_FORBIDDEN', 404: 'E_NOT_FOUND' };
+const CODE_OF_STATUS: Record<number, ErrorCode> = { 401: 'E_UNAUTHORIZED', 403: 'E_FORBIDDEN', 404: 'E_NOT_FOUND', 413: 'E_TOO_LARGE', 415: 'E_CONTENT_TYPE' };
 
 /** What to do, for errors that do not say it themselves. Every error body carries a hint. */
 const HINT: Partial<Record<ErrorCode, string>> = {
@@ -57,6 +61,9 @@ const HINT: Partial<Record<ErrorCode, string>> = {
   E_UNAUTHORIZED: "send Authorization: Bearer <token> with one of the tokens in the server's TRAILBOT_API_TOKENS",
   E_STORE_UNAVAILABLE: 'try again shortly; /readyz says which dependency is down',
   E_QUEUE: 'try again shortly; /readyz says which dependency is down',
+  E_TOO_LARGE: 'send less: POST /api/ingest takes one file of at most 64 MiB, POST /api/jobs a job of at most 1 MiB',
+  E_CONTENT_TYPE: 'send Content-Type: application/json (a trail file to POST /api/ingest: application/octet-stream)',
+  E_INPUT_NOT_JSON: 'send a JSON body with Content-Type: application/json',
 };
 const INTERNAL_HINT = 'the server log has the details; try again, and report it if it persists';
 
@@ -93,9 +100,11 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   if (role !== 'worker') {
+    // Pages of other sites first (a foreign Origin or Host, a body a form could send), then who is asking.
+    app.use('/api/*', sameOrigin({ loopbackHost: isOpen(access), origins: access?.origins, bodyTypes: (path) => (path === '/api/ingest' ? UPLOAD_TYPES : JSON_BODY) }));
     app.use('/api/*', auth(access)); // also matches /api itself
     // Every API query under a statement_timeout; searches bounded (src/store/requests.ts).
-    app.route('/api', createApi({ store: forRequests(store, { timeoutMs: deps.queryTimeoutMs }), queue }));
+    app.route('/api', createApi({ store: forRequests(store, { timeoutMs: deps.queryTimeoutMs }), queue, reportIds: deps.reportIds }));
     // Outside /api: Jira cannot send a bearer token; each delivery is signed with the webhook's secret instead.
     app.route('/jira', jiraWebhook({ secret: deps.jiraWebhookSecret, onIssueEvent: deps.onJiraIssueEvent ?? (async () => 'unknown'), log }));
     app.get('/', (c) =>

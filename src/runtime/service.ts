@@ -142,7 +142,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       }
       if (scheduled.length) log.info({ schedules: scheduled }, 'recurring work scheduled');
     }
-    const app = createApp({ store, queue, metrics, log, role, auth: { tokens: config.api.tokens }, jiraWebhookSecret: config.jiraWebhookSecret,
+    const app = createApp({ store, queue, metrics, log, role, auth: { tokens: config.api.tokens, origins: [config.publicUrl] }, jiraWebhookSecret: config.jiraWebhookSecret,
+      // POST /api/jobs refuses a report job for a report that is not configured, instead of queueing it to fail.
+      reportIds: config.reports.map((r) => r.id),
       // Jira's webhook (POST /jira/webhook) keeps a ticket's status and assignee, and its finding's status, in step.
       onJiraIssueEvent: (e) => onJiraIssueEvent(store.db, e),
     });

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -8,7 +9,9 @@ import { readConfig } from '../../src/config/index.ts';
 import { TrailbotError } from '../../src/errors.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { type Service, startService } from '../../src/runtime/service.ts';
+import { remoteApi } from '../../src/cli/remote.ts';
 import { createTestDatabase } from '../helpers/db.ts';
+import { FIXTURES } from '../helpers/fixtures.ts';
 
 /**
  * Who may reach a real, listening trailbot: with no authentication it binds 127.0.0.1 and says so;
@@ -101,6 +104,49 @@ describe('a listening trailbot', () => {
     expect(e).toBeInstanceOf(TrailbotError);
     expect((e as TrailbotError).code).toBe('E_CONFIG_INVALID');
     expect((e as TrailbotError).message).toContain('set TRAILBOT_API_TOKENS');
+  });
+});
+
+/** One raw HTTP request with exactly these headers (fetch would not let a test set Host). */
+function send(port: number, method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<{ status: number; json: { error?: { code: string; hint: string } } }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers: body ? { ...headers, 'content-length': String(body.length) } : headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString() || '{}') as never }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('pages of other sites against the open server (security review of issue 8)', () => {
+  it("refuses the reviewer's repro and a DNS-rebinding read, and still answers curl and the CLI", async () => {
+    const { svc } = await start({});
+    const port = svc.address!.port;
+    const record = readFileSync(join(FIXTURES, 'inputs/array.json'));
+    // curl -X POST -H 'Content-Type: text/plain' -H 'Origin: http://evil.example' -H 'Host: rebind.evil.example:PORT' --data-binary @rec.json
+    const forged = await send(port, 'POST', '/api/ingest', { 'content-type': 'text/plain', origin: 'http://evil.example', host: `rebind.evil.example:${port}` }, record);
+    expect(forged.status).toBe(403);
+    expect(forged.json.error?.code).toBe('E_FORBIDDEN');
+    // A rebinding page reads under its own name, same-origin as far as the browser knows.
+    const read = await send(port, 'GET', '/api/trail?who=alice&since=2000-01-01', { host: `rebind.evil.example:${port}`, origin: `http://rebind.evil.example:${port}` });
+    expect(read.status).toBe(403);
+    // A page of another site posting to 127.0.0.1 itself: its Origin, or (an older browser) no Origin but a form's type.
+    expect((await send(port, 'POST', '/api/jobs', { host: `127.0.0.1:${port}`, origin: 'http://evil.example', 'content-type': 'text/plain' }, Buffer.from('{"kind":"probe"}'))).status).toBe(403);
+    expect((await send(port, 'POST', '/api/jobs', { host: `127.0.0.1:${port}`, 'content-type': 'text/plain' }, Buffer.from('{"kind":"probe"}'))).status).toBe(415);
+    expect((await send(port, 'POST', '/api/jobs', { host: `127.0.0.1:${port}` }, Buffer.from('{"kind":"probe"}'))).status).toBe(415);
+    expect((await send(port, 'GET', '/api/jobs', { host: `127.0.0.1:${port}`, 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors' })).status).toBe(403);
+    expect((await svc.store.count())).toBe(0);
+    // This machine, by any loopback name; the CLI's own requests (remoteApi) work as before.
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]) expect((await send(port, 'GET', '/api/jobs', { host })).status, host).toBe(200);
+    const cli = remoteApi(`http://127.0.0.1:${port}`);
+    const added = await cli.addJob('probe', { note: 'from the CLI' }, undefined);
+    expect(added.id).toMatch(/^probe-/);
+    const up = await cli.ingest('rec.json', new Uint8Array(record));
+    expect(up.inserted).toBeGreaterThan(0);
+    const e = await (await cli.queue()).retry('no-such-job').catch((x: unknown) => x);
+    expect((e as TrailbotError).code).toBe('E_NOT_FOUND');
   });
 });
 
