@@ -52,19 +52,16 @@ export function wirePipeline(config: Config, sources: Sources, opts: { jira?: Ji
     // flows: the new events of an ingested batch → findings (opened or joined, idempotently).
     async evaluateFlows(ctx, { eventIds }) {
       const r = await evaluateFlows(ctx.store, await loadEvents(ctx.store, eventIds), flows);
-      // A finding opened by this batch holds only this batch's events; one that was joined holds older ones too.
-      const batch = new Set(eventIds);
+      // Which findings this batch opened, as the flows' transaction saw it (reading their events back
+      // would not do: another batch may have joined a new finding before this job reads it).
+      const opened = new Set(r.opened);
       const findings: Record<string, number> = {};
-      const opened = new Set<string>();
-      for (const f of r.findings) {
-        if (!f.eventIds.every((id) => batch.has(id))) continue;
-        findings[f.flow] = (findings[f.flow] ?? 0) + 1;
-        opened.add(f.id);
-      }
+      for (const f of r.findings) if (opened.has(f.id)) findings[f.flow] = (findings[f.flow] ?? 0) + 1;
       // actions: a ticket for each finding the routing gives one; more events → one comment per
       // finding per minute (routing.jira.commentEvery: the update job waits for the window's end).
       // A crash before these enqueues is caught up by tickets-sync.
-      for (const f of r.findings) {
+      // The findings this batch opened go first: their tickets should not wait behind the updates.
+      for (const f of [...r.findings.filter((x) => opened.has(x.id)), ...r.findings.filter((x) => !opened.has(x.id))]) {
         if (!(await routeOf(ctx.store.db, f, tickets))) continue;
         if (opened.has(f.id)) await ctx.enqueue('notify', { target: 'jira', findingId: f.id, action: 'open' });
         else await ctx.enqueue('notify', { target: 'jira', findingId: f.id, action: 'update' }, notifyUpdateOptions(f.id, Date.now(), commentEveryMs(tickets.routing)));

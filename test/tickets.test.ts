@@ -126,6 +126,47 @@ describe('wiring', () => {
     expect(jira.issue(t.key!)!.comments.length).toBeLessThanOrEqual(1);
   });
 
+  it('a finding this batch opened gets an open job (at once) even when another batch joined it before the job read it back', async () => {
+    const first = keyEvents(2, 'wired-race');
+    const later = keyEvents(3, 'wired-race');
+    await store.ingest([...first, ...later]);
+    // Another worker's evaluate-flows commits `later` (joining the new finding) right after this job
+    // committed `first` and before it reads its findings back.
+    let raced = false;
+    const racing: Store = Object.assign(Object.create(store) as Store, {
+      db: Object.assign(Object.create(store.db) as Store['db'], {
+        query: async (...a: Parameters<Store['db']['query']>) => {
+          if (!raced && /FROM findings/.test(String(a[0])) && (await store.db.query("SELECT 1 FROM findings WHERE group_key LIKE '%wired-race%'")).rowCount) {
+            raced = true;
+            await evaluateFlows(store, later, defaultFlowsConfig());
+          }
+          return store.db.query(...a);
+        },
+      }),
+    });
+    const r = await pipeline.evaluateFlows!({ ...ctx(), store: racing }, { eventIds: first.map((e) => e.event.eventId) });
+    expect(raced).toBe(true);
+    const findingId = (r.findingIds as string[])[0]!;
+    const jobs = (await notifyJobs()).filter((j) => (j.data as { findingId: string }).findingId === findingId);
+    expect(jobs.map((j) => j.data)).toEqual([{ target: 'jira', findingId, action: 'open' }]);
+    expect(r.findings).toEqual({ 'access-key-created': 1 });
+  });
+
+  it('the findings a batch opens are enqueued before the updates of those it joins (a new ticket waits for no comment)', async () => {
+    const old = ['order-a', 'order-b', 'order-c'].map((p) => keyEvents(1, p));
+    for (const e of old) {
+      await store.ingest(e);
+      await pipeline.evaluateFlows!(ctx(), { eventIds: e.map((x) => x.event.eventId) });
+    }
+    const batch = [...old.flatMap((e, i) => keyEvents(1, ['order-a', 'order-b', 'order-c'][i]!)), ...keyEvents(1, 'order-new')];
+    await store.ingest(batch);
+    const order: string[] = [];
+    const c = ctx();
+    const r = await pipeline.evaluateFlows!({ ...c, enqueue: (k, input, o) => (order.push((input as { action: string }).action), c.enqueue(k, input, o)) }, { eventIds: batch.map((e) => e.event.eventId) });
+    expect((r.findingIds as string[]).length).toBe(4);
+    expect(order).toEqual(['open', 'update', 'update', 'update']);
+  });
+
   it('tickets-sync enqueues notify for a finding whose enqueue was lost, once', async () => {
     const events = keyEvents(1, 'lost-1');
     await store.ingest(events);

@@ -27,6 +27,8 @@ export function compiledFor(config: FlowsConfig): CompiledFlows {
 export interface EvaluateResult {
   /** Findings opened or joined by these events, rendered, as stored. */
   findings: Finding[];
+  /** The ids of the findings these events opened (the rest of `findings` they joined). */
+  opened: string[];
   created: number;
   updated: number;
   /** Events that matched some flow. */
@@ -66,7 +68,7 @@ export async function evaluateFlows(
   }
   const env = c.env(raws);
   const { matches } = matchEvents(c, items, env);
-  if (matches.length === 0) return { findings: [], created: 0, updated: 0, matched: 0 };
+  if (matches.length === 0) return { findings: [], opened: [], created: 0, updated: 0, matched: 0 };
   const req = loadRequest(matches);
   const batch = new Map(items.map((it) => [it.event.eventId, it.event]));
   const touched = await store.db.transaction(async (tx) => {
@@ -84,8 +86,9 @@ export async function evaluateFlows(
     if (f) findings.push(f);
   }
   findings.sort((a, b) => a.firstSeen.localeCompare(b.firstSeen) || a.id.localeCompare(b.id));
-  const created = findings.filter((f) => touched.created.has(f.id)).length;
-  return { findings, created, updated: findings.length - created, matched: new Set(matches.map((m) => m.event.eventId)).size };
+  const opened = findings.filter((f) => touched.created.has(f.id)).map((f) => f.id);
+  const created = opened.length;
+  return { findings, opened, created, updated: findings.length - created, matched: new Set(matches.map((m) => m.event.eventId)).size };
 }
 
 /** Findings changed after `since` (ISO), oldest change first. A filter: to follow the feed, use findingsAfter. */
