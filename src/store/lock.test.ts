@@ -57,6 +57,16 @@ describe('the embedded store lock', () => {
     expect(e.hint).toMatch(/stop that process.*TRAILBOT_DATA_DIR.*DATABASE_URL/);
   });
 
+  it("words the hint for the command: only one that can go through a running serve is told to", () => {
+    const dir = tmp();
+    writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: process.ppid, hostname: hostname(), started: '2024-08-01T13:00:00.000Z', command: 'trailbot serve', url: 'http://127.0.0.1:3000' }));
+    const direct = caught(() => acquireStoreLock(dir, { command: 'trailbot sources status' }));
+    expect(direct.hint).not.toMatch(/while `trailbot serve` answers/);
+    expect(direct.hint).toMatch(/^the embedded store serves one process at a time, and this command works on the store itself \(it cannot go through a running `trailbot serve`\): stop that process first.*TRAILBOT_DATA_DIR.*DATABASE_URL/);
+    const remote = caught(() => acquireStoreLock(dir, { command: 'trailbot trail x', throughServe: true }));
+    expect(remote.hint).toMatch(/stop that process \(or run this command while `trailbot serve` answers on this machine, which the CLI then goes through\).*TRAILBOT_DATA_DIR.*DATABASE_URL/);
+  });
+
   it('takes over a lock whose process is dead, and says so', () => {
     const dir = tmp();
     const pid = deadPid();

@@ -49,6 +49,11 @@ export interface LockOptions {
   command?: string | undefined;
   /** Told when a stale lock was removed. */
   notice?: ((message: string) => void) | undefined;
+  /**
+   * Whether this command would go through a running `trailbot serve` instead of opening the store
+   * (the CLI's ingest, trail, search, jobs, tickets): only then does E_STORE_LOCKED's hint suggest it.
+   */
+  throughServe?: boolean | undefined;
 }
 
 /** Locks this process holds, by file: a second open in the same process is refused too. */
@@ -126,12 +131,15 @@ export function describeHolder(info: LockInfo): string {
   return `${info.command} (pid ${info.pid} ${where}, since ${info.started})`;
 }
 
-function lockedError(dataDir: string, info: LockInfo | undefined, sameProcess = false): TrailbotError {
-  const who = sameProcess ? 'this same process (it is already open)' : info ? describeHolder(info) : 'another trailbot process';
+function lockedError(dataDir: string, info: LockInfo | undefined, opts: { sameProcess?: boolean; throughServe?: boolean | undefined } = {}): TrailbotError {
+  const who = opts.sameProcess ? 'this same process (it is already open)' : info ? describeHolder(info) : 'another trailbot process';
   const serving = info?.url ? `; its HTTP API answers at ${info.url}` : '';
+  const first = opts.throughServe
+    ? 'the embedded store serves one process at a time: stop that process (or run this command while `trailbot serve` answers on this machine, which the CLI then goes through), '
+    : 'the embedded store serves one process at a time, and this command works on the store itself (it cannot go through a running `trailbot serve`): stop that process first, ';
   return new TrailbotError('E_STORE_LOCKED', `the embedded store in ${dataDir} is in use by ${who}${serving}`, {
     hint:
-      'the embedded store serves one process at a time: stop that process (or run this command while `trailbot serve` answers, which the CLI then goes through), ' +
+      first +
       'point TRAILBOT_DATA_DIR at another folder, or set DATABASE_URL to a PostgreSQL server for several processes' +
       (info && info.hostname !== osHostname() ? `; if host ${info.hostname} is gone, remove ${lockPath(dataDir)}` : ''),
   });
@@ -198,7 +206,7 @@ function removeStale(file: string, stale: string): boolean {
  */
 export function acquireStoreLock(dataDir: string, opts: LockOptions = {}): StoreLock {
   const file = lockPath(dataDir);
-  if (held.has(file)) throw lockedError(dataDir, held.get(file)!.info, true);
+  if (held.has(file)) throw lockedError(dataDir, held.get(file)!.info, { sameProcess: true, throughServe: opts.throughServe });
   const info: LockInfo = { pid: process.pid, hostname: osHostname(), started: new Date().toISOString(), command: opts.command ?? commandLine(), bootId: bootId() };
   for (let attempt = 0; ; attempt++) {
     if (tryCreate(file, info)) break;
@@ -211,7 +219,7 @@ export function acquireStoreLock(dataDir: string, opts: LockOptions = {}): Store
     }
     const holder = parseLock(text);
     const why = holder ? staleReason(holder, file) : 'it is not a trailbot lock file';
-    if (!why || attempt >= 5) throw lockedError(dataDir, holder);
+    if (!why || attempt >= 5) throw lockedError(dataDir, holder, { throughServe: opts.throughServe });
     if (removeStale(file, text)) opts.notice?.(`removed a stale lock on the embedded store in ${dataDir}${holder ? ` left by ${describeHolder(holder)}` : ''}: ${why}`);
   }
 
