@@ -22,6 +22,10 @@ export interface IngestStats {
   rejected: number;
   bytes: number;
   ms: number;
+  /** Set when the `signal` stopped the reading before the end. */
+  interrupted?: boolean;
+  /** Then: how many of the input files were not read (undefined when it stopped before the first). */
+  unreadFiles?: number;
 }
 
 export function emptyStats(): IngestStats {
@@ -53,13 +57,20 @@ export interface IngestOptions {
   batchSize?: number;
   /** Writes one batch; the default stores it (`store.ingest`). The runtime's job also hands new events to the flows. */
   write?: (batch: Ingestible[]) => Promise<Pick<IngestResult, 'inserted' | 'duplicates'>>;
+  /**
+   * Stops the reading (Ctrl-C in `trailbot ingest`): no further file is read, even one still loading;
+   * what was read is stored and made durable as usual, and the stats say `interrupted` and how many
+   * files were left unread.
+   */
+  signal?: AbortSignal;
 }
 
 /**
  * sources → normalize → store, for files and folders. Batches are written while the next ones are
  * read and normalized; a file's bad records are reported and the rest still go in. A failed write
  * stops the reading and rejects (E_STORE_UNAVAILABLE unless it was a TrailbotError) once the writes
- * in flight are done; success is returned after a durable commit (store.sync()).
+ * in flight are done; success is returned after a durable commit (store.sync()). An aborted `signal`
+ * stops the reading too, but what was read is still stored: the stats say `interrupted`.
  */
 export async function ingestPaths(store: Store, paths: string[], opts: IngestOptions = {}): Promise<IngestStats> {
   const stats = emptyStats();
@@ -95,8 +106,30 @@ export async function ingestPaths(store: Store, paths: string[], opts: IngestOpt
     inflight.add(w);
     void w.finally(() => inflight.delete(w));
   };
-  for await (const f of readInputs(paths)) {
-    if (failure) break;
+  // Read by hand rather than `for await`: a stop must not wait for a file that is still loading (a
+  // pipe, stdin), and leaving the loop of a `for await` waits for the reader to finish its step.
+  const inputs = readInputs(paths);
+  const signal = opts.signal;
+  const stopped = signal
+    ? new Promise<'stopped'>((resolve) => {
+        if (signal.aborted) resolve('stopped');
+        else signal.addEventListener('abort', () => resolve('stopped'), { once: true });
+      })
+    : undefined;
+  let total: number | undefined;
+  let seen = 0;
+  for (;;) {
+    if (failure || signal?.aborted) break;
+    const step = inputs.next();
+    const next = stopped ? await Promise.race([step, stopped]) : await step;
+    if (next === 'stopped') {
+      step.catch(() => undefined);
+      break;
+    }
+    if (next.done) break;
+    const f = next.value;
+    total = f.total;
+    seen = f.index;
     stats.bytes += f.bytes;
     if (f.error) {
       stats.failedFiles++;
@@ -111,6 +144,14 @@ export async function ingestPaths(store: Store, paths: string[], opts: IngestOpt
       if (pending.length >= batchSize) await flush();
     }
     opts.onFile?.(f, stats);
+  }
+  if (signal?.aborted) {
+    stats.interrupted = true;
+    stats.unreadFiles = total === undefined ? undefined : total - seen;
+    // The reader may be waiting on a file (a pipe, stdin): left behind, not waited for.
+    void inputs.return(undefined).catch(() => undefined);
+  } else if (failure) {
+    await inputs.return(undefined);
   }
   await flush();
   await Promise.all(inflight);

@@ -1,5 +1,6 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import { startService } from '../src/runtime/service.ts';
 import { createSources } from '../src/sources/index.ts';
 import { openStore } from '../src/store/index.ts';
 import { createTestDatabase } from './helpers/db.ts';
-import { waitFor } from './helpers/wait.ts';
+import { exited, waitFor } from './helpers/wait.ts';
 
 /**
  * `trailbot ingest` as an operator runs it: a real child process. What it stores must reach the
@@ -101,6 +102,91 @@ describe('trailbot ingest reaches the flows', () => {
       }
     } finally {
       await db.drop();
+    }
+  });
+});
+
+describe('trailbot ingest stopped by Ctrl-C or SIGTERM', () => {
+  const records = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ ...deleteUser, eventName: 'GetUser', eventID: `${prefix}-${i}` }));
+
+  /**
+   * Four log files, then a pipe nobody writes to (the command waits on it, as on a slow disk or
+   * stdin). Four files load ahead of the one being parsed, so the pipe is opened only once the first
+   * file is loaded and parsed: when the test's writer gets through, that file is in hand. Then the signal.
+   */
+  async function interrupted(signal: 'SIGINT' | 'SIGTERM'): Promise<{ code: number | null; stderr: string; dataDir: string; read: string[] }> {
+    const run = await mkdtemp(join(dir, `${signal}-`));
+    const dataDir = join(run, 'data');
+    const files: string[] = [];
+    const read: string[] = [];
+    for (let f = 0; f < 4; f++) {
+      const file = join(run, `${f}.json`);
+      const recs = records(`${signal}-${f}`, 3);
+      await writeFile(file, JSON.stringify({ Records: recs }));
+      files.push(file);
+      read.push(...recs.map((r) => r.eventID));
+    }
+    const fifo = join(run, 'pipe.json');
+    execFileSync('mkfifo', [fifo]);
+    const child = spawn(process.execPath, [BIN, 'ingest', ...files, fifo], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', TRAILBOT_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const writer = await open(fifo, 'w');
+    try {
+      expect(existsSync(join(dataDir, 'trailbot.lock'))).toBe(true);
+      process.kill(child.pid!, signal);
+      await waitFor('the command to take the signal', async () => stderr.includes(`trailbot: ${signal}:`) || child.exitCode !== null, 20_000);
+    } finally {
+      // A read blocked on a pipe holds one of Node's threads, and no Node process can exit before it
+      // returns: the pipe's end lets it. The command has stopped reading by now, so the pipe is not read.
+      await writer.close();
+    }
+    return { code: await exited(child), stderr, dataDir, read };
+  }
+
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('on %s: stores what it read, prints what it stored and what it did not, releases the lock and exits %i', { timeout: 90_000 }, async (signal, status) => {
+    const r = await interrupted(signal);
+    expect(r.code, r.stderr).toBe(status);
+    expect(r.stderr).toContain(`trailbot: ${signal}: storing what was read, then stopping (again to quit at once)`);
+    const m = /trailbot: stopped by (SIG\w+): ingested (\d+) files: (\d+) events new, 0 duplicate, 0 rejected in [\d.]+ s; (\d+) files? (?:was|were) not read \(ingesting the same paths again adds only what is missing\)/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    const [, by, files, inserted, unread] = m!;
+    expect(by).toBe(signal);
+    expect(Number(files)).toBeGreaterThanOrEqual(1);
+    expect(Number(files) + Number(unread)).toBe(5);
+    expect(Number(inserted)).toBe(Number(files) * 3);
+    expect(existsSync(join(r.dataDir, 'trailbot.lock'))).toBe(false);
+    // What it said it stored is in the store (which the next command opens: the lock is gone).
+    const search = await trailbot(['search', '--event-name', 'GetUser', '--since', '2020-01-01', '--limit', '1000', '--json'], { TRAILBOT_DATA_DIR: r.dataDir });
+    expect(search.code, search.stderr).toBe(0);
+    const ids = (JSON.parse(search.stdout) as { events: { eventId: string }[] }).events.map((e) => e.eventId).sort();
+    expect(ids).toEqual(r.read.slice(0, Number(inserted)).sort());
+  });
+
+  it('does not wait for the end of stdin once stopped', { timeout: 90_000 }, async () => {
+    const run = await mkdtemp(join(dir, 'stdin-'));
+    const dataDir = join(run, 'data');
+    const file = join(run, 'a.json');
+    await writeFile(file, JSON.stringify({ Records: records('stdin', 2) }));
+    // stdin stays open and silent: the command waits on it until the signal.
+    const child = spawn(process.execPath, [BIN, 'ingest', file, '-'], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', TRAILBOT_DATA_DIR: dataDir }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    try {
+      await waitFor('the store to be opened', async () => existsSync(join(dataDir, 'trailbot.lock')) || child.exitCode !== null, 30_000);
+      process.kill(child.pid!, 'SIGINT');
+      expect(await exited(child), stderr).toBe(130);
+      expect(stderr).toMatch(/trailbot: stopped by SIGINT: ingested \d files: \d events new, .*; ((1 file was|2 files were) not read|no file was read)/);
+      expect(existsSync(join(dataDir, 'trailbot.lock'))).toBe(false);
+    } finally {
+      child.stdin!.end();
     }
   });
 });

@@ -4,10 +4,12 @@ import type { SummarizedEvent, TrailEvent } from '../events/model.ts';
 import { summarize, withSummary } from '../events/summary.ts';
 import { emptyStats, ingestPaths, type IngestStats, normalizeItems, type Rejection } from '../ingest.ts';
 import { expandPaths, readInputs } from '../sources/files.ts';
-import { openStore, type Principal, type Store, type StoreOptions } from '../store/index.ts';
+import type { Principal, Store } from '../store/index.ts';
 import { type Cli, choice, EXIT } from './main.ts';
 import { Progress } from './progress.ts';
 import { type Remote, throughServer } from './remote.ts';
+import { interruptible, type Stop } from './signals.ts';
+import { withStore } from './store.ts';
 import { TrailbotError } from '../errors.ts';
 import { type UploadResult, UPLOAD_MAX_BYTES } from '../runtime/upload.ts';
 import { parseLimit, parseSinceUntil } from './time.ts';
@@ -19,20 +21,10 @@ function fmtInt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
-async function withStore<T>(cli: Cli, fn: (s: Store) => Promise<T>, opts: StoreOptions = {}): Promise<T> {
-  const c = cli.config();
-  const store = await openStore({ databaseUrl: c.databaseUrl, dataDir: c.dataDir, ...opts });
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
-
 /** Asks the running `trailbot serve` when it holds the embedded store, else the store itself. */
 async function ask<T>(cli: Cli, direct: (s: Store) => Promise<T>, remote: (api: Remote) => Promise<T>): Promise<T> {
   const api = await throughServer(cli);
-  return api ? remote(api) : withStore(cli, direct);
+  return api ? remote(api) : withStore(cli, direct, { throughServe: true });
 }
 
 async function readStdin(): Promise<Buffer> {
@@ -42,7 +34,7 @@ async function readStdin(): Promise<Buffer> {
 }
 
 /** `trailbot ingest` through the running server: each file (folders walked here) sent as it is. */
-async function ingestThrough(api: Remote, paths: string[], opts: { onReject: (r: Rejection) => void; onFile: (index: number, total: number, s: IngestStats) => void }): Promise<IngestStats> {
+async function ingestThrough(api: Remote, paths: string[], opts: { onReject: (r: Rejection) => void; onFile: (index: number, total: number, s: IngestStats) => void; signal: AbortSignal }): Promise<IngestStats> {
   const stats = emptyStats();
   const started = performance.now();
   const reject = (r: Rejection): void => {
@@ -57,6 +49,11 @@ async function ingestThrough(api: Remote, paths: string[], opts: { onReject: (r:
   }
   let index = errors.length;
   for (const file of files) {
+    if (opts.signal.aborted) {
+      stats.interrupted = true;
+      stats.unreadFiles = total - index;
+      break;
+    }
     let bytes: Buffer;
     try {
       bytes = file === '-' ? await readStdin() : await readFile(file);
@@ -151,7 +148,7 @@ export function registerEventCommands(cli: Cli): void {
     .option('-q, --quiet', 'no progress bar and no summary line')
     .action(async (paths: string[], opts: { quiet?: boolean }) => {
       const api = await throughServer(cli);
-      const run = async (store?: Store): Promise<void> => {
+      const run = async (store: Store | undefined, stop: Stop): Promise<void> => {
         const progress = !opts.quiet && cli.io.tty ? new Progress(cli.io.err) : undefined;
         const onReject = (r: Rejection): void => {
           progress?.clear();
@@ -160,26 +157,38 @@ export function registerEventCommands(cli: Cli): void {
         const stats = store
           ? await ingestPaths(store, paths, {
               onReject,
+              signal: stop.signal,
               onFile: (f, s) => progress?.update(f.index, f.total, `${fmtInt(s.events)} events · ${fmtInt(s.events / Math.max(progress.elapsed(), 0.001))} events/s`),
             })
           : await ingestThrough(api!, paths, {
               onReject,
+              signal: stop.signal,
               onFile: (i, n, s) => progress?.update(i, n, `${fmtInt(s.events)} events · ${fmtInt(s.events / Math.max(progress.elapsed(), 0.001))} events/s`),
             });
         progress?.clear();
-        if (!opts.quiet) {
+        // Stdin still being read must not keep a stopped command waiting for its end.
+        if (stats.interrupted && paths.includes('-')) process.stdin.destroy();
+        // Stopped by a signal, the summary is printed even with -q: it says what is stored and what is not.
+        if (!opts.quiet || stats.interrupted) {
           const rate = stats.ms > 0 ? (stats.events / stats.ms) * 1000 : 0;
           const skipped = stats.skippedFiles ? `, ${fmtInt(stats.skippedFiles)} digest files skipped` : '';
           const failed = stats.failedFiles ? `, ${fmtInt(stats.failedFiles)} unreadable` : '';
-          cli.io.err(
-            `ingested ${fmtInt(stats.files)} files${skipped}${failed}: ${fmtInt(stats.inserted)} events new, ${fmtInt(stats.duplicates)} duplicate, ${fmtInt(stats.rejected)} rejected in ${(stats.ms / 1000).toFixed(1)} s (${fmtInt(rate)} events/s)\n`,
-          );
+          const done = `${fmtInt(stats.inserted)} events new, ${fmtInt(stats.duplicates)} duplicate, ${fmtInt(stats.rejected)} rejected in ${(stats.ms / 1000).toFixed(1)} s`;
+          if (stats.interrupted) {
+            const unread = stats.unreadFiles === undefined ? 'no file was read' : `${fmtInt(stats.unreadFiles)} ${stats.unreadFiles === 1 ? 'file was' : 'files were'} not read`;
+            cli.io.err(
+              `trailbot: stopped by ${stop.by ?? 'a signal'}: ingested ${fmtInt(stats.files)} files${skipped}${failed}: ${done}; ${unread} (ingesting the same paths again adds only what is missing)\n`,
+            );
+          } else {
+            cli.io.err(`ingested ${fmtInt(stats.files)} files${skipped}${failed}: ${done} (${fmtInt(rate)} events/s)\n`);
+          }
         }
         if (stats.rejected > 0) cli.setExit(EXIT.rejected);
       };
+      const doing = 'storing what was read, then stopping';
       // The flows run in the workers, not here: every new event's id goes to the flows outbox in the
       // transaction that stores it, and the next worker's drainer (src/runtime/outbox.ts) evaluates it.
-      await (api ? run() : withStore(cli, run, { flowOutbox: true }));
+      await (api ? interruptible(cli, (stop) => run(undefined, stop), { doing }) : withStore(cli, run, { flowOutbox: true, throughServe: true, doing }));
     });
 
   program

@@ -6,8 +6,8 @@ import { Detector } from '../flows/detector.ts';
 import { findingJson } from '../flows/finding.ts';
 import { buildReport, DEFAULT_PERIOD, REPORT_FORMATS, REPORT_KINDS, type ReportFormat, type ReportKind, renderReport } from '../reports/index.ts';
 import { readInputs } from '../sources/files.ts';
-import { openStore } from '../store/index.ts';
 import { type Cli, choice, EXIT } from './main.ts';
+import { withStore } from './store.ts';
 import { parseSinceUntil } from './time.ts';
 
 /** The `flows:` section of the configuration, validated (E_CONFIG_INVALID names the wrong keys). */
@@ -100,13 +100,9 @@ export function registerFlowsCommands(cli: Cli): void {
       const now = new Date();
       const r = parseSinceUntil(opts.since ?? DEFAULT_PERIOD[kind], opts.until ?? 'now', { now, sinceFromUntil: true });
       const [since, until] = [r.since!, r.until!];
-      const c = cli.config();
-      const store = await openStore({ databaseUrl: c.databaseUrl, dataDir: c.dataDir });
-      try {
+      await withStore(cli, async (store) => {
         const report = await buildReport(store, kind, { since, until });
         cli.io.out(renderReport(report, opts.format));
-      } finally {
-        await store.close();
-      }
+      });
     });
 }

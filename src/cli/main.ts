@@ -7,7 +7,7 @@ import { registerRuntimeCommands } from './runtime.ts';
 import { registerSourcesCommands } from './sources.ts';
 import { registerTicketsCommands } from './tickets.ts';
 
-/** Exit codes: 0 done; 1 done, but some input was rejected; 2 wrong usage or settings; 3 failure. */
+/** Exit codes: 0 done; 1 done, but some input was rejected; 2 wrong usage or settings; 3 failure; 130/143 stopped by SIGINT/SIGTERM. */
 export const EXIT = { ok: 0, rejected: 1, usage: 2, failure: 3 } as const;
 
 export interface Io {
@@ -80,6 +80,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     }
     io.err(`trailbot: ${describeError(e)}\n`);
     if (e instanceof TrailbotError && (e.code === 'E_USAGE' || e.code === 'E_CONFIG_INVALID')) return EXIT.usage;
-    return EXIT.failure;
+    // A command stopped by a signal (130, 143: src/cli/signals.ts) says so, whatever failed on the way out.
+    return Math.max(EXIT.failure, exit());
   }
 }

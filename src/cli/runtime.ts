@@ -6,9 +6,10 @@ import { describeError, TrailbotError } from '../errors.ts';
 import type { JobInfo, JobQueue, JobState } from '../runtime/queue.ts';
 import type { SampleReport } from '../runtime/sample.ts';
 import type { Service } from '../runtime/service.ts';
-import { openStore, type Store } from '../store/index.ts';
+import type { Store } from '../store/index.ts';
 import { type Cli, choice, EXIT } from './main.ts';
 import { type RemoteQueue, throughServer } from './remote.ts';
+import { withStore } from './store.ts';
 import { parseLimit } from './time.ts';
 
 const ROLES = ['web', 'worker', 'all'] as const;
@@ -30,26 +31,27 @@ function describeStore(c: Config): string {
   return c.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded, in ${c.dataDir}`;
 }
 
-async function withQueue<T>(cli: Cli, fn: (q: JobQueue, s: Store) => Promise<T>): Promise<T> {
-  const c = cli.config();
-  const store = await openStore({ databaseUrl: c.databaseUrl, dataDir: c.dataDir });
-  try {
-    const { openQueue } = await import('../runtime/open.ts');
-    const queue = await openQueue(c, store);
-    try {
-      return await fn(queue, store);
-    } finally {
-      await queue.close();
-    }
-  } finally {
-    await store.close();
-  }
+/** The store and the queue for one command; `throughServe`: the command would have gone through a running serve. */
+async function withQueue<T>(cli: Cli, fn: (q: JobQueue, s: Store) => Promise<T>, opts: { throughServe?: boolean } = {}): Promise<T> {
+  return withStore(
+    cli,
+    async (store) => {
+      const { openQueue } = await import('../runtime/open.ts');
+      const queue = await openQueue(cli.config(), store);
+      try {
+        return await fn(queue, store);
+      } finally {
+        await queue.close();
+      }
+    },
+    opts,
+  );
 }
 
 /** The queue for the `jobs` commands: through the running `trailbot serve` when it holds the embedded store. */
 async function withJobs<T>(cli: Cli, fn: (q: RemoteQueue) => Promise<T>): Promise<T> {
   const api = await throughServer(cli);
-  return api ? fn(await api.queue()) : withQueue(cli, (q) => fn(q));
+  return api ? fn(await api.queue()) : withQueue(cli, (q) => fn(q), { throughServe: true });
 }
 
 function jobLine(j: JobInfo): string {
@@ -268,6 +270,6 @@ export function registerRuntimeCommands(cli: Cli): void {
         }
         cli.io.out(`${r.id}: ${r.duplicate ? 'already queued or done (same key); not added again' : 'queued'}\n`);
         if (q.backend === 'inline') cli.io.out('(jobs are queued inline in the store: `trailbot serve` on this store works them)\n');
-      });
+      }, { throughServe: true });
     });
 }

@@ -4,8 +4,9 @@ import { describeError, TrailbotError } from '../errors.ts';
 import { summarize, withSummary } from '../events/summary.ts';
 import type { PollReport, Sources } from '../sources/index.ts';
 import { formatStatus } from '../sources/status.ts';
-import { openStore, type Store } from '../store/index.ts';
+import type { Store } from '../store/index.ts';
 import type { Cli } from './main.ts';
+import { withStore } from './store.ts';
 import { parseDuration, parseLimit, parseRange, parseSinceUntil } from './time.ts';
 
 /** Options the tests need and people rarely do (hidden from --help). */
@@ -20,19 +21,21 @@ function hidden(cmd: import('commander').Command): import('commander').Command {
     .addOption(new Option('--limiter-prefix <p>', 'Redis key prefix of the request limiter').hideHelp());
 }
 
-async function withSources<T>(cli: Cli, h: Hidden, fn: (s: Sources, store: Store) => Promise<T>): Promise<T> {
+/**
+ * The sources and the store for one command. The first SIGINT/SIGTERM aborts `signal`: the page in
+ * hand is finished and stored, and the store is closed (signals.ts says the exit status).
+ */
+async function withSources<T>(cli: Cli, h: Hidden, fn: (s: Sources, store: Store, signal: AbortSignal) => Promise<T>, opts: { normalStop?: boolean } = {}): Promise<T> {
   const c = cli.config();
   const { createSources } = await import('../sources/index.ts');
   const leaseMs = h.leaseMs ? Number(h.leaseMs) : undefined;
   if (leaseMs !== undefined && !(leaseMs >= 100)) throw new TrailbotError('E_USAGE', '--lease-ms must be at least 100');
   const sources = createSources({ config: c, leaseMs, limiterPrefix: h.limiterPrefix, log: stderrLog(cli) });
-  // What the sources store here is evaluated by the next worker with flows (the flows outbox).
-  const store = await openStore({ databaseUrl: c.databaseUrl, dataDir: c.dataDir, flowOutbox: true });
   try {
-    return await fn(sources, store);
+    // What the sources store here is evaluated by the next worker with flows (the flows outbox).
+    return await withStore(cli, (store, stop) => fn(sources, store, stop.signal), { flowOutbox: true, doing: 'finishing the page in hand', ...opts });
   } finally {
     await sources.close();
-    await store.close();
   }
 }
 
@@ -54,19 +57,6 @@ function reportLine(r: PollReport): string {
   return `${r.source} (${r.kind}): ${r.events} events read, ${r.inserted} new, ${r.duplicates} already stored, ${r.rejected} rejected in ${(r.ms / 1000).toFixed(1)} s${parts ? `; parts: ${parts}` : ''}${r.more ? '; more to read' : ''}`;
 }
 
-/** Stops on the first SIGINT or SIGTERM (the second exits at once). */
-function untilSignal(cli: Cli): AbortController {
-  const ac = new AbortController();
-  const stop = (sig: string): void => {
-    cli.io.err(`trailbot: ${sig}: finishing the page in hand (again to quit at once)\n`);
-    process.once(sig as NodeJS.Signals, () => process.exit(130));
-    ac.abort();
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  return ac;
-}
-
 /** Registers the sources commands: status, poll, run, backfill, lookup, rejects; and `standins`. */
 export function registerSourcesCommands(cli: Cli): void {
   const { program } = cli;
@@ -81,13 +71,10 @@ export function registerSourcesCommands(cli: Cli): void {
       const c = cli.config();
       const { parseSources, sourcesStatus } = await import('../sources/index.ts');
       const specs = parseSources(c);
-      const store = await openStore({ databaseUrl: c.databaseUrl, dataDir: c.dataDir });
-      try {
+      await withStore(cli, async (store) => {
         const list = await sourcesStatus(store, specs);
         cli.io.out(opts.json ? `${JSON.stringify(list, null, 2)}\n` : formatStatus(list, { parts: !opts.brief }));
-      } finally {
-        await store.close();
-      }
+      });
     });
 
   hidden(
@@ -99,8 +86,7 @@ export function registerSourcesCommands(cli: Cli): void {
       .option('--max-run <duration>', "stop starting new work after this long (default: each source's maxRun)"),
   ).action(async (ids: string[], opts: Hidden & { untilDone?: boolean; maxRun?: string }) => {
     const maxRun = opts.maxRun !== undefined ? parseDuration(opts.maxRun, { name: '--max-run', min: 1000 }) : undefined;
-    const ac = untilSignal(cli);
-    await withSources(cli, opts, async (s, store) => {
+    await withSources(cli, opts, async (s, store, signal) => {
       const chosen = ids.length ? ids : s.specs.map((x) => x.id);
       if (chosen.length === 0) throw new TrailbotError('E_USAGE', 'no sources are configured', { hint: 'add some under sources: in trailbot.config.yaml' });
       let failed = 0;
@@ -108,14 +94,14 @@ export function registerSourcesCommands(cli: Cli): void {
         for (;;) {
           try {
             // An empty queue is not waited on for long: this reads what is there now.
-            const r = await s.poll(store, id, { signal: ac.signal, deadline: maxRun !== undefined ? Date.now() + maxRun : undefined, waitSeconds: 2 });
+            const r = await s.poll(store, id, { signal: signal, deadline: maxRun !== undefined ? Date.now() + maxRun : undefined, waitSeconds: 2 });
             cli.io.out(`${reportLine(r)}\n`);
             for (const e of r.errors) cli.io.err(`trailbot: ${id}: ${e}\n`);
-            if (!opts.untilDone || ac.signal.aborted) break;
+            if (!opts.untilDone || signal.aborted) break;
             // Parts another worker holds (or held, if it died: its lease runs out) are waited for.
             const held = r.parts.some((p) => p.state === 'leased');
             if (!r.more && !held) break;
-            if (!r.more) await sleep(1000, undefined, { signal: ac.signal }).catch(() => undefined);
+            if (!r.more) await sleep(1000, undefined, { signal: signal }).catch(() => undefined);
           } catch (e) {
             failed++;
             cli.io.err(`trailbot: ${id}: ${describeError(e)}\n`);
@@ -133,19 +119,24 @@ export function registerSourcesCommands(cli: Cli): void {
       .description('Keep reading sources (all, or those named) until Ctrl-C: lookup and S3 every `every`, SQS without pause, folders on change.')
       .argument('[ids...]', 'source ids (default: every source)'),
   ).action(async (ids: string[], opts: Hidden) => {
-    const ac = untilSignal(cli);
-    await withSources(cli, opts, async (s, store) => {
+    await withSources(
+      cli,
+      opts,
+      async (s, store, signal) => {
       const { runSources } = await import('../sources/index.ts');
       cli.io.err(`trailbot: reading ${ids.length ? ids.join(', ') : s.specs.map((x) => x.id).join(', ')}; Ctrl-C stops\n`);
       await runSources(s, store, {
         ids,
-        signal: ac.signal,
+        signal: signal,
         onReport: (r) => {
           if (r.events > 0 || r.errors.length > 0) cli.io.out(`${new Date().toISOString()} ${reportLine(r)}\n`);
         },
         onError: (id, e) => cli.io.err(`trailbot: ${id}: ${describeError(e)}\n`),
       });
-    });
+      },
+      // Ctrl-C is how `sources run` ends: not a failure.
+      { normalStop: true },
+    );
   });
 
   hidden(
@@ -160,8 +151,7 @@ export function registerSourcesCommands(cli: Cli): void {
       if (v !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(v)) throw new TrailbotError('E_USAGE', `${k} ${v} is not a day`, { hint: 'write it as YYYY-MM-DD' });
     }
     parseRange(opts.from, opts.to, { names: ['--from', '--to'] }); // real days, --from no later than --to
-    const ac = untilSignal(cli);
-    await withSources(cli, opts, async (s, store) => {
+    await withSources(cli, opts, async (s, store, signal) => {
       const spec = s.specs.find((x) => x.id === id);
       if (!spec) throw new TrailbotError('E_USAGE', `there is no source ${JSON.stringify(id)}`, { hint: `configured: ${s.specs.map((x) => x.id).join(', ') || 'none'}` });
       if ((opts.from || opts.to) && spec.kind !== 's3') throw new TrailbotError('E_USAGE', '--from and --to apply to s3 sources', { hint: 'a lookup source backfills the period set by its backfill setting' });
@@ -179,14 +169,14 @@ export function registerSourcesCommands(cli: Cli): void {
         cli.io.err(`${cli.io.tty ? '\r\x1b[2K' : ''}backfill ${id}: ${pct}% over ${parts.size} part(s), ${events} events read${p.note ? `, at ${p.note}` : ''}${cli.io.tty ? '' : '\n'}`);
       };
       for (;;) {
-        const r = await s.poll(store, id, { signal: ac.signal, from: opts.from ?? (opts.to ? '1970-01-01' : undefined), to: opts.to, onProgress });
+        const r = await s.poll(store, id, { signal: signal, from: opts.from ?? (opts.to ? '1970-01-01' : undefined), to: opts.to, onProgress });
         if (cli.io.tty) cli.io.err('\r\x1b[2K');
         cli.io.out(`${reportLine(r)}\n`);
         for (const e of r.errors) cli.io.err(`trailbot: ${id}: ${e}\n`);
-        if (ac.signal.aborted) break;
+        if (signal.aborted) break;
         const held = r.parts.some((p) => p.state === 'leased');
         if (!r.more && !held) break;
-        if (!r.more) await sleep(1000, undefined, { signal: ac.signal }).catch(() => undefined);
+        if (!r.more) await sleep(1000, undefined, { signal: signal }).catch(() => undefined);
       }
     });
   });
@@ -232,17 +222,13 @@ export function registerSourcesCommands(cli: Cli): void {
     .option('--body', 'include the kept message bodies')
     .option('--json', 'print JSON')
     .action(async (id: string | undefined, opts: { limit: string; body?: boolean; json?: boolean }) => {
-      const c = cli.config();
       const { readRejects } = await import('../sources/state.ts');
-      const store = await openStore({ databaseUrl: c.databaseUrl, dataDir: c.dataDir });
-      try {
+      await withStore(cli, async (store) => {
         const list = (await readRejects(store.db, id, parseLimit(opts.limit))).map((r) => (opts.body ? r : { ...r, body: r.body === null ? null : `(${r.body.length} characters; --body shows it)` }));
         if (opts.json) cli.io.out(`${JSON.stringify(list, null, 2)}\n`);
         else if (list.length === 0) cli.io.out('nothing was rejected\n');
         else for (const r of list) cli.io.out(`${r.at}  ${r.source}  ${r.ref}\n    ${r.reason}${opts.body && r.body ? `\n    ${r.body}` : ''}\n`);
-      } finally {
-        await store.close();
-      }
+      });
     });
 
   program

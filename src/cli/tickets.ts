@@ -1,8 +1,8 @@
 import { Option } from 'commander';
 import { listTickets, type TicketListing, type TicketState } from '../actions/jira/tickets.ts';
-import { openStore } from '../store/index.ts';
 import { type Cli, choice } from './main.ts';
 import { throughServer } from './remote.ts';
+import { withStore } from './store.ts';
 import { parseLimit } from './time.ts';
 
 const STATES: readonly TicketState[] = ['intent', 'created', 'not-sent', 'failed'];
@@ -31,13 +31,7 @@ export function registerTicketsCommands(cli: Cli): void {
       let tickets: TicketListing[];
       if (api) tickets = await api.tickets({ state: opts.state, limit });
       else {
-        const c = cli.config();
-        const store = await openStore({ databaseUrl: c.databaseUrl, dataDir: c.dataDir });
-        try {
-          tickets = await listTickets(store.db, { state: opts.state, limit });
-        } finally {
-          await store.close();
-        }
+        tickets = await withStore(cli, (store) => listTickets(store.db, { state: opts.state, limit }), { throughServe: true });
       }
       if (opts.json) {
         cli.io.out(`${JSON.stringify(tickets, null, 2)}\n`);
