@@ -1,9 +1,11 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
-import { hostname, tmpdir } from 'node:os';
+import { hostname, networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
+import { trustedServeUrl } from '../src/cli/remote.ts';
 import { FIXTURES } from './helpers/fixtures.ts';
 import { exited, waitFor } from './helpers/wait.ts';
 
@@ -176,6 +178,14 @@ describe('a holder that does not serve', () => {
       const r = await trailbot(args, { TRAILBOT_DATA_DIR: dataDir });
       expect(r.code, args.join(' ')).toBe(3);
       expect(r.stderr).toMatch(new RegExp(`^trailbot: E_STORE_LOCKED: the embedded store in ${dataDir} is in use by node .*\\(pid ${holder.child.pid} on this machine, since \\d{4}-.*\\) — .*stop that process.*TRAILBOT_DATA_DIR.*DATABASE_URL`));
+      expect(r.stderr).toContain('run this command while `trailbot serve` answers');
+    }
+    // Commands that never go through a running serve are not told to.
+    for (const args of [['sources', 'status'], ['report', 'denied'], ['config', 'check', '--connect']]) {
+      const r = await trailbot(args, { TRAILBOT_DATA_DIR: dataDir });
+      expect(r.code, args.join(' ')).toBe(3);
+      expect(r.stderr).toMatch(/E_STORE_LOCKED: .* — .*this command works on the store itself \(it cannot go through a running `trailbot serve`\): stop that process first/);
+      expect(r.stderr).not.toContain('while `trailbot serve` answers');
     }
     holder.child.stdin!.end();
     expect(await exited(holder.child)).toBe(0);
@@ -193,4 +203,46 @@ describe('a stale lock', () => {
     expect(r.stderr).toMatch(/ingested 1 files: \d+ events new/);
     expect(existsSync(join(dataDir, 'trailbot.lock'))).toBe(false);
   }, 60_000);
+});
+
+describe('the URL in the lock file', () => {
+  const me = hostname();
+  const lock = (url: string, host = me) => ({ pid: 1, hostname: host, started: '2024-08-01T13:00:00.000Z', command: 'trailbot serve', url });
+
+  it('is trusted only on this machine and on loopback over http', () => {
+    for (const url of ['http://127.0.0.1:3000', 'http://localhost:3000', 'http://[::1]:3000']) expect(trustedServeUrl(lock(url)), url).toBe(url);
+    expect(trustedServeUrl(lock('http://127.0.0.1:3000', 'elsewhere.example'))).toBeUndefined();
+    for (const url of ['http://192.0.2.2:3000', 'http://attacker.example:3000', 'https://127.0.0.1:3000', 'http://127.0.0.1@attacker.example:3000', 'http://localhost.attacker.example/', 'file:///etc/passwd', 'not a url']) {
+      expect(trustedServeUrl(lock(url)), url).toBeUndefined();
+    }
+  });
+
+  // A lock file says where to send the API token: one written on another host, or naming an address
+  // off this machine, must not get it. The command then treats the store as locked (exit 3).
+  const outside = Object.values(networkInterfaces()).flat().find((i) => i && !i.internal && i.family === 'IPv4')?.address;
+  it.each([
+    ['written on another host', 'elsewhere.example', (port: number) => `http://127.0.0.1:${port}`],
+    ...(outside ? [['naming an address off loopback', hostname(), (port: number) => `http://${outside}:${port}`] as const] : []),
+  ] as const)('%s: the CLI sends it nothing and exits 3 with the lock message', async (_what, host, urlOf) => {
+    const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
+    const fake = createHttpServer((req, res) => {
+      seen.push({ url: req.url ?? '', headers: req.headers });
+      res.setHeader('content-type', 'application/json');
+      res.end(req.url === '/healthz' ? JSON.stringify({ status: 'ok', role: 'all' }) : JSON.stringify({ principals: [], events: [] }));
+    });
+    await new Promise<void>((r) => fake.listen(0, '0.0.0.0', r));
+    const port = (fake.address() as { port: number }).port;
+    const dir = tmp();
+    // A live holder: this test's own process (another host's lock is live while it is fresh).
+    writeFileSync(join(dir, 'trailbot.lock'), JSON.stringify({ pid: process.pid, hostname: host, started: '2024-08-01T13:00:00.000Z', command: 'trailbot serve', url: urlOf(port) }));
+    try {
+      const r = await trailbot(['trail', 'pedro'], { TRAILBOT_DATA_DIR: dir, TRAILBOT_API_TOKENS: 'a'.repeat(64) });
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toMatch(/^trailbot: E_STORE_LOCKED: the embedded store in .* is in use by trailbot serve/);
+      expect(r.stderr).not.toContain('(through the running trailbot serve');
+      expect(seen).toEqual([]);
+    } finally {
+      await new Promise((r) => fake.close(r));
+    }
+  }, 30_000);
 });

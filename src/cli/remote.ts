@@ -1,16 +1,18 @@
+import { hostname as osHostname } from 'node:os';
 import type { TicketListing } from '../actions/jira/tickets.ts';
 import type { SummarizedEvent, TrailEvent } from '../events/model.ts';
 import { type ErrorCode, TrailbotError } from '../errors.ts';
 import type { JobInfo, JobQueue, JobState, ScheduleInfo } from '../runtime/queue.ts';
 import type { UploadResult } from '../runtime/upload.ts';
-import { heldStoreLock, lockPath, readStoreLock, type SearchQuery, staleReason, type TrailQuery, type TrailResult } from '../store/index.ts';
+import { heldStoreLock, type LockInfo, lockPath, readStoreLock, type SearchQuery, staleReason, type TrailQuery, type TrailResult } from '../store/index.ts';
 import type { Cli } from './main.ts';
 
 /**
  * The embedded store serves one process. When that process is a running `trailbot serve` (its lock
  * holds the URL it answers on, and /healthz says it is trailbot with the API), `ingest`, `trail`,
- * `search` and `jobs` ask it over its local HTTP API instead of opening the store. Everything
- * else that needs the store gets E_STORE_LOCKED naming the holder (src/store/lock.ts).
+ * `search` and `jobs` ask it over its local HTTP API instead of opening the store, but only at a
+ * loopback URL in a lock written on this machine (trustedServeUrl). Everything else that needs the
+ * store gets E_STORE_LOCKED naming the holder (src/store/lock.ts).
  */
 export interface Remote {
   readonly url: string;
@@ -46,6 +48,27 @@ async function isTrailbotApi(url: string): Promise<boolean> {
   }
 }
 
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * The lock file's URL when the CLI may send it requests (and the API token): the lock was written on
+ * this machine and the URL is plain http on loopback, which is what `trailbot serve` writes
+ * (store/lock.ts localUrl). Anything else (a lock from another host on a shared volume, an address off
+ * this machine, a file anyone could have edited to point elsewhere) is not gone through: the command
+ * then treats the store as locked.
+ */
+export function trustedServeUrl(holder: LockInfo): string | undefined {
+  if (!holder.url || holder.hostname !== osHostname()) return undefined;
+  let u: URL;
+  try {
+    u = new URL(holder.url);
+  } catch {
+    return undefined;
+  }
+  if (u.protocol !== 'http:' || !LOOPBACK.has(u.hostname) || u.username !== '' || u.password !== '') return undefined;
+  return holder.url;
+}
+
 const found = new WeakMap<Cli, Promise<Remote | undefined>>();
 
 /**
@@ -66,10 +89,11 @@ async function find(cli: Cli): Promise<Remote | undefined> {
   const config = cli.config();
   if (config.databaseUrl || heldStoreLock(config.dataDir)) return undefined;
   const holder = readStoreLock(config.dataDir);
-  if (!holder?.url || staleReason(holder, lockPath(config.dataDir))) return undefined;
-  if (!(await isTrailbotApi(holder.url))) return undefined;
-  cli.io.err(`(through the running trailbot serve at ${holder.url})\n`);
-  return remoteApi(holder.url, apiToken(config));
+  const url = holder ? trustedServeUrl(holder) : undefined;
+  if (!holder || !url || staleReason(holder, lockPath(config.dataDir))) return undefined;
+  if (!(await isTrailbotApi(url))) return undefined;
+  cli.io.err(`(through the running trailbot serve at ${url})\n`);
+  return remoteApi(url, apiToken(config));
 }
 
 /** A client of trailbot's HTTP API at `url`; errors come back as the server's TrailbotError. */
