@@ -89,12 +89,26 @@ describe('config: report schedules', () => {
     expect(m).not.toContain('fine');
   });
 
+  it('refuses a schedule that fires more often than once a minute (a 6-field pattern whose seconds field matches more than one second)', () => {
+    const m = configError(
+      'reports:\n  - id: every-second\n    kind: denied\n    pattern: "* * * * * *"\n  - id: twice\n    kind: denied\n    pattern: "0,30 * * * * *"\n  - id: at-five\n    kind: denied\n    pattern: "5 * * * * *"\n  - id: minutely\n    kind: denied\n    pattern: "* * * * *"\n',
+    );
+    expect(m).toMatch(/^2 settings are wrong:/);
+    expect(m).toContain('reports[0].pattern: report every-second: "* * * * * *" fires every second (60 times a minute); a report runs at most once a minute: put one second in the first field, e.g. 0 * * * * *, or use 5 fields');
+    expect(m).toContain('reports[1].pattern: report twice: "0,30 * * * * *" fires 2 times a minute');
+    expect(m).not.toContain('at-five');
+    expect(m).not.toContain('minutely');
+  });
+
   it('`trailbot config check` exits 2 naming the report and what is wrong', async () => {
     const bad = await trailbot(['config', 'check'], dir('reports:\n  - id: weekly\n    kind: denied\n    pattern: "0 8 31 2 *"\n    tz: Mars/Olympus\n'));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/E_CONFIG_INVALID/);
     expect(bad.stderr).toMatch(/reports\[0\]\.pattern: report weekly: "0 8 31 2 \*" is not a cron pattern/);
     expect(bad.stderr).toMatch(/reports\[0\]\.tz: report weekly: "Mars\/Olympus" is not a time zone/);
+    const often = await trailbot(['config', 'check'], dir('reports:\n  - id: flood\n    kind: denied\n    pattern: "* * * * * *"\n'));
+    expect(often.code).toBe(2);
+    expect(often.stderr).toMatch(/reports\[0\]\.pattern: report flood: "\* \* \* \* \* \*" fires every second/);
 
     const good = await trailbot(['config', 'check'], dir('sources:\n  - id: bucket\n    kind: s3\n    bucket: my-trail\n    backfill: 2w\nreports:\n  - id: weekly\n    kind: denied\n    pattern: "0 8 * * 1"\n    tz: Europe/Paris\n    period: 2w\n'));
     expect(good.stderr).toBe('');

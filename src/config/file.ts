@@ -42,6 +42,16 @@ function cronProblem(pattern: string): string | undefined {
   }
 }
 
+/**
+ * Why a valid pattern fires too often for a report, or undefined: at most once a minute. Only a
+ * 6-field pattern can do more (its first field is the second); 5 fields fire at second 0.
+ */
+function cronTooOften(pattern: string): string | undefined {
+  const seconds = CronExpressionParser.parse(pattern, { tz: 'UTC' }).fields.second.values.length;
+  if (seconds <= 1) return undefined;
+  return `fires ${seconds === 60 ? 'every second (60 times a minute)' : `${seconds} times a minute`}; a report runs at most once a minute: put one second in the first field, e.g. 0 * * * * *, or use 5 fields`;
+}
+
 /** An IANA time zone such as Europe/Paris, as Intl (and so cron-parser) knows it. */
 function isTimeZone(tz: string): boolean {
   try {
@@ -74,6 +84,8 @@ export const reportSchema = z
     // Checked here, when the configuration is read (`trailbot config check`), not when the scheduler starts.
     const cron = cronProblem(r.pattern);
     if (cron) ctx.addIssue({ code: 'custom', path: ['pattern'], message: `report ${r.id}: ${JSON.stringify(r.pattern)} is not a cron pattern (${cron}); expected 5 or 6 fields, e.g. 0 8 * * 1-5` });
+    const often = cron ? undefined : cronTooOften(r.pattern);
+    if (often) ctx.addIssue({ code: 'custom', path: ['pattern'], message: `report ${r.id}: ${JSON.stringify(r.pattern)} ${often}` });
     if (!isTimeZone(r.tz)) ctx.addIssue({ code: 'custom', path: ['tz'], message: `report ${r.id}: ${JSON.stringify(r.tz)} is not a time zone; expected an IANA name such as UTC or Europe/Paris` });
   });
 
