@@ -135,9 +135,16 @@ function nullEverywhere(v: unknown, depth = 0): unknown {
   return o;
 }
 
+/**
+ * A mutated copy of `record`. Every value put in is a copy too: the generators hand out the same
+ * objects again (`constantFrom` values, in every run), and a later mutation writing inside one of
+ * them would change it for every case after, until a value contained itself (a cycle no JSON text
+ * can hold).
+ */
 function mutate(record: RawRecord, mutations: Mutation[]): unknown {
   let root: unknown = structuredClone(record);
-  for (const m of mutations) {
+  for (const original of mutations) {
+    const m = structuredClone(original);
     if (m.kind === 'nulls') {
       root = nullEverywhere(root);
       continue;
@@ -233,43 +240,62 @@ function timed<T>(f: () => T): T {
 // ---------------------------------------------------------------------------------------------------
 // Documents: how a batch of records is written to a file, an S3 object or a message.
 
-const DEEP_MARK = '\u0001DEEP\u0001';
+const TEXT_LIMIT = 256 * 1024 * 1024;
 
-/** JSON text; values nested too deep for JSON.stringify are spliced in as text. */
-function toJsonText(v: unknown): string {
-  const marks: string[] = [];
-  const replaced = (function strip(x: unknown, depth: number): unknown {
-    if (x === null || typeof x !== 'object') return x;
-    if (depth > 200) {
-      marks.push(deepText(x));
-      return DEEP_MARK;
-    }
-    if (Array.isArray(x)) return x.map((y) => strip(y, depth + 1));
-    const o: Record<string, unknown> = {};
-    for (const k of Object.keys(x)) setOwn(o, k, strip((x as Record<string, unknown>)[k], depth + 1));
-    return o;
-  })(v, 0);
-  let i = 0;
-  return JSON.stringify(replaced).replace(/"\\u0001DEEP\\u0001"/g, () => marks[i++]!);
+/** A piece of JSON syntax on toJsonText's stack (a class, so no value can be mistaken for one). */
+class Syntax {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
 }
 
-/** A deeply nested value as JSON text, built without recursion (only `{a:…}` / `[…]` chains go this deep here). */
-function deepText(x: unknown): string {
-  let open = '';
-  let close = '';
-  let v = x;
-  for (;;) {
-    if (Array.isArray(v) && v.length === 1) {
-      open += '[';
-      close = `]${close}`;
-      v = v[0];
-    } else if (v !== null && typeof v === 'object' && Object.keys(v).length === 1 && 'a' in v) {
-      open += '{"a":';
-      close = `}${close}`;
-      v = (v as { a: unknown }).a;
-    } else break;
+/**
+ * The JSON text JSON.stringify would give, for values nested however deep: built with a stack of its
+ * own instead of recursion (JSON.stringify, and any recursive helper, overflows the call stack on the
+ * 10,000-deep values and chains of them that the mutations make), so a failure is only ever the
+ * product's. Values are what the mutations build: null, booleans, numbers, strings, arrays and plain
+ * objects (own `__proto__` keys included, as JSON.stringify includes them).
+ */
+function toJsonText(root: unknown): string {
+  const parts: string[] = [];
+  let length = 0;
+  const todo: unknown[] = [root];
+  const scalar = (v: unknown): string | undefined => JSON.stringify(v) as string | undefined;
+  const add = (t: string): void => {
+    parts.push(t);
+    length += t.length;
+    // Bounded: what the mutations make is tens of megabytes at most; more means the test built a cycle.
+    if (length > TEXT_LIMIT) throw new Error(`the fuzz test built a value of more than ${TEXT_LIMIT} characters of JSON (does it contain itself?)`);
+  };
+  while (todo.length > 0) {
+    const x = todo.pop();
+    if (x instanceof Syntax) {
+      add(x.text);
+    } else if (x === null || typeof x !== 'object') {
+      // undefined, functions and symbols: null in an array (object members holding them are left out below).
+      add(scalar(x) ?? 'null');
+    } else if (Array.isArray(x)) {
+      todo.push(new Syntax(']'));
+      for (let i = x.length - 1; i >= 0; i--) {
+        todo.push(x[i]);
+        if (i > 0) todo.push(new Syntax(','));
+      }
+      todo.push(new Syntax('['));
+    } else {
+      const members = Object.keys(x).filter((k) => {
+        const v = (x as Record<string, unknown>)[k];
+        return v !== undefined && typeof v !== 'function' && typeof v !== 'symbol';
+      });
+      todo.push(new Syntax('}'));
+      for (let i = members.length - 1; i >= 0; i--) {
+        todo.push((x as Record<string, unknown>)[members[i]!]);
+        todo.push(new Syntax(`${i > 0 ? ',' : ''}${JSON.stringify(members[i])}:`));
+      }
+      todo.push(new Syntax('{'));
+    }
   }
-  return open + (v !== null && typeof v === 'object' ? toJsonText(v) : JSON.stringify(v) ?? 'null') + close;
+  return parts.join('');
 }
 
 type Shape = 'log-file' | 'array' | 'ndjson' | 'lookup-events' | 'eventbridge' | 'bare' | 'deep-array';
@@ -345,6 +371,42 @@ function boxed<T>(arb: fc.Arbitrary<T>): fc.Arbitrary<{ v: T }> {
 }
 
 // ---------------------------------------------------------------------------------------------------
+
+describe("the fuzz test's own JSON writer", () => {
+  it('writes what JSON.stringify writes', () => {
+    fc.assert(
+      fc.property(jsonish, (v) => {
+        expect(toJsonText(v)).toBe(JSON.stringify(v));
+      }),
+      params(300),
+    );
+    const odd: Record<string, unknown> = { a: undefined, b: [undefined, () => 1, Number.NaN, -0], c: 'x' };
+    setOwn(odd, '__proto__', { polluted: 'no' });
+    expect(toJsonText(odd)).toBe(JSON.stringify(odd));
+  });
+
+  it('writes values nested however deep, in any shape, without overflowing the stack (exploration crashed in the helper)', () => {
+    // 10,000 levels where every level has two members: no chain to walk, so nothing short-cuts it.
+    let v: unknown = 'end';
+    for (let i = 0; i < 10_000; i++) v = i % 2 ? { a: v, b: [1] } : [v, { c: null }];
+    const text = toJsonText(v);
+    expect(text.startsWith('{"a":[{"a":[')).toBe(true);
+    expect(text.length).toBeGreaterThan(100_000);
+  });
+});
+
+describe('the fuzz test\'s mutations', () => {
+  it('never change the values the generators hand out (a shared value changed in one case grew into a cycle later)', () => {
+    const shared: Json = { polluted: 'yes' };
+    const key: Mutation = { kind: 'key', at: 0, key: '__proto__', value: shared };
+    const once = mutate(REAL[0]!, [key]);
+    const at = pathsOf(once).findIndex((p) => p.join('/') === '__proto__/polluted');
+    expect(at).toBeGreaterThan(0);
+    const twice = mutate(REAL[0]!, [key, { kind: 'deep', at, depth: 3, arrays: false }]);
+    expect(getAt(twice, ['__proto__', 'polluted'])).toEqual({ a: { a: { a: 'yes' } } });
+    expect(shared).toEqual({ polluted: 'yes' });
+  });
+});
 
 describe('fuzz: normalize', () => {
   it('normalizes or rejects every mutation of a real record, with a reason, and pollutes nothing', () => {
