@@ -57,7 +57,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   // Each case stores its events anew.
-  await store.db.query('TRUNCATE commit_log, events, principals, access_keys');
+  await store.db.query('TRUNCATE commit_log, events, principals, access_keys, flow_outbox');
 });
 
 /** The writes since the last TRUNCATE, in order. */
@@ -91,6 +91,8 @@ describe('every ingest ends with a durable commit before reporting success', () 
     });
     expect(r).toEqual({ code: 0, stderr: '' });
     expectDurableEnd(await writes());
+    // The CLI runs no flows: it leaves its events to the next worker's outbox drainer.
+    expect((await store.db.query('SELECT 1 FROM flow_outbox')).rowCount).toBeGreaterThan(0);
   });
 
   it('the ingest-file job (no source)', async () => {
