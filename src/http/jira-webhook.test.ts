@@ -92,8 +92,12 @@ describe('POST /jira/webhook with the stand-in\'s signed deliveries', () => {
     jira.assign(key, ALANA);
     jira.closeIssue(key, { as: ALANA });
     await jira.webhooks.settled();
-    expect(seen[0]).toEqual({ event: 'jira:issue_created', key, status: 'To Do', statusCategory: 'new', assignee: null });
-    expect(seen.at(-1)).toEqual({
+    expect(seen[0]).toEqual({ event: 'jira:issue_created', key, status: 'To Do', statusCategory: 'new', assignee: null, position: { at: expect.any(Number), seq: 0 } });
+    // Deliveries are concurrent, as Jira's are: the newest is the one with the latest (timestamp, changelog id).
+    const newest = [...seen].sort((a, b) => a.position!.at - b.position!.at || a.position!.seq - b.position!.seq).at(-1);
+    expect(seen.slice(1).every((e) => e.position!.seq > 0)).toBe(true);
+    expect(newest).toEqual({
+      position: { at: expect.any(Number), seq: expect.any(Number) },
       event: 'jira:issue_updated',
       key,
       status: 'Done',

@@ -23,7 +23,7 @@ export interface WebhookIssueEvent extends JiraIssueEvent {
 export interface JiraWebhookOptions {
   /** JIRA_WEBHOOK_SECRET; undefined: every delivery is refused (503). */
   secret: string | undefined;
-  /** 'unknown': not a ticket trailbot filed (answered 200 `{ignored: true}`). */
+  /** 'unknown': not a ticket trailbot filed; 'stale': older than an event already applied (both answered 200 `{ignored: true}`). */
   onIssueEvent: (e: WebhookIssueEvent) => Promise<JiraIssueEventOutcome>;
   log: Pick<Logger, 'warn' | 'info' | 'debug'>;
   /** Largest body accepted (Jira's issue payloads are a few KiB to a few hundred). Default 1 MiB. */
@@ -37,6 +37,9 @@ const ISSUE_EVENTS = new Set(['jira:issue_created', 'jira:issue_updated']);
 
 const issueEvent = z.object({
   webhookEvent: z.string(),
+  // When Jira made the event (ms) and the change's id: they order deliveries that arrive out of order.
+  timestamp: z.number().int().nonnegative().optional(),
+  changelog: z.object({ id: z.union([z.string().regex(/^\d{1,18}$/), z.number().int().nonnegative()]) }).optional(),
   issue: z.object({
     key: z.string().regex(/^[A-Z][A-Z0-9_]*-\d+$/, 'expected an issue key such as SEC-1'),
     fields: z
@@ -102,7 +105,7 @@ export function jiraWebhook({ secret, onIssueEvent, log, maxBytes = WEBHOOK_MAX_
           hint: 'register the webhook for issue events (created, updated) only',
         });
       }
-      const { webhookEvent, issue } = p.data;
+      const { webhookEvent, issue, timestamp, changelog } = p.data;
       if (!ISSUE_EVENTS.has(webhookEvent)) return c.json({ ignored: true, reason: `${webhookEvent} is not an issue created/updated event` });
       const f = issue.fields ?? {};
       const e: WebhookIssueEvent = {
@@ -112,10 +115,13 @@ export function jiraWebhook({ secret, onIssueEvent, log, maxBytes = WEBHOOK_MAX_
         statusCategory: f.status?.statusCategory.key,
         // Absent: the event says nothing about it; null: unassigned.
         assignee: f.assignee === undefined ? undefined : f.assignee === null ? null : { accountId: f.assignee.accountId, displayName: f.assignee.displayName, email: f.assignee.emailAddress },
+        position: timestamp === undefined ? undefined : { at: timestamp, seq: changelog ? Number(changelog.id) : 0 },
       };
       const outcome = await onIssueEvent(e);
       log.info({ key: e.key, event: e.event, statusCategory: e.statusCategory, outcome }, 'Jira issue event');
-      return outcome === 'unknown' ? c.json({ ignored: true, key: e.key }) : c.json({ ok: true, key: e.key });
+      if (outcome === 'unknown') return c.json({ ignored: true, key: e.key });
+      if (outcome === 'stale') return c.json({ ignored: true, key: e.key, reason: 'older than an event already applied to this ticket' });
+      return c.json({ ok: true, key: e.key });
     },
   );
   return app;

@@ -33,6 +33,11 @@ function run(args: string[], env: Record<string, string>, cwd: string): Run {
   return { child, out: () => out, err: () => err };
 }
 
+/** How a run ended, for an assertion's message: the signal that ended it, if one did, and its output's tail. */
+function ended(r: Run): string {
+  return `ended by ${r.child.signalCode ?? `exit ${r.child.exitCode}`}\nstderr: ${r.err().slice(-2000)}\nstdout: ${r.out().slice(-2000)}`;
+}
+
 async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -80,7 +85,7 @@ describe('npm start on embedded defaults', () => {
     expect(Number(flows![1])).toBeGreaterThan(0);
 
     first.child.kill('SIGTERM');
-    expect(await exited(first.child)).toBe(0);
+    expect(await exited(first.child), ended(first)).toBe(0);
     const logs = first.out().trim().split('\n').map((l) => JSON.parse(l) as { msg: string; level: string });
     expect(logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['trailbot started', 'signal received', 'stopped']));
 
@@ -90,7 +95,7 @@ describe('npm start on embedded defaults', () => {
     expect(second.err()).toContain(`nothing added. The store holds ${added![2]} events.`);
     expect(second.err()).toContain(`Flows: ${flows![1]} findings`); // and no finding doubled
     second.child.kill('SIGTERM');
-    expect(await exited(second.child)).toBe(0);
+    expect(await exited(second.child), ended(second)).toBe(0);
   }, 90_000);
 });
 

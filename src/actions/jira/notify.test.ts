@@ -277,4 +277,20 @@ describe('onJiraIssueEvent (what the webhook calls)', () => {
     expect((await getFinding(store.db, f.id))!.status).toBe('open');
     expect(await onJiraIssueEvent(store.db, { key: 'SEC-99999', status: 'Done', statusCategory: 'done' })).toBe('unknown');
   });
+
+  it('events that arrive out of order: an older one (by timestamp, then changelog id) changes nothing', async () => {
+    const notify = createJiraNotifier(options());
+    const f = await raise();
+    const { key } = await notify(ctx(), { findingId: f.id, action: 'open' });
+    const at = Date.parse('2026-12-03T10:00:00Z');
+    // Closed through In Progress in the same millisecond: Done (changelog 12) arrives before In Progress (11).
+    expect(await onJiraIssueEvent(store.db, { key: key!, status: 'Done', statusCategory: 'done', position: { at, seq: 12 } })).toBe('updated');
+    expect(await onJiraIssueEvent(store.db, { key: key!, status: 'In Progress', statusCategory: 'indeterminate', position: { at, seq: 11 } })).toBe('stale');
+    expect((await getFinding(store.db, f.id))!.status).toBe('resolved');
+    expect(await currentTicket(store.db, f.id)).toMatchObject({ status: 'Done', statusCategory: 'done' });
+    // An earlier timestamp loses whatever its changelog id; a later one applies.
+    expect(await onJiraIssueEvent(store.db, { key: key!, status: 'To Do', statusCategory: 'new', position: { at: at - 1, seq: 99 } })).toBe('stale');
+    expect(await onJiraIssueEvent(store.db, { key: key!, status: 'To Do', statusCategory: 'new', position: { at: at + 1, seq: 13 } })).toBe('updated');
+    expect((await getFinding(store.db, f.id))!.status).toBe('open');
+  });
 });

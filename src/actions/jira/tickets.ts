@@ -247,18 +247,36 @@ export async function markReported(db: Db, findingId: string, generation: number
 }
 
 /** Jira's view of the ticket (GET issue or a webhook). */
+/** Where a Jira webhook event stands in the issue's history: its timestamp (ms), then its changelog id. */
+export interface JiraEventPosition {
+  at: number;
+  seq: number;
+}
+
+/**
+ * Records the status and assignee Jira reports for a ticket. With `position` (a webhook event), the
+ * change is applied only when the event is not older than the newest applied to this ticket: Jira
+ * sends its webhooks concurrently and a late, older event must not undo a newer one. Returns the
+ * ticket and whether the change was applied; undefined when no ticket has this key.
+ */
 export async function setJiraState(
   db: Db,
   key: string,
   s: { status?: string | undefined; statusCategory?: string | undefined; assignee?: Ticket['assignee'] | undefined },
-): Promise<Ticket | undefined> {
+  position?: JiraEventPosition,
+): Promise<{ ticket: Ticket; applied: boolean } | undefined> {
   const r = await db.query<Row>(
     `UPDATE tickets SET status = coalesce($2, status), status_category = coalesce($3, status_category),
-       assignee = CASE WHEN $4::boolean THEN $5::jsonb ELSE assignee END, updated_at = now()
-     WHERE jira_key = $1 RETURNING ${COLS}`,
-    [key, s.status ?? null, s.statusCategory ?? null, s.assignee !== undefined, s.assignee === undefined ? null : JSON.stringify(s.assignee)],
+       assignee = CASE WHEN $4::boolean THEN $5::jsonb ELSE assignee END, updated_at = now(),
+       jira_event_at = coalesce($6::bigint, jira_event_at), jira_event_seq = CASE WHEN $6::bigint IS NULL THEN jira_event_seq ELSE $7::bigint END
+     WHERE jira_key = $1
+       AND ($6::bigint IS NULL OR jira_event_at IS NULL OR ($6::bigint, $7::bigint) >= (jira_event_at, coalesce(jira_event_seq, 0)))
+     RETURNING ${COLS}`,
+    [key, s.status ?? null, s.statusCategory ?? null, s.assignee !== undefined, s.assignee === undefined ? null : JSON.stringify(s.assignee), position?.at ?? null, position?.seq ?? 0],
   );
-  return r.rows[0] ? toTicket(r.rows[0]) : undefined;
+  if (r.rows[0]) return { ticket: toTicket(r.rows[0]), applied: true };
+  const t = await db.query<Row>(`SELECT ${COLS} FROM tickets WHERE jira_key = $1`, [key]);
+  return t.rows[0] ? { ticket: toTicket(t.rows[0]), applied: false } : undefined;
 }
 
 /** `{key, url, status}` of each finding's current ticket (what /api/findings carries). */
