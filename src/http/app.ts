@@ -34,6 +34,8 @@ export interface AppDeps {
   jiraWebhookSecret?: string | undefined;
   /** What a verified Jira issue event does (src/actions/jira/issue-events.ts); none: every event is 'unknown'. */
   onJiraIssueEvent?: (e: WebhookIssueEvent) => Promise<JiraIssueEventOutcome>;
+  /** POST /slack/events, Slack's commands and interactivity (createSlackEvents in src/http/slack-events.ts), mounted at /slack on web and all; none: no such route. */
+  slackEvents?: Hono | undefined;
 }
 
 const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
@@ -107,6 +109,8 @@ export function createApp(deps: AppDeps): Hono {
     app.route('/api', createApi({ store: forRequests(store, { timeoutMs: deps.queryTimeoutMs }), queue, reportIds: deps.reportIds }));
     // Outside /api: Jira cannot send a bearer token; each delivery is signed with the webhook's secret instead.
     app.route('/jira', jiraWebhook({ secret: deps.jiraWebhookSecret, onIssueEvent: deps.onJiraIssueEvent ?? (async () => 'unknown'), log }));
+    // Outside /api too: Slack posts forms with no bearer token; each request carries Slack's v0 signature instead.
+    if (deps.slackEvents) app.route('/slack', deps.slackEvents);
     app.get('/', (c) =>
       c.json({
         name: 'trailbot',

@@ -6,6 +6,7 @@ import { apiAuthConfigured, checkExposure, type Config, maskConfig, parseDuratio
 import { onJiraIssueEvent } from '../actions/jira/issue-events.ts';
 import { describeError, TrailbotError } from '../errors.ts';
 import { createApp, type Role } from '../http/app.ts';
+import { createSlackEvents, type SlackHooks } from '../http/slack-events.ts';
 import { heldStoreLock, localUrl, openStore, type Store } from '../store/index.ts';
 import { defaultJobs, makeProcessor, type Registry } from './definitions.ts';
 import { RETRY } from './jobs.ts';
@@ -34,6 +35,12 @@ export interface ServiceOptions {
   outbox?: OutboxDrainOptions;
   /** How often the tickets catch-up runs when the pipeline has one (default 60 s). */
   ticketsSyncEveryMs?: number;
+  /**
+   * Slack's listeners (given by src/main.ts): on web and all, `register(bolt, ctx)` is called once with
+   * the Bolt App behind POST /slack/events (src/http/slack-events.ts) before the server listens.
+   * `ackTimeoutMs`: answer Slack after this long when no listener acked (default 2500).
+   */
+  slack?: SlackHooks & { ackTimeoutMs?: number };
 }
 
 export interface Service {
@@ -142,7 +149,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       }
       if (scheduled.length) log.info({ schedules: scheduled }, 'recurring work scheduled');
     }
-    const app = createApp({ store, queue, metrics, log, role, auth: { tokens: config.api.tokens, origins: [config.publicUrl] }, jiraWebhookSecret: config.jiraWebhookSecret,
+    // Slack's commands and button clicks (POST /slack/events) reach the web role; without SLACK_SIGNING_SECRET the route refuses them.
+    const slack =
+      role === 'worker'
+        ? undefined
+        : createSlackEvents({ signingSecret: config.slack?.signingSecret, botToken: config.slack?.botToken, apiUrl: config.slack?.apiUrl, log, ackTimeoutMs: opts.slack?.ackTimeoutMs });
+    if (slack) opts.slack?.register(slack.bolt, { store, queue, log, config });
+    const app = createApp({ store, queue, metrics, log, role, slackEvents: slack?.route, auth: { tokens: config.api.tokens, origins: [config.publicUrl] }, jiraWebhookSecret: config.jiraWebhookSecret,
       // POST /api/jobs refuses a report job for a report that is not configured, instead of queueing it to fail.
       reportIds: config.reports.map((r) => r.id),
       // Jira's webhook (POST /jira/webhook) keeps a ticket's status and assignee, and its finding's status, in step.

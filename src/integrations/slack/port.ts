@@ -2,7 +2,8 @@
  * The narrow interface trailbot's Slack work (src/actions/slack) uses to talk to Slack's Web API.
  * The real implementation (client.ts) has Bolt's WebClient (@slack/web-api, which @slack/bolt
  * depends on) inside; tests drive it against the Slack stand-in (standin/). Nothing outside
- * src/integrations/slack imports @slack/web-api or @slack/bolt.
+ * src/integrations/slack imports @slack/web-api or @slack/bolt, except the receiver of Slack's
+ * requests (src/http/slack-events.ts), which hosts Bolt's App for the listeners.
  *
  * Errors: every method throws a TrailbotError whose code says what to do:
  * - E_SLACK_RATE_LIMITED: Slack answered 429; `retryAfterMs` (from Retry-After, seconds) says when
