@@ -112,6 +112,15 @@ function untilSignal(svc: Service): Promise<string> {
   });
 }
 
+/** Who may use Slack's /trail, for `config check`: nobody unless slack.trail.allow lists someone. */
+function describeTrailAllow(allow: Config['slackTrail']['allow']): string {
+  const n = (k: number, one: string) => `${k} ${one}${k === 1 ? '' : 's'}`;
+  if (!allow || allow.users.length + allow.usergroups.length + allow.channels.length === 0) {
+    return 'nobody may use it (no slack.trail.allow in trailbot.config.yaml: list users, usergroups or channels)';
+  }
+  return `allowed to ${[n(allow.users.length, 'user'), n(allow.usergroups.length, 'user group'), n(allow.channels.length, 'channel')].join(', ')} (slack.trail.allow)`;
+}
+
 /** Registers the runtime commands: serve, config, jobs. */
 export function registerRuntimeCommands(cli: Cli): void {
   const { program } = cli;
@@ -148,6 +157,7 @@ export function registerRuntimeCommands(cli: Cli): void {
       cli.io.out(`  HTTP: listens on ${c.host} port ${c.port}; API: ${describeAccess(c)}\n`);
       const slack = c.slack ? [c.slack.signingSecret && 'checks requests', c.slack.botToken && 'posts'].filter(Boolean).join(' and ') : 'off';
       cli.io.out(`  Jira: ${c.jira ? 'configured' : 'off'}${c.jiraWebhookSecret ? ' (webhooks checked)' : ''}, Slack: ${slack}, approvals: ${c.approvalSecret ? 'on' : 'off'}, sign-on: ${c.oidc ? 'OIDC' : 'off'}\n`);
+      cli.io.out(`  /trail in Slack: ${describeTrailAllow(c.slackTrail.allow)}\n`);
       if (opts.connect) {
         await withQueue(cli, async (q, s) => {
           await s.db.query('SELECT 1');

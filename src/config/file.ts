@@ -109,6 +109,37 @@ export const routingSectionSchema = z.record(z.string(), z.unknown(), { error: '
 export const fileSchema = z.strictObject({
   flows: flowsSectionSchema.optional(),
   routing: routingSectionSchema.optional(),
+/** A Slack id list: `[U012AB3CD, …]`; each id shape-checked (names and @handles are not ids). */
+function slackIds(what: string, pattern: RegExp, example: string, where: string) {
+  const id = z.string({ error: `expected ${what} id such as ${example}` }).regex(pattern, `expected ${what} id such as ${example} (${where}); names and @handles are not ids`);
+  return z.array(id, { error: `expected a list of ${what} ids, e.g. [${example}]` }).default([]);
+}
+
+/**
+ * The \`slack\` section: who may use \`/trail\` (src/actions/slack/trail/access.ts). Without
+ * \`trail.allow\`, nobody may: \`/trail\` shows what people did.
+ */
+export const slackSectionSchema = z.strictObject(
+  {
+    trail: z
+      .strictObject(
+        {
+          allow: z.strictObject(
+            {
+              users: slackIds('a Slack user', /^[UW][A-Z0-9]{2,}$/, 'U012AB3CD', "a member's profile → ⋮ → Copy member ID"),
+              usergroups: slackIds('a Slack user group', /^S[A-Z0-9]{2,}$/, 'S0614TZR7', 'the user group\'s page, or usergroups.list'),
+              channels: slackIds('a Slack channel', /^[CG][A-Z0-9]{2,}$/, 'C024BE91L', "the channel's details → About, at the bottom"),
+            },
+            { error: 'expected allow: { users: [U…], usergroups: [S…], channels: [C…] }' },
+          ),
+        },
+        { error: 'expected trail: { allow: { users: [U…], usergroups: [S…], channels: [C…] } }' },
+      )
+      .optional(),
+  },
+  { error: 'expected slack: { trail: { allow: { users: [U…], usergroups: [S…], channels: [C…] } } }' },
+);
+
   accounts: z.array(accountSchema, { error: 'expected a list of accounts, e.g. - id: "123456789012"' }).optional(),
   sources: z
     .array(sourceSchema, { error: 'expected a list of sources, e.g. - id: org-trail' })
@@ -121,6 +152,7 @@ export const fileSchema = z.strictObject({
 });
 
 export type FileSettings = z.infer<typeof fileSchema>;
+  slack: slackSectionSchema.optional(),
 export type SourceSettings = z.infer<typeof sourceSchema>;
 export type ReportSettings = z.infer<typeof reportSchema>;
 

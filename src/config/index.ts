@@ -58,6 +58,8 @@ export interface Config {
   accounts: NonNullable<FileSettings['accounts']>;
   sources: NonNullable<FileSettings['sources']>;
   reports: NonNullable<FileSettings['reports']>;
+  /** Who may use Slack's `/trail` (slack.trail.allow); undefined: nobody. */
+  slackTrail: { allow: { users: string[]; usergroups: string[]; channels: string[] } | undefined };
 }
 
 interface Problem {
@@ -80,7 +82,11 @@ function fileProblems(issues: z.core.$ZodIssue[], file: string): Problem[] {
     const at = i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
     if (i.code === 'unrecognized_keys') {
       for (const k of i.keys) {
-        out.push({ key: `${file} ${at ? `${at}.` : ''}${k}`, message: 'unknown section; expected flows, routing, accounts, sources or reports', example: FILE_EXAMPLE });
+        out.push(
+          at
+            ? { key: `${file} ${at}.${k}`, message: `unknown setting under ${at}; check its spelling and where it sits` }
+            : { key: `${file} ${k}`, message: 'unknown section; expected flows, routing, accounts, sources, reports or slack', example: FILE_EXAMPLE },
+        );
       }
     } else {
       out.push({ key: `${file} ${at || '(top level)'}`, message: i.message.startsWith('Invalid input') ? `${i.message.replace(/^Invalid input: /, '')}` : i.message });
@@ -250,6 +256,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, opts: ReadConfi
     accounts: f.accounts ?? [],
     sources: f.sources ?? [],
     reports: f.reports ?? [],
+    slackTrail: { allow: f.slack?.trail?.allow },
   };
 }
 

@@ -35,6 +35,11 @@ export type Registry = Record<string, AnyJobDefinition>;
 /** Codes that mean the input is wrong: retrying cannot help, so the job fails at once. */
 const PERMANENT: ReadonlySet<ErrorCode> = new Set(['E_INPUT_UNREADABLE', 'E_INPUT_NOT_JSON', 'E_INPUT_SHAPE', 'E_RECORD_INVALID', 'E_USAGE', 'E_CONFIG_INVALID', 'E_STORE_MIGRATION', 'E_JIRA_REJECTED', 'E_JIRA_AUTH']);
 
+/** Whether the queue gives up on a job that failed with `e` (no retry): an input error, or UnrecoverableError. */
+export function isPermanentError(e: unknown): boolean {
+  return e instanceof UnrecoverableError || (e instanceof Error && e.name === 'UnrecoverableError') || (e instanceof TrailbotError && PERMANENT.has(e.code));
+}
+
 function notWired(stage: keyof Pipeline, issue: string): never {
   throw new TrailbotError('E_USAGE', `no ${stage} handler is wired yet (${issue}); this job cannot run`, {
     hint: `wire Pipeline.${stage} in src/main.ts, then \`trailbot jobs retry\` the job`,
@@ -214,6 +219,13 @@ export function defaultJobs(pipeline: Pipeline): Registry {
       },
     }),
     probe: defineJob({
+    'slack-trail': defineJob({
+      payload: jobPayloads['slack-trail'],
+      async run(ctx, p) {
+        const run = pipeline.slackTrail ?? (() => notWired('slackTrail', 'the Slack integration'));
+        return run(ctx, p);
+      },
+    }),
       payload: jobPayloads.probe,
       async run(_ctx, p: JobPayload<'probe'>) {
         if (p.ms > 0) await sleep(p.ms);
@@ -267,7 +279,7 @@ export function makeProcessor(registry: Registry, deps: ProcessorDeps): Processo
       done('completed');
       return result;
     } catch (e) {
-      const permanent = e instanceof UnrecoverableError || (e instanceof Error && e.name === 'UnrecoverableError') || (e instanceof TrailbotError && PERMANENT.has(e.code));
+      const permanent = isPermanentError(e);
       const message = e instanceof UnrecoverableError ? e.message : describeError(asTrailbotError(e));
       // A rate-limited try (E_JIRA_RATE_LIMITED's retryAfterMs) is retried after the delay asked, without using an attempt.
       const willRetry = !permanent && (rateLimitedDelay(e, job) !== undefined || job.attemptsMade + 1 < job.attempts);

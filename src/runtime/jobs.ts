@@ -12,6 +12,27 @@ const slug = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'expected lower-case let
 const isoTime = z.iso.datetime({ offset: true, error: 'expected an ISO-8601 time, e.g. 2024-08-01T13:00:00Z' });
 const rawRecord = z.record(z.string(), z.unknown(), { error: 'expected a CloudTrail record (a JSON object)' });
 
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date, e.g. 2024-08-01');
+
+/** A `/trail` question, as the command's grammar parsed it (src/actions/slack/trail/grammar.ts), its window resolved. */
+export const trailQuerySchema = z.strictObject({
+  who: z.string().min(1, 'expected who to look up').max(256, 'at most 256 characters'),
+  window: z.discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('last'), span: z.enum(['24h', '7d', '30d']) }),
+    z.strictObject({ kind: z.literal('since'), from: isoDate }),
+    z.strictObject({ kind: z.literal('between'), from: isoDate, to: isoDate }),
+  ]),
+  since: isoTime,
+  until: isoTime,
+  writes: z.boolean(),
+  denied: z.boolean(),
+  console: z.boolean(),
+  live: z.boolean(),
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'expected an AWS Region, e.g. eu-west-1').optional(),
+  service: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}\.amazonaws\.com$/, 'expected an event source, e.g. s3.amazonaws.com').optional(),
+  account: z.string().regex(/^\d{12}$/, 'expected a 12-digit AWS account id').optional(),
+});
+
 export const jobPayloads = {
   /** Read a CloudTrail file or folder (as `trailbot ingest` reads it) into the store. */
   'ingest-file': z.strictObject({
@@ -60,6 +81,29 @@ export const jobPayloads = {
    * schedule's fire time, filled in from the job when absent); the period ends then, on the minute.
    */
   report: z.strictObject({ report: slug, since: isoTime.optional(), until: isoTime.optional(), at: isoTime.optional() }),
+  /**
+   * Answer a `/trail` command or one of its buttons through the `response_url` Slack gave with it
+   * (src/actions/slack/trail): a page of someone's activity, or a short notice (a refusal, a damaged
+   * "More" button). `responseUrl` is a credential: never logged.
+   */
+  'slack-trail': z.strictObject({
+    responseUrl: z.url({ protocol: /^https?$/, error: 'expected the https URL Slack sent as response_url' }).max(2000),
+    userId: z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'expected a Slack user id, e.g. U012AB3CD'),
+    channelId: z.string().regex(/^[CGD][A-Z0-9]{2,}$/, 'expected a Slack channel id, e.g. C024BE91L').optional(),
+    /** Replace the message the button was on (paging) instead of answering anew. */
+    replaceOriginal: z.boolean().default(false),
+    answer: z.discriminatedUnion('kind', [
+      z.strictObject({
+        kind: z.literal('page'),
+        query: trailQuerySchema,
+        /** 1 for the command itself; n for the n-th page a "More" button asked for. */
+        page: z.number().int().min(1).max(10_000).default(1),
+        /** Where the previous page ended (newest first: the last call shown). */
+        after: z.strictObject({ time: isoTime, eventId: z.string().min(1).max(256) }).optional(),
+      }),
+      z.strictObject({ kind: z.literal('notice'), notice: z.enum(['refused', 'damaged', 'unavailable']) }),
+    ]),
+  }),
   /** Does nothing for `ms` milliseconds: checks a worker end to end and measures the queue (bench:queue). */
   probe: z.strictObject({ ms: z.number().int().min(0).max(600_000).default(0), note: z.string().max(200).optional() }),
 } as const;
@@ -89,7 +133,32 @@ export const RETRY: Record<JobKind, RetryPolicy> = {
   remediate: { attempts: 3, backoffMs: 10_000 },
   report: { attempts: 3, backoffMs: 30_000 },
   probe: { attempts: 1, backoffMs: 1_000 },
+  // A person is waiting: a few quick tries, the last of which answers with what went wrong.
+  'slack-trail': { attempts: 3, backoffMs: 1_000 },
 };
+
+/**
+ * Which waiting job a worker takes first (BullMQ's meaning: 0 first, then 1, 2, …; equal
+ * priorities oldest first). What people wait for goes first: a new finding's ticket or message and
+ * a person's `/trail` answer; then evaluating flows over what is stored (it makes those); then
+ * updates of findings already told (coalesced, at most one a minute anyway); then reading more
+ * input and the rest. Under a backlog, new input waits rather than news of what is already known.
+ */
+export function priorityOf(kind: string, data: unknown): number {
+  switch (kind) {
+    case 'notify':
+      return (data as { action?: string } | null)?.action === 'open' ? 0 : 2;
+    case 'slack-trail':
+      return 0;
+    case 'evaluate-flows':
+      return 1;
+    case 'tickets-sync':
+    case 'remediate':
+      return 2;
+    default:
+      return 3;
+  }
+}
 
 function digest(...parts: unknown[]): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 32);
@@ -138,6 +207,11 @@ export function idempotencyKey<K extends JobKind>(kind: K, p: JobPayload<K>, now
     case 'report': {
       const q = p as JobPayload<'report'>;
       return `${q.report}-${q.at === undefined ? digest(q.since ?? null, q.until ?? null) : digest(q.since ?? null, q.until ?? null, q.at)}`;
+    }
+    case 'slack-trail': {
+      // One answer per command or click: Slack gives each its own response_url.
+      const q = p as JobPayload<'slack-trail'>;
+      return digest(q.responseUrl, q.answer);
     }
     default:
       return digest(p, now, Math.random());

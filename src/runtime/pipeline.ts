@@ -35,6 +35,8 @@ export interface FlowsResult {
 export interface NotifyResult {
   /** For Jira: what happened to the ticket. */
   ticket?: 'created' | 'updated' | 'unchanged' | 'resolved' | 'not-sent';
+  /** For Slack: what happened to the finding's message (posted, a thread reply, the first message updated). */
+  message?: 'posted' | 'replied' | 'updated' | 'unchanged';
   [k: string]: unknown;
 }
 
@@ -55,4 +57,6 @@ export interface Pipeline {
   remediate?: (ctx: JobContext, p: JobPayload<'remediate'>) => Promise<Record<string, unknown>>;
   /** Write a periodic report. */
   report?: (ctx: JobContext, p: JobPayload<'report'>) => Promise<Record<string, unknown>>;
+  /** Slack: answer a `/trail` command or button through its response_url (src/actions/slack/trail). */
+  slackTrail?: (ctx: JobContext, p: JobPayload<'slack-trail'>) => Promise<Record<string, unknown>>;
 }

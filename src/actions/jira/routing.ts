@@ -5,6 +5,7 @@ import { type Severity, SEVERITIES } from '../../flows/define.ts';
 import { FLOWS } from '../../flows/registry.ts';
 import { NOTIFY_WINDOW_MS } from '../../runtime/jobs.ts';
 import { durationMs, parseDuration } from '../../time.ts';
+import { slackChannel } from '../slack/channel.ts';
 
 /**
  * The `routing:` section of trailbot.config.yaml: which findings become Jira tickets, where and how
@@ -22,12 +23,16 @@ import { durationMs, parseDuration } from '../../time.ts';
  *     labels: [aws]
  *     onClosed: new-linked     # or reopen
  *     commentEvery: 1m         # more events: at most one comment per finding per this long
- *   slack: { channel: "#security" }
+ *   slack:                     # findings posted to Slack (src/actions/slack/routing.ts); none without a channel
+ *     channel: "#security"     # or a channel id, C0123ABCD
+ *     minSeverity: low         # below it, no message (default low)
+ *     replyEvery: 1m           # more events: at most one thread reply per finding per this long
  *   rules:                     # first match wins; a rule's jira/slack keys replace the defaults
  *     - match: { flow: [root-activity], account: ["111122223333"], severity: [high, critical] }
  *       jira: { project: OPS, issueType: Bug }
  *     - match: { flow: new-service }
  *       jira: false            # never a ticket for these
+ *       slack: { channel: "#aws-noise", minSeverity: info }   # or false: never a message
  * ```
  */
 
@@ -104,11 +109,21 @@ const jiraDefaults = z.strictObject(
 );
 const jiraRule = z.union([z.literal(false), z.strictObject(jiraRoute)], { error: 'expected Jira settings for these findings, e.g. { project: OPS }, or false for no ticket' });
 
-/** Slack (issue 10): a channel name `#security` or a channel id `C0123ABCD`. */
-const channel = z
-  .string({ error: 'expected a Slack channel, e.g. "#security" (in quotes: YAML reads # as a comment)' })
-  .regex(/^#[a-z0-9_-]{1,80}$|^[CG][A-Z0-9]{8,}$/, 'expected a Slack channel name such as "#security" (lower-case, in quotes) or a channel id such as C0123ABCD');
-const slack = z.strictObject({ channel }, { error: 'expected Slack settings, e.g. { channel: "#security" }' });
+/**
+ * Slack (issue 10, src/actions/slack/routing.ts): the channel (a name `"#security"` or an id
+ * `C0123ABCD`) and the lowest severity posted; a rule's keys replace the defaults'. `replyEvery` (how
+ * often a finding's thread may get a reply) is one setting for every message, like commentEvery.
+ */
+const slackRoute = { channel: slackChannel.optional(), minSeverity: severity.optional() };
+const replyEvery = z.string({ error: 'expected a duration, e.g. 1m' }).superRefine((s, ctx) => {
+  try {
+    parseDuration(s, { name: 'replyEvery', min: 1000, max: 86_400_000 });
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: `${(e as TrailbotError).message}${(e as TrailbotError).hint ? ` (${(e as TrailbotError).hint})` : ''}` });
+  }
+});
+const slack = z.strictObject({ ...slackRoute, replyEvery: replyEvery.optional() }, { error: 'expected Slack settings, e.g. { channel: "#security" }' });
+const slackRule = z.strictObject(slackRoute, { error: 'expected Slack settings, e.g. { channel: "#security" }, or false for no message' });
 
 const match = z
   .strictObject(
@@ -125,7 +140,7 @@ const rule = z.strictObject(
   {
     match,
     jira: jiraRule.optional(),
-    slack: z.union([z.literal(false), slack], { error: 'expected Slack settings, e.g. { channel: "#security" }, or false for no message' }).optional(),
+    slack: z.union([z.literal(false), slackRule], { error: 'expected Slack settings, e.g. { channel: "#security" }, or false for no message' }).optional(),
   },
   { error: 'expected a rule: { match: {...}, jira: {...} }' },
 );
@@ -158,7 +173,8 @@ const KNOWN: Record<string, string[]> = {
   ruleJira: Object.keys(jiraRoute),
   rule: ['match', 'jira', 'slack'],
   match: ['flow', 'account', 'severity'],
-  slack: ['channel'],
+  slack: Object.keys(slack.shape),
+  ruleSlack: Object.keys(slackRoute),
   priorities: [...SEVERITIES],
 };
 
@@ -168,6 +184,7 @@ function knownAt(path: readonly PropertyKey[]): string[] {
   if (p.length === 0) return KNOWN.routing!;
   if (p[0] === 'rules' && p.length === 2) return KNOWN.rule!;
   if (last === 'jira') return p[0] === 'rules' ? KNOWN.ruleJira! : KNOWN.jira!;
+  if (last === 'slack') return p[0] === 'rules' ? KNOWN.ruleSlack! : KNOWN.slack!;
   return KNOWN[last ?? ''] ?? [];
 }
 
