@@ -54,9 +54,10 @@ export interface SlackPort {
   /**
    * The newest messages of the channel since `oldest` (conversations.history with
    * include_all_metadata) whose metadata event_type is `eventType` and whose payload has every
-   * key/value of `match`; newest first.
+   * key/value of `match`; newest first. With `threadTs`, the replies in that message's thread
+   * instead (conversations.replies with include_all_metadata: history does not show replies).
    */
-  findByMetadata(channel: string, eventType: string, match: Record<string, string>, oldest?: string): Promise<FoundMessage[]>;
+  findByMetadata(channel: string, eventType: string, match: Record<string, string>, oldest?: string, opts?: { threadTs?: string | undefined }): Promise<FoundMessage[]>;
   /** The user ids of a user group (usergroups.users.list). */
   usergroupMembers(usergroupId: string): Promise<string[]>;
   /** Uploads a file into a channel with a short comment (files.getUploadURLExternal, the upload, files.completeUploadExternal). */
