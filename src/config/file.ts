@@ -106,9 +106,6 @@ export const flowsSectionSchema = z.record(z.string(), z.unknown(), { error: 'ex
  */
 export const routingSectionSchema = z.record(z.string(), z.unknown(), { error: 'expected a mapping, e.g. routing: { jira: { minSeverity: high } }' });
 
-export const fileSchema = z.strictObject({
-  flows: flowsSectionSchema.optional(),
-  routing: routingSectionSchema.optional(),
 /** A Slack id list: `[U012AB3CD, …]`; each id shape-checked (names and @handles are not ids). */
 function slackIds(what: string, pattern: RegExp, example: string, where: string) {
   const id = z.string({ error: `expected ${what} id such as ${example}` }).regex(pattern, `expected ${what} id such as ${example} (${where}); names and @handles are not ids`);
@@ -140,6 +137,9 @@ export const slackSectionSchema = z.strictObject(
   { error: 'expected slack: { trail: { allow: { users: [U…], usergroups: [S…], channels: [C…] } } }' },
 );
 
+export const fileSchema = z.strictObject({
+  flows: flowsSectionSchema.optional(),
+  routing: routingSectionSchema.optional(),
   accounts: z.array(accountSchema, { error: 'expected a list of accounts, e.g. - id: "123456789012"' }).optional(),
   sources: z
     .array(sourceSchema, { error: 'expected a list of sources, e.g. - id: org-trail' })
@@ -149,10 +149,10 @@ export const slackSectionSchema = z.strictObject(
     .array(reportSchema, { error: 'expected a list of reports, e.g. - id: daily' })
     .refine((a) => new Set(a.map((s) => s.id)).size === a.length, 'report ids must be unique')
     .optional(),
+  slack: slackSectionSchema.optional(),
 });
 
 export type FileSettings = z.infer<typeof fileSchema>;
-  slack: slackSectionSchema.optional(),
 export type SourceSettings = z.infer<typeof sourceSchema>;
 export type ReportSettings = z.infer<typeof reportSchema>;
 
