@@ -24,6 +24,10 @@ export type ErrorCode =
   | 'E_JIRA_UNAVAILABLE'
   | 'E_JIRA_REJECTED'
   | 'E_JIRA_AUTH'
+  | 'E_SLACK_RATE_LIMITED'
+  | 'E_SLACK_UNAVAILABLE'
+  | 'E_SLACK_REJECTED'
+  | 'E_SLACK_AUTH'
   | 'E_INTERNAL';
 
 /** Every code at run time (the HTTP tests check answers against it); the compiler keeps it in step with ErrorCode. */
@@ -49,6 +53,10 @@ const DECLARED: Record<ErrorCode, true> = {
   E_JIRA_UNAVAILABLE: true,
   E_JIRA_REJECTED: true,
   E_JIRA_AUTH: true,
+  E_SLACK_RATE_LIMITED: true,
+  E_SLACK_UNAVAILABLE: true,
+  E_SLACK_REJECTED: true,
+  E_SLACK_AUTH: true,
   E_INTERNAL: true,
 };
 export const ERROR_CODES: readonly ErrorCode[] = Object.keys(DECLARED) as ErrorCode[];

@@ -33,7 +33,7 @@ export type AnyJobDefinition = JobDefinition<any, unknown>;
 export type Registry = Record<string, AnyJobDefinition>;
 
 /** Codes that mean the input is wrong: retrying cannot help, so the job fails at once. */
-const PERMANENT: ReadonlySet<ErrorCode> = new Set(['E_INPUT_UNREADABLE', 'E_INPUT_NOT_JSON', 'E_INPUT_SHAPE', 'E_RECORD_INVALID', 'E_USAGE', 'E_CONFIG_INVALID', 'E_STORE_MIGRATION', 'E_JIRA_REJECTED', 'E_JIRA_AUTH']);
+const PERMANENT: ReadonlySet<ErrorCode> = new Set(['E_INPUT_UNREADABLE', 'E_INPUT_NOT_JSON', 'E_INPUT_SHAPE', 'E_RECORD_INVALID', 'E_USAGE', 'E_CONFIG_INVALID', 'E_STORE_MIGRATION', 'E_JIRA_REJECTED', 'E_JIRA_AUTH', 'E_SLACK_REJECTED', 'E_SLACK_AUTH']);
 
 /** Whether the queue gives up on a job that failed with `e` (no retry): an input error, or UnrecoverableError. */
 export function isPermanentError(e: unknown): boolean {
@@ -193,6 +193,7 @@ export function defaultJobs(pipeline: Pipeline): Registry {
         const run = pipeline.notify ?? (() => notWired('notify', 'the Slack and Jira integrations'));
         const r = await run(ctx, p);
         if (p.target === 'jira' && r.ticket && r.ticket !== 'unchanged') ctx.metrics.tickets.inc({ action: r.ticket });
+        if (p.target === 'slack' && r.message && r.message !== 'unchanged') ctx.metrics.slackMessages.inc({ action: r.message });
         return r;
       },
     }),
@@ -218,7 +219,6 @@ export function defaultJobs(pipeline: Pipeline): Registry {
         return run(ctx, { ...p, at: p.at ?? ctx.job.scheduledAt });
       },
     }),
-    probe: defineJob({
     'slack-trail': defineJob({
       payload: jobPayloads['slack-trail'],
       async run(ctx, p) {
@@ -226,6 +226,7 @@ export function defaultJobs(pipeline: Pipeline): Registry {
         return run(ctx, p);
       },
     }),
+    probe: defineJob({
       payload: jobPayloads.probe,
       async run(_ctx, p: JobPayload<'probe'>) {
         if (p.ms > 0) await sleep(p.ms);
