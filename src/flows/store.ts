@@ -449,6 +449,13 @@ export async function getFinding(db: Db, id: string): Promise<Finding | null> {
   return r.rows[0] ? toFinding(r.rows[0]) : null;
 }
 
+/** The findings with these ids (in no particular order; ids not found are left out), in one query. */
+export async function getFindings(db: Db, ids: readonly string[]): Promise<Finding[]> {
+  if (ids.length === 0) return [];
+  const r = await db.query<StoredFindingRow>(`SELECT ${FINDING_COLS} FROM findings f WHERE f.id = ANY($1::text[])`, [ids]);
+  return r.rows.map(toFinding);
+}
+
 /** Every event id of a finding, in time order. */
 export async function findingEventIds(db: Db, id: string): Promise<string[]> {
   const r = await db.query<{ event_id: string }>('SELECT event_id FROM finding_events WHERE finding_id = $1 ORDER BY time, event_id', [id]);

@@ -1,4 +1,5 @@
 import { createPostgresBackend, DelayedError, type Job, type JobsOptions, Queue, type QueueOptions, Worker, type WorkerOptions } from 'bullmq';
+import { priorityOf } from './jobs.ts';
 import { Redis } from 'ioredis';
 import { TrailbotError } from '../errors.ts';
 import { maskUrl } from '../config/index.ts';
@@ -38,9 +39,11 @@ function rateLimited(job: Job): Pick<RunningJob, 'rateLimitedRetries' | 'created
   return { rateLimitedRetries: Math.max(0, (job.attemptsStarted ?? 0) - job.attemptsMade - 1), createdAtMs: job.timestamp || undefined };
 }
 
-function jobOptions(j: Pick<NewJob, 'attempts' | 'backoffMs' | 'delayMs'>): JobsOptions {
+function jobOptions(j: Pick<NewJob, 'attempts' | 'backoffMs' | 'delayMs' | 'priority'>): JobsOptions {
   return {
     attempts: j.attempts,
+    // BullMQ takes jobs without a priority first, then priority 1, 2, …: the same as ours, 0 = none.
+    ...(j.priority ? { priority: j.priority } : {}),
     backoff: { type: BACKOFF_TYPE, delay: j.backoffMs },
     delay: j.delayMs,
     removeOnComplete: { age: KEEP_COMPLETED_S },
@@ -150,7 +153,7 @@ export async function openBullQueue(name: string, conn: BullConnection): Promise
       await queue.upsertJobScheduler(s.id, s.pattern ? { pattern: s.pattern, tz: s.tz } : { every: s.every! }, {
         name: s.name,
         data: s.data,
-        opts: { attempts: s.attempts, backoff: { type: BACKOFF_TYPE, delay: s.backoffMs }, removeOnComplete: { age: KEEP_COMPLETED_S }, removeOnFail: { age: KEEP_FAILED_S } },
+        opts: { attempts: s.attempts, backoff: { type: BACKOFF_TYPE, delay: s.backoffMs }, ...(priorityOf(s.name, s.data) ? { priority: priorityOf(s.name, s.data) } : {}), removeOnComplete: { age: KEEP_COMPLETED_S }, removeOnFail: { age: KEEP_FAILED_S } },
       });
     },
     async unschedule(id) {

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { TrailbotError } from '../errors.ts';
 import { expandPaths } from '../sources/files.ts';
-import { describeIssues, idempotencyKey, type JobInput, type JobKind, jobId, jobPayloads, RETRY } from './jobs.ts';
+import { describeIssues, idempotencyKey, type JobInput, type JobKind, jobId, jobPayloads, priorityOf, RETRY } from './jobs.ts';
 import type { JobQueue } from './queue.ts';
 
 export interface EnqueueOptions {
@@ -29,7 +29,7 @@ export async function enqueue<K extends JobKind>(queue: JobQueue, kind: K, input
   }
   const id = jobId(kind, opts.key ?? idempotencyKey(kind, parsed.data as never));
   const policy = RETRY[kind];
-  return queue.add({ name: kind, data: parsed.data, id, attempts: opts.attempts ?? policy.attempts, backoffMs: opts.backoffMs ?? policy.backoffMs, delayMs: opts.delayMs });
+  return queue.add({ name: kind, data: parsed.data, id, attempts: opts.attempts ?? policy.attempts, backoffMs: opts.backoffMs ?? policy.backoffMs, delayMs: opts.delayMs, priority: priorityOf(kind, parsed.data) });
 }
 
 /**

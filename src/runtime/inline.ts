@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { CronExpressionParser } from 'cron-parser';
 import { TrailbotError } from '../errors.ts';
 import type { Db } from '../store/index.ts';
+import { priorityOf } from './jobs.ts';
 import { KEEP_COMPLETED_S, KEEP_FAILED_S } from './bullmq.ts';
 import { backoffDelay, isUnrecoverable, JOB_STATES, rateLimitedDelay, retryAfterOf, type JobInfo, type JobQueue, type JobState, type NewJob, type Processor, type RunningJob, type Schedule, type WorkOptions } from './queue.ts';
 
@@ -84,10 +85,10 @@ export function openInlineQueue(db: Db, name: string, { pollMs = 250 }: InlineOp
   const insertJob = async (q: Db, j: NewJob): Promise<boolean> => {
     const delay = j.delayMs ?? 0;
     const r = await q.query(
-      `INSERT INTO runtime_jobs (queue, id, name, data, state, attempts, backoff_ms, run_at)
-       VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, now() + $8 * interval '1 millisecond')
+      `INSERT INTO runtime_jobs (queue, id, name, data, state, attempts, backoff_ms, run_at, priority)
+       VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, now() + $8 * interval '1 millisecond', $9)
        ON CONFLICT (queue, id) DO NOTHING`,
-      [name, j.id, j.name, JSON.stringify(j.data ?? null), delay > 0 ? 'delayed' : 'waiting', j.attempts, j.backoffMs, delay],
+      [name, j.id, j.name, JSON.stringify(j.data ?? null), delay > 0 ? 'delayed' : 'waiting', j.attempts, j.backoffMs, delay, j.priority ?? 0],
     );
     return r.rowCount > 0;
   };
@@ -104,11 +105,11 @@ export function openInlineQueue(db: Db, name: string, { pollMs = 250 }: InlineOp
       for (let i = 0; i < jobs.length; i += 1000) {
         const part = jobs.slice(i, i + 1000);
         await db.query(
-          `INSERT INTO runtime_jobs (queue, id, name, data, state, attempts, backoff_ms)
-           SELECT $1, u.id, u.name, u.data::jsonb, 'waiting', u.attempts, u.backoff_ms
-           FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::int[]) AS u(id, name, data, attempts, backoff_ms)
+          `INSERT INTO runtime_jobs (queue, id, name, data, state, attempts, backoff_ms, priority)
+           SELECT $1, u.id, u.name, u.data::jsonb, 'waiting', u.attempts, u.backoff_ms, u.priority
+           FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[]) AS u(id, name, data, attempts, backoff_ms, priority)
            ON CONFLICT (queue, id) DO NOTHING`,
-          [name, part.map((j) => j.id), part.map((j) => j.name), part.map((j) => JSON.stringify(j.data ?? null)), part.map((j) => j.attempts), part.map((j) => j.backoffMs)],
+          [name, part.map((j) => j.id), part.map((j) => j.name), part.map((j) => JSON.stringify(j.data ?? null)), part.map((j) => j.attempts), part.map((j) => j.backoffMs), part.map((j) => j.priority ?? 0)],
         );
       }
       wake.emit('job');
@@ -200,9 +201,9 @@ function startLoop(db: Db, name: string, processor: Processor, opts: WorkOptions
       for (const s of due.rows) {
         // One job per scheduled time: the id names the time, so two schedulers never double it.
         await tx.query(
-          `INSERT INTO runtime_jobs (queue, id, name, data, state, attempts, backoff_ms)
-           VALUES ($1, $2, $3, $4::jsonb, 'waiting', $5, $6) ON CONFLICT (queue, id) DO NOTHING`,
-          [name, `repeat-${s.id}-${s.next_at_ms}`, s.name, JSON.stringify(s.data), s.opts.attempts ?? 1, s.opts.backoffMs ?? 1000],
+          `INSERT INTO runtime_jobs (queue, id, name, data, state, attempts, backoff_ms, priority)
+           VALUES ($1, $2, $3, $4::jsonb, 'waiting', $5, $6, $7) ON CONFLICT (queue, id) DO NOTHING`,
+          [name, `repeat-${s.id}-${s.next_at_ms}`, s.name, JSON.stringify(s.data), s.opts.attempts ?? 1, s.opts.backoffMs ?? 1000, priorityOf(s.name, s.data)],
         );
         const next = nextRun(s, new Date(Math.max(Date.now(), Number(s.next_at_ms))));
         await tx.query('UPDATE runtime_schedules SET next_at = $3, iterations = iterations + 1 WHERE queue = $1 AND id = $2', [name, s.id, next.toISOString()]);
@@ -300,7 +301,7 @@ function startLoop(db: Db, name: string, processor: Processor, opts: WorkOptions
              stalled = CASE WHEN j.state = 'active' THEN j.stalled + 1 ELSE j.stalled END
            FROM (SELECT queue, id FROM runtime_jobs
                  WHERE queue = $1 AND ((state IN ('waiting', 'delayed') AND run_at <= now()) OR (state = 'active' AND locked_until < now()))
-                 ORDER BY run_at, created_at LIMIT $2 FOR UPDATE SKIP LOCKED) c
+                 ORDER BY priority, run_at, created_at LIMIT $2 FOR UPDATE SKIP LOCKED) c
            WHERE j.queue = c.queue AND j.id = c.id
            RETURNING j.id, j.name, j.data, j.state, j.attempts, j.attempts_made, j.stalled, j.backoff_ms, j.failed_reason, j.return_value,
              NULL AS created_at, NULL AS processed_at, NULL AS finished_at, (extract(epoch FROM j.created_at) * 1000)::bigint AS created_ms`,

@@ -19,6 +19,8 @@ export interface NewJob {
   attempts: number;
   backoffMs: number;
   delayMs?: number;
+  /** Taken before jobs with a higher number: 0 (the default) first (jobs.ts priorityOf). */
+  priority?: number;
 }
 
 export interface JobInfo {

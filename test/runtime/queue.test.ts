@@ -121,3 +121,42 @@ describe.each(BACKENDS)('the %s queue', (backend) => {
     expect(await queue.unschedule('report-daily')).toBe(true);
   });
 });
+
+describe.each(BACKENDS)('the %s queue, under a backlog', (backend) => {
+  it('takes jobs by priority (0 first, as BullMQ), oldest first within one; enqueue gives a new finding\'s notify the first place', async () => {
+    const name = uniqueName(`p${backend[0]}`);
+    const queue = await testQueue(backend, name, store, db.url);
+    const order: string[] = [];
+    const registry: Registry = {
+      probe: defineJob({
+        payload: z.object({ ms: z.number().optional(), note: z.string().optional() }),
+        async run(_ctx, p) {
+          order.push(p.note ?? '?');
+          return {};
+        },
+      }),
+      notify: defineJob({
+        payload: z.object({ findingId: z.string() }).loose(),
+        async run(_ctx, p) {
+          order.push(`notify ${p.findingId}`);
+          return {};
+        },
+      }),
+    };
+    try {
+      // The backlog is there before a worker looks: the order is the queue's, not the arrival's.
+      for (const [i, prio] of [3, 1, 0, 2, 0, 3, 1].entries()) {
+        await queue.add({ name: 'probe', data: { note: `p${prio}-${i}` }, id: `probe-${i}`, attempts: 1, backoffMs: 10, priority: prio });
+      }
+      await enqueue(queue, 'probe', { note: 'enqueued probe' }, { key: 'late-probe' });
+      await enqueue(queue, 'notify', { target: 'jira', findingId: 'f-open', action: 'open' });
+      const worker = await queue.work(makeProcessor(registry, { store, queue, log: createLogger({ level: 'silent' }), metrics: createMetrics({ store, queue }), config: undefined }), { concurrency: 1 });
+      await waitFor('every job', async () => order.length === 9);
+      await worker.close();
+      expect(order).toEqual(['p0-2', 'p0-4', 'notify f-open', 'p1-1', 'p1-6', 'p2-3', 'p3-0', 'p3-5', 'enqueued probe']);
+    } finally {
+      await queue.close();
+      if (backend === 'redis') await dropRedisQueue(name);
+    }
+  });
+});
