@@ -12,6 +12,7 @@ export interface Metrics {
   eventsIngested: Counter<'source'>;
   findings: Counter<'flow'>;
   tickets: Counter<'action'>;
+  slackMessages: Counter<'action'>;
   jobsProcessed: Counter<'kind' | 'outcome'>;
   jobDuration: Histogram<'kind' | 'outcome'>;
 }
@@ -22,6 +23,7 @@ export function createMetrics({ store, queue }: { store: Store; queue: JobQueue 
   const eventsIngested = new Counter({ name: 'trailbot_events_ingested_total', help: 'CloudTrail events stored for the first time', labelNames: ['source'], registers: [registry] });
   const findings = new Counter({ name: 'trailbot_findings_total', help: 'Findings raised by flows', labelNames: ['flow'], registers: [registry] });
   const tickets = new Counter({ name: 'trailbot_tickets_total', help: 'Jira tickets created or updated', labelNames: ['action'], registers: [registry] });
+  const slackMessages = new Counter({ name: 'trailbot_slack_messages_total', help: 'Slack messages of findings posted, replied to in their thread, or updated', labelNames: ['action'], registers: [registry] });
   const jobsProcessed = new Counter({
     name: 'trailbot_jobs_processed_total',
     help: 'Job tries by kind and outcome (completed, retry, failed)',
@@ -90,5 +92,5 @@ export function createMetrics({ store, queue }: { store: Store; queue: JobQueue 
       }
     },
   });
-  return { registry, eventsIngested, findings, tickets, jobsProcessed, jobDuration };
+  return { registry, eventsIngested, findings, tickets, slackMessages, jobsProcessed, jobDuration };
 }
