@@ -13,7 +13,7 @@
  * This file wires the stages into the runtime. A stage that is not built yet is left unwired: its
  * jobs fail at once with a message naming the missing handler, and nothing else is affected.
  */
-import { createJiraNotifier, type JiraNotifyOptions, routeOf } from './actions/jira/notify.ts';
+import { createJiraNotifier, type JiraNotifyOptions, routesOf } from './actions/jira/notify.ts';
 import { commentEveryMs, type Routing } from './actions/jira/routing.ts';
 import { syncTickets } from './actions/jira/sync.ts';
 import type { Config } from './config/index.ts';
@@ -61,8 +61,9 @@ export function wirePipeline(config: Config, sources: Sources, opts: { jira?: Ji
       // finding per minute (routing.jira.commentEvery: the update job waits for the window's end).
       // A crash before these enqueues is caught up by tickets-sync.
       // The findings this batch opened go first: their tickets should not wait behind the updates.
+      const routes = await routesOf(ctx.store.db, r.findings, tickets);
       for (const f of [...r.findings.filter((x) => opened.has(x.id)), ...r.findings.filter((x) => !opened.has(x.id))]) {
-        if (!(await routeOf(ctx.store.db, f, tickets))) continue;
+        if (!routes.get(f.id)) continue;
         if (opened.has(f.id)) await ctx.enqueue('notify', { target: 'jira', findingId: f.id, action: 'open' });
         else await ctx.enqueue('notify', { target: 'jira', findingId: f.id, action: 'update' }, notifyUpdateOptions(f.id, Date.now(), commentEveryMs(tickets.routing)));
       }

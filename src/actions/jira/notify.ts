@@ -84,6 +84,19 @@ async function firstAccount(db: Db, findingId: string): Promise<string | null> {
   return r.rows[0]?.account ?? null;
 }
 
+/** The account of each finding's first event (null when it names none), in one query. */
+export async function firstAccounts(db: Db, findingIds: readonly string[]): Promise<Map<string, string | null>> {
+  const out = new Map<string, string | null>();
+  if (findingIds.length === 0) return out;
+  const r = await db.query<{ finding_id: string; account: string | null }>(
+    `SELECT DISTINCT ON (fe.finding_id) fe.finding_id, e.account FROM finding_events fe JOIN events e ON e.event_id = fe.event_id
+     WHERE fe.finding_id = ANY($1::text[]) ORDER BY fe.finding_id, fe.time, fe.event_id`,
+    [findingIds],
+  );
+  for (const row of r.rows) out.set(row.finding_id, row.account);
+  return out;
+}
+
 /** The finding's events newest first (after `after` when given), at most `limit`. */
 async function newestEvents(db: Db, findingId: string, limit: number, after?: string | null): Promise<TrailEvent[]> {
   const r = await db.query<StoredRow>(
@@ -99,6 +112,12 @@ async function newestEvents(db: Db, findingId: string, limit: number, after?: st
 /** The route of a finding's ticket, or null when it gets none (below the minimum severity, …). */
 export async function routeOf(db: Db, f: Pick<Finding, 'id' | 'flow' | 'severity'>, opts: Pick<JiraNotifyOptions, 'routing' | 'project'>): Promise<TicketRoute | null> {
   return routeTicket({ flow: f.flow, severity: f.severity, account: await firstAccount(db, f.id) }, opts.routing, { project: opts.project });
+}
+
+/** routeOf for many findings at once (one query for their accounts): what evaluate-flows asks for each batch. */
+export async function routesOf(db: Db, fs: readonly Pick<Finding, 'id' | 'flow' | 'severity'>[], opts: Pick<JiraNotifyOptions, 'routing' | 'project'>): Promise<Map<string, TicketRoute | null>> {
+  const accounts = await firstAccounts(db, fs.map((f) => f.id));
+  return new Map(fs.map((f) => [f.id, routeTicket({ flow: f.flow, severity: f.severity, account: accounts.get(f.id) ?? null }, opts.routing, { project: opts.project })]));
 }
 
 export function createJiraNotifier(opts: JiraNotifyOptions) {
