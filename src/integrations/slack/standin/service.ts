@@ -14,7 +14,7 @@ import { blocksProblem, BLOCK_LIMITS } from './blocks.ts';
 import { createSlackFaults, type SlackFaults } from './faults.ts';
 
 /** The bot scopes slack/manifest.yaml asks for. */
-export const MANIFEST_SCOPES = ['commands', 'chat:write', 'chat:write.public', 'usergroups:read', 'files:write', 'channels:history', 'groups:history'] as const;
+export const MANIFEST_SCOPES = ['commands', 'chat:write', 'chat:write.public', 'usergroups:read', 'files:write', 'channels:history', 'groups:history', 'channels:read', 'groups:read'] as const;
 
 export const DEFAULT_TOKEN = 'xoxb-0000000000-standin-bot-token';
 export const DEFAULT_SIGNING_SECRET = 'standin-signing-secret-0123456789abcdef';
@@ -33,6 +33,7 @@ const METHOD_SCOPES: Record<string, string | ((c: Channel | undefined) => string
   'chat.update': 'chat:write',
   'conversations.history': (c) => (c?.isPrivate ? 'groups:history' : 'channels:history'),
   'conversations.replies': (c) => (c?.isPrivate ? 'groups:history' : 'channels:history'),
+  'conversations.list': 'channels:read',
   'usergroups.users.list': 'usergroups:read',
   'files.getUploadURLExternal': 'files:write',
   'files.completeUploadExternal': 'files:write',
@@ -281,11 +282,14 @@ export function createSlackService(opts: SlackServiceOptions = {}): SlackService
     };
   };
 
-  /** The channel a call names, checked as Slack checks it for a bot. */
-  const channelFor = (args: Args, key = 'channel', forWrite = false): Channel => {
+  /**
+   * The channel a call names, checked as Slack checks it for a bot. Only chat.postMessage takes a
+   * name (#security); every other method wants the id (C…), and a name is channel_not_found there.
+   */
+  const channelFor = (args: Args, key = 'channel', forWrite = false, byName = false): Channel => {
     const name = args[key];
     if (typeof name !== 'string' || name === '') throw new SlackApiError('channel_not_found');
-    const ch = channels.get(name);
+    const ch = byName ? channels.get(name) : channelMap.get(name);
     // A private channel the bot is not in does not exist for it.
     if (!ch || (ch.isPrivate && !ch.botMember)) throw new SlackApiError('channel_not_found');
     if (!ch.botMember && !(forWrite && svc.scopes.has('chat:write.public'))) throw new SlackApiError('not_in_channel');
@@ -367,7 +371,7 @@ export function createSlackService(opts: SlackServiceOptions = {}): SlackService
     }),
 
     'chat.postMessage': (args) => {
-      const ch = channelFor(args, 'channel', true);
+      const ch = channelFor(args, 'channel', true, true);
       const body = checkMessage(args, true);
       const metadata = metadataOf(args);
       const m = newMessage(ch, body, metadata ? { metadata } : {});
@@ -431,6 +435,23 @@ export function createSlackService(opts: SlackServiceOptions = {}): SlackService
       if (!parent) throw new SlackApiError('thread_not_found');
       const withMeta = bool(args.include_all_metadata);
       return { messages: [messageJson(parent, withMeta), ...parent.replies.map((r) => messageJson(r, withMeta))], has_more: false, response_metadata: { next_cursor: '' } };
+    },
+
+    'conversations.list': (args) => {
+      const types = (str(args.types) ?? 'public_channel').split(',').map((t) => t.trim());
+      const visible = channels
+        .all()
+        .filter((c) => (c.isPrivate ? types.includes('private_channel') && c.botMember : types.includes('public_channel')))
+        .filter((c) => (c.isPrivate ? svc.scopes.has('groups:read') : true));
+      const limit = Math.min(Math.max(Number(args.limit ?? 100) || 100, 1), 1000);
+      const start = str(args.cursor) ? Number(Buffer.from(str(args.cursor)!, 'base64').toString('utf8').replace(/^offset:/, '')) : 0;
+      if (!Number.isInteger(start) || start < 0) throw new SlackApiError('invalid_cursor');
+      const page = visible.slice(start, start + limit);
+      const next = start + limit < visible.length ? Buffer.from(`offset:${start + limit}`).toString('base64') : '';
+      return {
+        channels: page.map((c) => ({ id: c.id, name: c.name, is_channel: !c.isPrivate, is_group: c.isPrivate, is_private: c.isPrivate, is_archived: false, is_member: c.botMember })),
+        response_metadata: { next_cursor: next },
+      };
     },
 
     'usergroups.users.list': (args) => {

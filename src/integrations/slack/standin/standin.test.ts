@@ -122,6 +122,23 @@ describe("the Web API, driven by @slack/web-api's WebClient", () => {
     expect((await slackError(web.chat.postMessage({ channel: 'C0SECURITY', text: 'x', metadata: { event_type: 'bad type!', event_payload: {} } }))).error).toBe('invalid_metadata_format');
   });
 
+  it('only chat.postMessage takes a #name: history, update and uploads want the id; conversations.list maps names to ids', async () => {
+    const ch = slack.channels.create('named');
+    const m = await web.chat.postMessage({ channel: '#named', text: 'x' });
+    expect((await slackError(web.conversations.history({ channel: '#named' }))).error).toBe('channel_not_found');
+    expect((await slackError(web.chat.update({ channel: '#named', ts: m.ts!, text: 'y' }))).error).toBe('channel_not_found');
+    const list = await web.conversations.list({ types: 'public_channel,private_channel', limit: 2 });
+    expect(list.channels).toHaveLength(2);
+    const all = [...(list.channels ?? [])];
+    let cursor = list.response_metadata?.next_cursor;
+    while (cursor) {
+      const next = await web.conversations.list({ types: 'public_channel,private_channel', limit: 2, cursor });
+      all.push(...(next.channels ?? []));
+      cursor = next.response_metadata?.next_cursor;
+    }
+    expect(all.find((c) => c.name === 'named')?.id).toBe(ch.id);
+  });
+
   it('usergroups.users.list answers the members the test set; an unknown group is no_such_subteam', async () => {
     expect((await web.usergroups.users.list({ usergroup: 'S0ANALYSTS' })).users).toEqual(['U0ANALYST', 'U0SAM']);
     slack.usergroups.set('S0ANALYSTS', ['U0SAM']);
