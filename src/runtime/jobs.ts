@@ -98,6 +98,8 @@ export const jobPayloads = {
         query: trailQuerySchema,
         /** 1 for the command itself; n for the n-th page a "More" button asked for. */
         page: z.number().int().min(1).max(10_000).default(1),
+        /** Calls shown on the pages before this one. */
+        offset: z.number().int().min(0).max(10_000_000).default(0),
         /** Where the previous page ended (newest first: the last call shown). */
         after: z.strictObject({ time: isoTime, eventId: z.string().min(1).max(256) }).optional(),
       }),

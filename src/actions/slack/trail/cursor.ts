@@ -19,6 +19,8 @@ export interface Cursor {
   query: TrailRequest;
   /** The page this button asks for (2 for the first "More"). */
   page: number;
+  /** Calls shown on the pages before it. */
+  offset: number;
   after: PagePosition;
 }
 
@@ -33,6 +35,7 @@ const compact = z.strictObject({
   v: z.string().optional(),
   a: z.string().optional(),
   p: z.number().int().min(2).max(10_000),
+  o: z.number().int().min(1).max(10_000_000),
   t: z.number().int(),
   e: z.string(),
 });
@@ -71,6 +74,7 @@ export function encodeCursor(c: Cursor): string {
       ...(q.service ? { v: q.service } : {}),
       ...(q.account ? { a: q.account } : {}),
       p: c.page,
+      o: c.offset,
       t: Date.parse(c.after.time) / 1000,
       e: c.after.eventId,
     }),
@@ -123,5 +127,5 @@ function decode(value: unknown): Cursor | undefined {
   if (!query.success) return undefined;
   const eventId = x.e;
   if (eventId === '' || eventId.length > 256) return undefined;
-  return { query: query.data, page: x.p, after: { time: time.toISOString().replace(/\.000Z$/, 'Z'), eventId } };
+  return { query: query.data, page: x.p, offset: x.o, after: { time: time.toISOString().replace(/\.000Z$/, 'Z'), eventId } };
 }

@@ -36,6 +36,12 @@ export const LIMITS = {
 export const PAGE_SIZE = 20;
 /** Principals listed by name; the rest are counted. */
 export const PRINCIPALS_SHOWN = 10;
+/**
+ * The text of all blocks together: Slack refuses a message whose blocks hold more than about
+ * 13,200 characters although no single limit is passed (msg_blocks_too_long, slackapi/bolt-js#2509).
+ * Calls that do not fit go to the next page.
+ */
+export const BLOCKS_TEXT_MAX = 12_000;
 /** One call's line at most: a sentence with a monstrous resource name must not crowd the others out. */
 const LINE_MAX = 700;
 
@@ -200,13 +206,13 @@ export interface TrailAnswer {
   query: TrailRequest;
   principals: readonly Principal[];
   counts: TrailCounts;
-  /** This page's calls, newest first. */
+  /** This page's calls, newest first (those that do not fit go to the next page). */
   events: readonly TrailEvent[];
+  /** Whether more calls follow these. */
+  more: boolean;
   page: number;
   /** Calls shown on the pages before this one. */
   offset: number;
-  /** The next page's cursor, when there is one. */
-  next?: Cursor | undefined;
   /** Where the calls came from: the store, or CloudTrail live when the store could not say who they were. */
   source: 'store' | 'live';
   /** Asked CloudTrail live for this answer: what it said (partial or complete), and what was new. */
@@ -216,22 +222,41 @@ export interface TrailAnswer {
   trailbotUrl: string;
 }
 
+/** Room for each part of the head of an answer, so the calls always keep a good part of BLOCKS_TEXT_MAX. */
+const ROOM = { principals: 2500, tops: 1500, live: 1000, links: 1500 } as const;
+
 function principalsText(principals: readonly Principal[]): string {
-  const shown = principals.slice(0, PRINCIPALS_SHOWN).map((p) => ({
-    name: esc(clip(p.name ?? p.actorKey, 200)),
-    type: esc(p.type ?? 'unknown type'),
-    account: esc(p.account),
-    arn: p.arn && p.arn !== p.name ? esc(clip(p.arn, 300)) : '',
-    events: fmt(p.events),
-    lastSeen: esc(p.lastSeen.slice(0, 16).replace('T', ' ')),
-  }));
-  let text = t.principals({ one: principals.length === 1, count: fmt(principals.length), principals: shown }).trimEnd();
-  if (principals.length > PRINCIPALS_SHOWN) text += `\n${t.morePrincipals({ count: fmt(principals.length - PRINCIPALS_SHOWN) })}`;
+  const line = (p: Principal) =>
+    t.principals({
+      one: principals.length === 1,
+      count: fmt(principals.length),
+      principals: [
+        {
+          name: esc(clip(p.name ?? p.actorKey, 200)),
+          type: esc(p.type ?? 'unknown type'),
+          account: esc(p.account),
+          arn: p.arn && p.arn !== p.name ? esc(clip(p.arn, 300)) : '',
+          events: fmt(p.events),
+          lastSeen: esc(p.lastSeen.slice(0, 16).replace('T', ' ')),
+        },
+      ],
+    });
+  // The template's heading line, then one line per principal while they fit; the rest are counted.
+  const [heading, ...first] = line(principals[0]!).trimEnd().split('\n');
+  let text = heading!;
+  let shown = 0;
+  for (const p of principals.slice(0, PRINCIPALS_SHOWN)) {
+    const l = shown === 0 ? first.join('\n') : line(p).trimEnd().split('\n').slice(1).join('\n');
+    if (text.length + 1 + l.length > ROOM.principals - 40) break;
+    text += `\n${l}`;
+    shown++;
+  }
+  if (principals.length > shown) text += `\n${t.morePrincipals({ count: fmt(principals.length - shown) })}`;
   return text;
 }
 
 function topsText(what: string, items: { label: string; count: number }[]): string {
-  return clip(t.tops({ what, items: items.map((i) => ({ label: esc(clip(i.label, 300)), count: fmt(i.count) })) }).trimEnd(), LIMITS.fieldText);
+  return clip(t.tops({ what, items: items.map((i) => ({ label: esc(clip(i.label, 250)), count: fmt(i.count) })) }).trimEnd(), ROOM.tops);
 }
 
 /** Lines packed into sections of at most 3,000 characters each. */
@@ -239,7 +264,7 @@ function packLines(lines: string[], max: number): string[] {
   const out: string[] = [];
   let cur = '';
   for (const line of lines) {
-    const l = clip(line, Math.min(LINE_MAX, max));
+    const l = clip(line, max);
     if (cur && cur.length + 1 + l.length > max) {
       out.push(cur);
       cur = '';
@@ -250,16 +275,38 @@ function packLines(lines: string[], max: number): string[] {
   return out;
 }
 
+/** The text Slack counts in blocks (every text object's characters), for BLOCKS_TEXT_MAX. */
+export function blocksText(blocks: readonly SlackBlock[]): number {
+  let n = 0;
+  const add = (t: unknown) => {
+    if (t && typeof t === 'object' && typeof (t as { text?: unknown }).text === 'string') n += (t as { text: string }).text.length;
+  };
+  for (const b of blocks) {
+    add(b.text);
+    for (const f of (b.fields as unknown[] | undefined) ?? []) add(f);
+    for (const e of (b.elements as { type?: string; text?: unknown }[] | undefined) ?? []) add(e.type === 'button' ? e.text : e);
+  }
+  return n;
+}
+
+export interface RenderedAnswer {
+  message: SlackMessage;
+  /** Calls on this page (fewer than given when the rest did not fit). */
+  shown: number;
+  /** The next page's cursor (the "More" button's value), when calls follow. */
+  next: Cursor | undefined;
+}
+
 /** The answer: a page of someone's activity. Page n > 1 replaces page n − 1 (paging, not scrolling). */
-export function renderAnswer(a: TrailAnswer): SlackMessage {
+export function renderAnswer(a: TrailAnswer): RenderedAnswer {
   const id = ids(a.page);
   const q = a.query;
   const window = windowWords(q);
   const who = esc(clip(q.who, 120));
-  const blocks: SlackBlock[] = [];
-  blocks.push({ type: 'header', block_id: id(), text: { type: 'plain_text', text: clip(t.header({ who: clip(q.who, 120) }), LIMITS.headerText), emoji: false } });
-  if (a.principals.length > 0) blocks.push(section(id(), principalsText(a.principals)));
-  blocks.push(
+  const head: SlackBlock[] = [];
+  head.push({ type: 'header', block_id: id(), text: { type: 'plain_text', text: clip(t.header({ who: clip(q.who, 120) }), LIMITS.headerText), emoji: false } });
+  if (a.principals.length > 0) head.push(section(id(), principalsText(a.principals)));
+  head.push(
     section(
       id(),
       t.stats({ total: fmt(a.counts.total), writes: fmt(a.counts.writes), denied: fmt(a.counts.denied), console: fmt(a.counts.console), window, span: span(q), filters: filterWords(q) }).trim(),
@@ -268,43 +315,51 @@ export function renderAnswer(a: TrailAnswer): SlackMessage {
   if (a.counts.total > 0) {
     const actions = a.counts.topActions.map((x) => ({ label: x.service ? `${x.action} (${x.service.replace(/\.amazonaws\.com$/, '')})` : x.action, count: x.count }));
     const resources = a.counts.topResources.map((x) => ({ label: x.type ? `${resourceLabel(x.type)} ${x.id}` : x.id, count: x.count }));
-    blocks.push({ type: 'section', block_id: id(), fields: [mrkdwn(topsText('actions', actions)), mrkdwn(topsText('resources', resources))] });
+    head.push({ type: 'section', block_id: id(), fields: [mrkdwn(topsText('actions', actions)), mrkdwn(topsText('resources', resources))] });
   }
-  if (a.live) blocks.push({ type: 'context', block_id: id(), elements: [mrkdwn(clip(t.live({ note: esc(a.live.note), stored: a.live.stored > 0 ? fmt(a.live.stored) : '' }).trim(), LIMITS.contextText))] });
-  if (a.events.length > 0) {
-    blocks.push({ type: 'divider', block_id: id() });
-    const from = a.offset + 1;
-    const to = a.offset + a.events.length;
-    const heading = t.calls({ from: fmt(from), to: fmt(to), total: fmt(Math.max(a.counts.total, to)), live: a.source === 'live' });
-    const lines = a.events.map((e) => `• ${esc(summarize(e))}`);
-    const sections = packLines([heading, ...lines], LIMITS.sectionText);
+  if (a.live) head.push({ type: 'context', block_id: id(), elements: [mrkdwn(clip(t.live({ note: esc(a.live.note), stored: a.live.stored > 0 ? fmt(a.live.stored) : '' }).trim(), ROOM.live))] });
+  const tail: SlackBlock[] = [
+    { type: 'divider', block_id: id() },
+    {
+      type: 'context',
+      block_id: id(),
+      elements: [mrkdwn(clip(t.links({ tickets: a.tickets.map((x) => ({ url: linkUrl(x.url), key: esc(x.key), title: esc(clip(x.title, 150)), status: esc(x.status) })), trailbotUrl: linkUrl(a.trailbotUrl), open: words.open }).trim(), ROOM.links))],
+    },
+  ];
+
+  // The calls: as many of the page's as fit the text Slack takes in one message; the others go to the next page.
+  const total = Math.max(a.counts.total, a.offset + a.events.length);
+  const moreText = (from: number) => clip(t.more({ from: fmt(from), to: fmt(Math.min(from + PAGE_SIZE - 1, Math.max(total, from))), total: fmt(Math.max(total, from)) }), LIMITS.buttonText);
+  let budget = BLOCKS_TEXT_MAX - blocksText(head) - blocksText(tail) - moreText(total).length - 2;
+  const heading = (shown: number) => t.calls({ from: fmt(a.offset + 1), to: fmt(a.offset + shown), total: fmt(total), live: a.source === 'live' });
+  budget -= heading(a.events.length).length + 1;
+  const lines: string[] = [];
+  for (const e of a.events) {
+    const line = clip(`• ${esc(summarize(e))}`, LINE_MAX);
+    if (line.length + 1 > budget && lines.length > 0) break;
+    budget -= line.length + 1;
+    lines.push(line);
+  }
+  const shown = lines.length;
+  const calls: SlackBlock[] = [];
+  if (shown > 0) {
+    calls.push({ type: 'divider', block_id: id() });
     // Room for the blocks around the calls (header, matched, stats, tops, live, divider, links, button).
-    for (const text of sections.slice(0, LIMITS.blocks - 10)) blocks.push(section(id(), text));
+    for (const text of packLines([heading(shown), ...lines], LIMITS.sectionText).slice(0, LIMITS.blocks - 10)) calls.push(section(id(), text));
   }
-  blocks.push({ type: 'divider', block_id: id() });
-  blocks.push({
-    type: 'context',
-    block_id: id(),
-    elements: [mrkdwn(clip(t.links({ tickets: a.tickets.map((x) => ({ url: linkUrl(x.url), key: esc(x.key), title: esc(clip(x.title, 150)), status: esc(x.status) })), trailbotUrl: linkUrl(a.trailbotUrl), open: words.open }).trim(), LIMITS.contextText))],
-  });
-  if (a.next) {
-    const from = a.offset + a.events.length + 1;
-    const to = Math.min(a.offset + a.events.length + PAGE_SIZE, Math.max(a.counts.total, from));
+  const lastShown = a.events[shown - 1];
+  const next: Cursor | undefined =
+    (a.more || shown < a.events.length) && lastShown?.time ? { query: q, page: a.page + 1, offset: a.offset + shown, after: { time: lastShown.time, eventId: lastShown.eventId } } : undefined;
+  const blocks = [...head, ...calls, ...tail];
+  if (next) {
     blocks.push({
       type: 'actions',
       block_id: id(),
-      elements: [
-        {
-          type: 'button',
-          action_id: MORE_ACTION,
-          text: { type: 'plain_text', text: clip(t.more({ from: fmt(from), to: fmt(to), total: fmt(Math.max(a.counts.total, to)) }), LIMITS.buttonText), emoji: false },
-          value: encodeCursor(a.next),
-        },
-      ],
+      elements: [{ type: 'button', action_id: MORE_ACTION, text: { type: 'plain_text', text: moreText(a.offset + shown + 1), emoji: false }, value: encodeCursor(next) }],
     });
   }
   const text = clip(t.fallback({ who, total: fmt(a.counts.total), window }), 3000);
-  return { text, blocks };
+  return { message: { text, blocks }, shown, next };
 }
 
 /** Every way `message` breaks Slack's Block Kit limits (empty when it is within them). */
