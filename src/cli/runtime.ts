@@ -147,7 +147,7 @@ export function registerRuntimeCommands(cli: Cli): void {
   config
     .command('check')
     .description('Validate every setting without starting; exit status 2 lists what is wrong.')
-    .option('--connect', 'also connect to the store and the queue')
+    .option('--connect', 'also connect to the store and the queue, and check SLACK_BOT_TOKEN with Slack (auth.test) when it is set')
     .addOption(new Option('--role <role>', 'the role to check for (web and all serve the API: beyond this machine only with authentication)').argParser(choice(ROLES)).default('all'))
     .action(async (opts: { connect?: boolean; role: (typeof ROLES)[number] }) => {
       const c = cli.config();
@@ -164,6 +164,12 @@ export function registerRuntimeCommands(cli: Cli): void {
           await q.ping();
         });
         cli.io.out('  store and queue: reachable\n');
+        // The bot token, when this role has one: auth.test says whose it is (E_SLACK_AUTH names what to fix).
+        if (c.slack?.botToken) {
+          const { createSlackClient } = await import('../integrations/slack/client.ts');
+          const me = await createSlackClient({ botToken: c.slack.botToken, apiUrl: c.slack.apiUrl }, { timeoutMs: 10_000 }).whoami();
+          cli.io.out(`  Slack: the bot token works (bot user ${me.userId} in team ${me.teamId})\n`);
+        }
       }
     });
   config
