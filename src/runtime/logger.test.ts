@@ -115,6 +115,12 @@ describe('logs: redaction', () => {
     expect(({} as Record<string, unknown>).password).toBeUndefined();
   });
 
+  it("censors a Slack command's response_url, which is a credential", () => {
+    const c = capture();
+    c.log.info({ command: { text: 'alana@corp', response_url: 'http://127.0.0.1:3900/commands/T1/1/secretpart' } }, 'x');
+    expect(c.lines[0]).toMatchObject({ command: { text: 'alana@corp', response_url: '***' } });
+  });
+
   it('leaves ordinary fields alone', () => {
     const c = capture();
     c.log.info({ job: { id: 'j1', attempts: 2, tags: ['a'], at: new Date('2024-01-01T00:00:00Z') }, secretId: 'prod/db' }, 'ok');
@@ -127,6 +133,7 @@ describe('scrub', () => {
     expect(scrub('token xoxb-123-abc and https://u:p@h/')).toBe('token *** and https://u:***@h/');
     expect(scrub('postgres://trailbot:pg:s3@db:5432/x and redis://:pw@r:6379')).toBe('postgres://trailbot:***@db:5432/x and redis://:***@r:6379');
     expect(scrub('key ATATT3xFfGF0abcdefghij=XYZ end')).toBe('key *** end');
+    expect(scrub('posting to https://hooks.slack.com/commands/T1/397700885554/96rGlfmibIGlgcZRskXaIFfN failed')).toBe('posting to https://hooks.slack.com/*** failed');
     expect(scrub('aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY')).toBe('aws_secret_access_key = ***');
     expect(scrub('https://example.com/a:b@c and mailto:x@y and https://user@host/')).toBe('https://example.com/a:b@c and mailto:x@y and https://user@host/');
   });

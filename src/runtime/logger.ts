@@ -18,6 +18,8 @@ const OTHER_SECRET_KEYS = [
   'password', 'passwd', 'secret', 'token', 'apiKey', 'privateKey', 'clientSecret',
   'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-slack-signature', 'x-amz-security-token',
   'secretAccessKey', 'sessionToken', 'accessKeySecret', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN',
+  // A Slack response_url lets whoever holds it answer the person who asked: a credential.
+  'response_url', 'response_urls',
 ];
 
 /** `JIRA_API_TOKEN`, `jiraApiToken` and `jira-api-token` are the same key. */
@@ -38,6 +40,8 @@ export const CENSOR = '***';
 /** Objects nested deeper than this are logged as a marker (no log line needs more; it also bounds the walk). */
 const MAX_DEPTH = 32;
 
+/** Slack's response_url and webhook paths (credentials); the host stays readable. */
+const SLACK_HOOKS = /(https:\/\/hooks\.slack\.com\/)[^\s"'<>]+/g;
 const TOKENS = /\b(xox[abposr]-[A-Za-z0-9-]+|ATATT[A-Za-z0-9_=-]{10,})/g;
 const AWS_SECRET = /\b(aws_secret_access_key|aws_session_token)(["']?\s*[=:]\s*["']?)[A-Za-z0-9/+=]{16,}/gi;
 const SCHEME_CHAR = /[A-Za-z0-9+.-]/;
@@ -70,10 +74,11 @@ function maskUrlPasswords(s: string): string {
   return copied === 0 ? s : out + s.slice(copied);
 }
 
-/** Masks URL passwords, Slack/Atlassian-looking tokens and AWS secret keys in free text. Linear in the length. */
+/** Masks URL passwords, Slack/Atlassian-looking tokens, Slack response_url paths and AWS secret keys in free text. Linear in the length. */
 export function scrub(s: string): string {
   let r = s.includes('://') ? maskUrlPasswords(s) : s;
   if (r.includes('xox') || r.includes('ATATT')) r = r.replace(TOKENS, CENSOR);
+  if (r.includes('hooks.slack.com/')) r = r.replace(SLACK_HOOKS, `$1${CENSOR}`);
   if (/aws_se/i.test(r)) r = r.replace(AWS_SECRET, `$1$2${CENSOR}`);
   return r;
 }
