@@ -13,15 +13,24 @@
  * This file wires the stages into the runtime. A stage that is not built yet is left unwired: its
  * jobs fail at once with a message naming the missing handler, and nothing else is affected.
  */
-import { createJiraNotifier, type JiraNotifyOptions, routesOf } from './actions/jira/notify.ts';
+import { createJiraNotifier, firstAccounts, type JiraNotifyOptions, routesOf } from './actions/jira/notify.ts';
 import { commentEveryMs, type Routing } from './actions/jira/routing.ts';
 import { syncTickets } from './actions/jira/sync.ts';
+import { createSlackNotifier, type SlackNotifyOptions } from './actions/slack/notify.ts';
+import { deliverReport } from './actions/slack/reports.ts';
+import { replyEveryMs, routeMessage, slackRouted } from './actions/slack/routing.ts';
+import { syncSlackPage } from './actions/slack/sync.ts';
 import type { Config } from './config/index.ts';
-import { TrailbotError } from './errors.ts';
 import { evaluateFlows, parseFlowsConfig } from './flows/index.ts';
-import { runScheduledReport } from './reports/scheduled.ts';
+import { getReport, runScheduledReport } from './reports/scheduled.ts';
 import { createJiraClient } from './integrations/jira/client.ts';
 import type { JiraPort } from './integrations/jira/port.ts';
+import { createResponder, createSlackClient } from './integrations/slack/client.ts';
+import { trailAccess } from './actions/slack/trail/access.ts';
+import { createTrailAnswerer } from './actions/slack/trail/answer.ts';
+import { registerTrail } from './actions/slack/trail/listeners.ts';
+import type { SlackHooks } from './http/slack-events.ts';
+import type { SlackPort } from './integrations/slack/port.ts';
 import { loadEvents } from './runtime/events.ts';
 import { notifyUpdateOptions } from './runtime/jobs.ts';
 import type { Pipeline } from './runtime/pipeline.ts';
@@ -39,11 +48,24 @@ export function jiraOptions(config: Config, jira?: JiraPort): JiraNotifyOptions 
   };
 }
 
-/** The stages the queued jobs call. `jira` replaces the client made from the settings (tests). */
-export function wirePipeline(config: Config, sources: Sources, opts: { jira?: JiraPort; settleMs?: number } = {}): Pipeline {
+/** The Slack side: the client (none without SLACK_BOT_TOKEN: nothing is posted) and the routing it shares with Jira. */
+export function slackOptions(config: Config, slack?: SlackPort): SlackNotifyOptions {
+  return {
+    slack: slack ?? (config.slack?.botToken ? createSlackClient({ botToken: config.slack.botToken, apiUrl: config.slack.apiUrl }) : undefined),
+    routing: config.routing as Routing | undefined,
+    publicUrl: config.publicUrl,
+  };
+}
+
+/** The stages the queued jobs call. `jira` and `slack` replace the clients made from the settings (tests). */
+export function wirePipeline(config: Config, sources: Sources, opts: { jira?: JiraPort; slack?: SlackPort; settleMs?: number } = {}): Pipeline {
   const flows = parseFlowsConfig(config.flows);
   const tickets = { ...jiraOptions(config, opts.jira), settleMs: opts.settleMs };
   const notifyJira = createJiraNotifier(tickets);
+  const messages = slackOptions(config, opts.slack);
+  const notifySlack = createSlackNotifier(messages);
+  // Findings go to Slack only with a bot token and a channel somewhere in the routing.
+  const slackOn = Boolean(messages.slack) && slackRouted(messages.routing);
   return {
     // sources: read what is new from a configured source (LookupEvents, S3 trail bucket, SQS, folder);
     // stores the events and enqueues evaluate-flows for the new ones.
@@ -67,22 +89,71 @@ export function wirePipeline(config: Config, sources: Sources, opts: { jira?: Ji
         if (opened.has(f.id)) await ctx.enqueue('notify', { target: 'jira', findingId: f.id, action: 'open' });
         else await ctx.enqueue('notify', { target: 'jira', findingId: f.id, action: 'update' }, notifyUpdateOptions(f.id, Date.now(), commentEveryMs(tickets.routing)));
       }
+      // Slack: a message in the routed channel for each finding opened; more events → one thread reply
+      // per finding per minute (routing.slack.replyEvery), the same way.
+      if (slackOn) {
+        const accounts = await firstAccounts(ctx.store.db, r.findings.map((f) => f.id));
+        for (const f of [...r.findings.filter((x) => opened.has(x.id)), ...r.findings.filter((x) => !opened.has(x.id))]) {
+          if (!routeMessage({ flow: f.flow, severity: f.severity, account: accounts.get(f.id) ?? null }, messages.routing)) continue;
+          if (opened.has(f.id)) await ctx.enqueue('notify', { target: 'slack', findingId: f.id, action: 'open' });
+          else await ctx.enqueue('notify', { target: 'slack', findingId: f.id, action: 'update' }, notifyUpdateOptions(f.id, Date.now(), replyEveryMs(messages.routing), 'slack'));
+        }
+      }
       return { findings, created: r.created, updated: r.updated, matched: r.matched, findingIds: r.findings.map((f) => f.id) };
     },
 
-    // reports: build the configured report for its period and keep it (GET /api/reports); delivery
-    // to Slack and Jira reads the kept reports (later work).
-    report: (ctx, p) => runScheduledReport(ctx.store, config.reports, p),
-
-    // actions: a Jira ticket per finding, created once, kept in step (src/actions/jira/notify.ts).
-    async notify(ctx, p) {
-      if (p.target !== 'jira') throw new TrailbotError('E_USAGE', 'no Slack notifier is wired yet (issue 10); this job cannot run', { hint: 'wire it in src/main.ts, then `trailbot jobs retry` the job' });
-      return notifyJira({ db: ctx.store.db, log: ctx.log, job: ctx.job }, p);
+    // reports: build the configured report for its period and keep it (GET /api/reports); with
+    // `slack: {channel}`, deliver it there once: a short summary and the report as a file.
+    async report(ctx, p) {
+      const r = await runScheduledReport(ctx.store, config.reports, p);
+      const channel = config.reports.find((s) => s.id === p.report)?.slack?.channel;
+      if (!channel) return r;
+      if (!messages.slack) {
+        ctx.log.warn({ report: p.report, channel }, `report ${p.report} is kept but not delivered to Slack ${channel}: SLACK_BOT_TOKEN is not set`);
+        return { ...r, slack: { channel, delivered: false, reason: 'SLACK_BOT_TOKEN is not set' } };
+      }
+      const stored = (await getReport(ctx.store, r.id))!;
+      return { ...r, slack: await deliverReport({ db: ctx.store.db, log: ctx.log }, messages.slack, stored, channel) };
     },
-    // The catch-up for findings whose notify enqueue was lost (src/actions/jira/sync.ts).
-    ticketsSync: (ctx) => syncTickets(ctx, tickets),
+
+    // actions: a Jira ticket per finding, created once, kept in step (src/actions/jira/notify.ts);
+    // a Slack message per finding, posted once, its thread kept in step (src/actions/slack/notify.ts).
+    async notify(ctx, p) {
+      const c = { db: ctx.store.db, log: ctx.log, job: ctx.job };
+      if (p.target === 'slack') return notifySlack(c, p);
+      const r = await notifyJira(c, p);
+      // The finding's Slack message gets its "Open ticket" button now (posted before the ticket, usually).
+      if (r.ticket === 'created' && r.key && slackOn) {
+        await ctx.enqueue('notify', { target: 'slack', findingId: p.findingId, action: 'update' }, { key: `slack-ticket-${p.findingId}-${r.key}` });
+      }
+      return r;
+    },
+    // The catch-up for findings whose notify enqueue was lost (src/actions/jira/sync.ts), tickets
+    // and Slack messages alike (src/actions/slack/sync.ts).
+    ticketsSync: (ctx) => syncTickets(ctx, tickets, undefined, (page) => syncSlackPage(ctx, page, { routing: messages.routing, enabled: slackOn })),
+
+    // Slack's /trail: a person's activity, answered through the command's response_url (src/actions/slack/trail).
+    slackTrail: createTrailAnswerer({
+      respond: createResponder({ apiUrl: config.slack?.apiUrl ?? 'https://slack.com/api' }),
+      access: trailAccess({ allow: config.slackTrail.allow, slack: messages.slack }),
+      live: (store, o) => sources.live(store, o),
+      publicUrl: config.publicUrl,
+    }),
 
     // remediate: the IAM integration (later work).
+  };
+}
+
+/**
+ * What the web role registers on the Bolt App behind POST /slack/events: `/trail` and its buttons.
+ * User groups in slack.trail.allow are read with SLACK_BOT_TOKEN when this role has it (a short
+ * timeout: the answer to Slack must leave within 3 s); without it only users and channels can be
+ * allowed here. `slack` replaces the client made from the settings (tests).
+ */
+export function slackHooks(config: Config, slack?: SlackPort): SlackHooks {
+  const port = slack ?? (config.slack?.botToken ? createSlackClient({ botToken: config.slack.botToken, apiUrl: config.slack.apiUrl }, { timeoutMs: 1500 }) : undefined);
+  return {
+    register: (bolt, ctx) => registerTrail(bolt, { queue: ctx.queue, log: ctx.log, access: trailAccess({ allow: config.slackTrail.allow, slack: port }) }),
   };
 }
 
@@ -99,7 +170,7 @@ export async function startTrailbot(opts: StartOptions): Promise<{ service: Serv
   const sources = createSources({ config: opts.config });
   let service: Service;
   try {
-    service = await startService({ config: opts.config, role: opts.role, pipeline: wirePipeline(opts.config, sources), listen: opts.listen });
+    service = await startService({ config: opts.config, role: opts.role, pipeline: wirePipeline(opts.config, sources), slack: slackHooks(opts.config), listen: opts.listen });
   } catch (e) {
     await sources.close().catch(() => undefined);
     throw e;

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
+import { reportSlack } from '../actions/slack/channel.ts';
 import { REPORT_KINDS } from '../reports/index.ts';
 import type { TrailbotError } from '../errors.ts';
 import { durationMs, MAX_DURATION_MS, parseDuration as parseDuration0 } from '../time.ts';
@@ -79,6 +80,8 @@ export const reportSchema = z
     tz: z.string().default('UTC'),
     /** The period each run covers, ending when it runs (default: denied 7d, clickops 30d, inactive 90d). */
     period: durationSetting('period', 1000).optional(),
+    /** Delivered to this Slack channel: a short summary and the report as a file (src/actions/slack/reports.ts). */
+    slack: reportSlack.optional(),
   })
   .superRefine((r, ctx) => {
     // Checked here, when the configuration is read (`trailbot config check`), not when the scheduler starts.

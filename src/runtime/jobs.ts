@@ -239,9 +239,9 @@ export function notifyUpdateKey(target: string, findingId: string, now: number, 
   return windowMs === NOTIFY_WINDOW_MS ? `${base}-${notifyMinute(now)}` : `${base}-w${windowMs}-${notifyMinute(now, windowMs)}`;
 }
 
-/** How a producer enqueues a finding's update: keyed per window, delayed to the window's end. */
-export function notifyUpdateOptions(findingId: string, now: number, windowMs: number = NOTIFY_WINDOW_MS): { key: string; delayMs: number } {
-  return { key: notifyUpdateKey('jira', findingId, now, windowMs), delayMs: notifyDelayMs(now, windowMs) };
+/** How a producer enqueues a finding's update (a Jira comment, a Slack thread reply): keyed per window, delayed to the window's end. */
+export function notifyUpdateOptions(findingId: string, now: number, windowMs: number = NOTIFY_WINDOW_MS, target: 'jira' | 'slack' = 'jira'): { key: string; delayMs: number } {
+  return { key: notifyUpdateKey(target, findingId, now, windowMs), delayMs: notifyDelayMs(now, windowMs) };
 }
 
 /** Readable zod issues: `records[2]: expected a CloudTrail record (a JSON object)`. */

@@ -1,4 +1,4 @@
-import { findingsPage } from '../../flows/index.ts';
+import { type Finding, findingsPage } from '../../flows/index.ts';
 import { notifyUpdateOptions } from '../../runtime/jobs.ts';
 import type { JobContext } from '../../runtime/pipeline.ts';
 import { type JiraNotifyOptions, routeOf } from './notify.ts';
@@ -17,13 +17,21 @@ import { saveSyncCursor, syncCursor, ticketsOf } from './tickets.ts';
  * a retried evaluate-flows changes nothing (its events are already joined), so it would not know
  * which findings still need their notify.
  */
-export async function syncTickets(ctx: JobContext, opts: Pick<JiraNotifyOptions, 'routing' | 'project'>, pageSize = 500): Promise<{ findings: number; opened: number; updated: number; cursor: string }> {
+export async function syncTickets(
+  ctx: JobContext,
+  opts: Pick<JiraNotifyOptions, 'routing' | 'project'>,
+  pageSize = 500,
+  /** The other catch-ups that follow the same feed (Slack messages: src/actions/slack/sync.ts), given each page. */
+  also?: (findings: Finding[]) => Promise<Record<string, number>>,
+): Promise<{ findings: number; opened: number; updated: number; cursor: string; also?: Record<string, number> }> {
   let cursor = await syncCursor(ctx.store.db);
   let findings = 0;
   let opened = 0;
   let updated = 0;
+  const more: Record<string, number> = {};
   for (let pages = 0; pages < 100; pages++) {
     const page = await findingsPage(ctx.store.db, { after: cursor, limit: pageSize });
+    if (also) for (const [k, n] of Object.entries(await also(page.findings))) more[k] = (more[k] ?? 0) + n;
     const tickets = await ticketsOf(ctx.store.db, page.findings.map((f) => f.id));
     for (const f of page.findings) {
       findings++;
@@ -40,5 +48,6 @@ export async function syncTickets(ctx: JobContext, opts: Pick<JiraNotifyOptions,
     if (page.findings.length < pageSize) break;
   }
   if (opened + updated > 0) ctx.log.info({ opened, updated }, 'tickets catch-up: notify enqueued for findings whose ticket was missing or behind');
-  return { findings, opened, updated, cursor: cursor ?? '0' };
+  if (Object.values(more).some((n) => n > 0)) ctx.log.info(more, 'catch-up: notify enqueued for findings whose Slack message was missing or behind');
+  return { findings, opened, updated, cursor: cursor ?? '0', ...(also ? { also: more } : {}) };
 }

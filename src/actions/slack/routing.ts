@@ -41,3 +41,16 @@ export function replyEveryMs(routing: Routing | undefined): number {
   const s = routing?.slack?.replyEvery;
   return (s === undefined ? undefined : durationMs(s)) ?? NOTIFY_WINDOW_MS;
 }
+
+/** What `trailbot config check` says about findings and reports in Slack. */
+export function describeSlackAlerts(routing: Routing | undefined, reports: readonly { id: string; slack?: { channel: string } | undefined }[], botToken: boolean): string {
+  const parts: string[] = [];
+  const base = routing?.slack;
+  if (base?.channel) parts.push(`findings to ${base.channel} (${base.minSeverity ?? DEFAULT_SLACK_MIN_SEVERITY} and up)`);
+  const ruled = [...new Set((routing?.rules ?? []).flatMap((r) => (r.slack && r.slack.channel ? [r.slack.channel] : [])))];
+  if (ruled.length) parts.push(`rules to ${ruled.join(', ')}`);
+  const delivered = reports.filter((r) => r.slack?.channel).map((r) => `${r.id} → ${r.slack!.channel}`);
+  if (delivered.length) parts.push(`reports ${delivered.join(', ')}`);
+  if (parts.length === 0) return 'off (no channel under routing.slack or reports[].slack)';
+  return `${parts.join('; ')}${botToken ? '' : ' — but nothing is posted: set SLACK_BOT_TOKEN where the workers run'}`;
+}
