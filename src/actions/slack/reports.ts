@@ -74,7 +74,8 @@ function summaryView(r: Report): Record<string, unknown> {
       .map((x) => ({ name: text(x.person), n: num(x.changes) }));
   } else {
     const ids = rows('identities');
-    view.inactive = { identities: ids.length, oneIdentity: ids.length === 1, days: Math.round((Date.parse(r.until) - Date.parse(r.since)) / 86_400_000) };
+    const days = Math.round((Date.parse(r.until) - Date.parse(r.since)) / 86_400_000);
+    view.inactive = { identities: ids.length, oneIdentity: ids.length === 1, days, oneDay: days === 1 };
     top = ids.slice(0, 3).map((x) => ({ name: text(x.identity), n: num(x.daysIdle) }));
   }
   view.top = top.map((x) => ({ name: slackEscape(clip(x.name, 200)), n: x.n }));
