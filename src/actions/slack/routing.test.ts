@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseRouting, routingProblems } from '../jira/routing.ts';
-import { replyEveryMs, routeMessage, slackRouted } from './routing.ts';
+import { describeSlackAlerts, replyEveryMs, routeMessage, slackRouted } from './routing.ts';
 
 const routing = (yaml: string) => parseRouting(parse(yaml));
 const f = (flow: string, severity: 'info' | 'low' | 'medium' | 'high' | 'critical', account: string | null = '111122223333') => ({ flow, severity, account });
@@ -64,5 +64,13 @@ rules:
       'routing.rules[0].slack.channel: expected a Slack channel name such as "#security" (lower-case, in quotes) or a channel id such as C0123ABCD',
     ]);
     expect(routingProblems({ slack: { minSeverity: 'urgent' } })).toEqual(['routing.slack.minSeverity: "urgent" is not a severity; expected one of info, low, medium, high, critical']);
+  });
+
+  it('config check says where findings and reports go, and that nothing is posted without a bot token', () => {
+    expect(describeSlackAlerts(undefined, [], true)).toBe('off (no channel under routing.slack or reports[].slack)');
+    const r = routing('slack: { channel: "#security", minSeverity: high }\nrules:\n  - match: { flow: root-activity }\n    slack: { channel: C0ROOT1234 }\n  - match: { flow: clickops }\n    slack: false\n');
+    const reports = [{ id: 'weekly-denied', slack: { channel: '#sec-reports' } }, { id: 'idle' }];
+    expect(describeSlackAlerts(r, reports, true)).toBe('findings to #security (high and up); rules to C0ROOT1234; reports weekly-denied → #sec-reports');
+    expect(describeSlackAlerts(undefined, reports, false)).toBe('reports weekly-denied → #sec-reports — but nothing is posted: set SLACK_BOT_TOKEN where the workers run');
   });
 });
