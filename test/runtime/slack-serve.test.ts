@@ -8,6 +8,7 @@ import { messageOf, type SlackMessageRow } from '../../src/actions/slack/message
 import { FINDING_EVENT, REPLY_EVENT } from '../../src/actions/slack/notify.ts';
 import type { RawRecord } from '../../src/events/model.ts';
 import { listen } from '../../src/integrations/aws/standins/shared.ts';
+import { type JiraStandin, startJiraStandin } from '../../src/integrations/jira/standin/index.ts';
 import { createSlackService, type SlackService, type StoredMessage } from '../../src/integrations/slack/standin/index.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { createTestDatabase } from '../helpers/db.ts';
@@ -18,8 +19,9 @@ import { dropRedisQueue, exited, uniqueName, waitFor } from './helpers.ts';
 /**
  * Issue 10 end to end: a real `trailbot serve` (PostgreSQL store, Redis queue) reading a folder
  * source, posting findings through the real @slack/web-api client to the Slack stand-in running in
- * this process. CreateAccessKey calls of one person make one access-key-created finding (medium:
- * posted with `routing.slack.channel`); each test uses its own people.
+ * this process (and filing tickets with the Jira stand-in, whose key the message's "Open ticket"
+ * button gets once the ticket exists). CreateAccessKey calls of one person make one
+ * access-key-created finding (medium: posted with `routing.slack.channel`); each test uses its own people.
  *
  * Only settings shorten the waits: the folder is polled every second, thread replies are coalesced
  * per 2 s instead of per minute (`routing.slack.replyEvery`), and a dead worker's jobs are taken again
@@ -66,6 +68,7 @@ class Deployment {
   store!: Store;
   slack: SlackService = createSlackService();
   slackUrl = '';
+  jira!: JiraStandin;
   port = 0;
   serves: Serve[] = [];
   /** Armed: the next first-message post is carried out and its answer held until released. */
@@ -78,6 +81,7 @@ class Deployment {
 
   async start(): Promise<void> {
     this.db = await createTestDatabase('trailbot_slack_e2e');
+    this.jira = await startJiraStandin({ indexDelayMs: 0 });
     this.port = await freePort();
     const l = await listen(async (req) => {
       const first = this.holdNext && new URL(req.url).pathname === '/api/chat.postMessage' && (await req.clone().text()).includes(FINDING_EVENT);
@@ -118,6 +122,7 @@ class Deployment {
       LOG_LEVEL: 'info',
       SLACK_API_URL: `${this.slackUrl}/api`,
       SLACK_BOT_TOKEN: this.slack.token,
+      ...this.jira.env(),
     };
     const child = spawn(process.execPath, [BIN, 'serve'], { env, cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -161,6 +166,7 @@ class Deployment {
     }
     await this.store?.close();
     await this.closeSlack();
+    await this.jira?.close();
     await this.db?.drop();
     await dropRedisQueue(this.queue);
     rmSync(this.dir, { recursive: true, force: true });
@@ -198,15 +204,26 @@ describe('trailbot serve with Slack', () => {
     expect(replies.length).toBeGreaterThanOrEqual(1);
     expect(replies.length).toBeLessThanOrEqual(3);
     expect(replies.every((r) => r.metadata?.event_type === REPLY_EVENT)).toBe(true);
-    // The first message told the events the finding had when it was posted; the replies' "N more events" add up to the rest.
-    const atFirst = Number(/· (\d+) events? since/.exec(JSON.stringify(first!.blocks))?.[1]);
-    expect(atFirst).toBeGreaterThanOrEqual(1);
-    expect(atFirst).toBeLessThan(300);
-    const told = replies.reduce((n, r) => n + Number(/^(\d+) more events?/.exec(r.text)?.[1] ?? 0), 0);
-    expect(atFirst + told).toBe(300);
+    // Each reply says "N more events … (T in all)": every reply takes up where the one before (or the
+    // first message) left off, and the last brings the thread to all 300: none lost, none told twice.
+    const counts = replies.map((r) => {
+      const x = /^\*(\d+) more events?\*, newest [^(]+\((\d+) in all\)/.exec((r.blocks as { text: { text: string } }[])[0]!.text.text)!;
+      return { n: Number(x[1]), total: Number(x[2]) };
+    });
+    expect(counts[0]!.total - counts[0]!.n).toBeGreaterThanOrEqual(1); // what the first message told
+    for (let i = 1; i < counts.length; i++) expect(counts[i]!.total - counts[i]!.n).toBe(counts[i - 1]!.total);
+    expect(counts.at(-1)!.total).toBe(300);
     expect(Number(replies.at(-1)!.metadata!.event_payload.upto)).toBe(300);
     for (let i = 1; i < replies.length; i++) expect(Number(replies[i]!.ts) - Number(replies[i - 1]!.ts)).toBeGreaterThanOrEqual(1.99);
     expect(m.replies).toBe(replies.length);
+    // The finding's Jira ticket came after the message: the message was updated to open it.
+    const key = await waitFor('the ticket', async () => (await d.store.db.query<{ jira_key: string | null }>('SELECT jira_key FROM tickets WHERE finding_id = $1', [findingId])).rows[0]?.jira_key, 20_000);
+    const button = await waitFor('the Open ticket button', async () => {
+      const blocks = d.slack.channels.get('security')!.messages.find((x) => x.ts === m.ts)!.blocks as { type: string; elements?: { action_id: string; url?: string; text: { text: string } }[] }[];
+      return blocks.at(-1)!.elements!.find((b) => b.action_id === 'open-ticket');
+    }, 20_000);
+    expect(button).toMatchObject({ text: { text: `Open ticket ${key}` }, url: `${d.jira.url}/browse/${key}` });
+    expect(d.posted(findingId)).toHaveLength(1);
     expect(await metric(serve, /trailbot_slack_messages_total\{action="posted"\} (\d+)/)).toBeGreaterThanOrEqual(1);
     expect(await metric(serve, /trailbot_jobs\{state="failed"\} (\d+)/)).toBe(0);
   }, 60_000);
