@@ -28,6 +28,13 @@ export type ErrorCode =
   | 'E_SLACK_UNAVAILABLE'
   | 'E_SLACK_REJECTED'
   | 'E_SLACK_AUTH'
+  | 'E_IAM_DENIED'
+  | 'E_IAM_NOT_FOUND'
+  | 'E_IAM_REJECTED'
+  | 'E_IAM_UNAVAILABLE'
+  | 'E_APPROVAL_LINK'
+  | 'E_APPROVAL_REFUSED'
+  | 'E_SIGNIN'
   | 'E_INTERNAL';
 
 /** Every code at run time (the HTTP tests check answers against it); the compiler keeps it in step with ErrorCode. */
@@ -57,6 +64,16 @@ const DECLARED: Record<ErrorCode, true> = {
   E_SLACK_UNAVAILABLE: true,
   E_SLACK_REJECTED: true,
   E_SLACK_AUTH: true,
+  // IAM (src/integrations/aws/iam.ts): the hint names the IAM action trailbot's role lacks, or the setting.
+  E_IAM_DENIED: true,
+  E_IAM_NOT_FOUND: true,
+  E_IAM_REJECTED: true,
+  E_IAM_UNAVAILABLE: true,
+  // Approvals (src/actions/approvals, src/http/approvals.ts): a link that is not (or no longer) good, a
+  // decision this person may not make, a sign-in that did not succeed.
+  E_APPROVAL_LINK: true,
+  E_APPROVAL_REFUSED: true,
+  E_SIGNIN: true,
   E_INTERNAL: true,
 };
 export const ERROR_CODES: readonly ErrorCode[] = Object.keys(DECLARED) as ErrorCode[];

@@ -13,6 +13,7 @@
  * This file wires the stages into the runtime. A stage that is not built yet is left unwired: its
  * jobs fail at once with a message naming the missing handler, and nothing else is affected.
  */
+import { createRemediator } from './actions/approvals/execute.ts';
 import { createJiraNotifier, firstAccounts, type JiraNotifyOptions, routesOf } from './actions/jira/notify.ts';
 import { commentEveryMs, type Routing } from './actions/jira/routing.ts';
 import { syncTickets } from './actions/jira/sync.ts';
@@ -23,6 +24,7 @@ import { syncSlackPage } from './actions/slack/sync.ts';
 import type { Config } from './config/index.ts';
 import { evaluateFlows, parseFlowsConfig } from './flows/index.ts';
 import { getReport, runScheduledReport } from './reports/scheduled.ts';
+import { createIamAccess, type IamAccess } from './integrations/aws/iam.ts';
 import { createJiraClient } from './integrations/jira/client.ts';
 import type { JiraPort } from './integrations/jira/port.ts';
 import { createResponder, createSlackClient } from './integrations/slack/client.ts';
@@ -58,12 +60,15 @@ export function slackOptions(config: Config, slack?: SlackPort): SlackNotifyOpti
 }
 
 /** The stages the queued jobs call. `jira` and `slack` replace the clients made from the settings (tests). */
-export function wirePipeline(config: Config, sources: Sources, opts: { jira?: JiraPort; slack?: SlackPort; settleMs?: number } = {}): Pipeline {
+export function wirePipeline(config: Config, sources: Sources, opts: { jira?: JiraPort; slack?: SlackPort; settleMs?: number; iam?: IamAccess } = {}): Pipeline {
   const flows = parseFlowsConfig(config.flows);
   const tickets = { ...jiraOptions(config, opts.jira), settleMs: opts.settleMs };
   const notifyJira = createJiraNotifier(tickets);
   const messages = slackOptions(config, opts.slack);
   const notifySlack = createSlackNotifier(messages);
+  // IAM for approvals: trailbot's own account directly, others through their role (sharing the sources' credentials).
+  let iam = opts.iam;
+  const iamOf = (store: Parameters<Sources['aws']>[0]): IamAccess => (iam ??= createIamAccess({ config, aws: sources.aws(store) }));
   // Findings go to Slack only with a bot token and a channel somewhere in the routing.
   const slackOn = Boolean(messages.slack) && slackRouted(messages.routing);
   return {
@@ -140,7 +145,8 @@ export function wirePipeline(config: Config, sources: Sources, opts: { jira?: Ji
       publicUrl: config.publicUrl,
     }),
 
-    // remediate: the IAM integration (later work).
+    // remediate: an approved plan carried out in AWS, step by step (src/actions/approvals/execute.ts).
+    remediate: createRemediator({ iam: (ctx) => iamOf(ctx.store) }),
   };
 }
 
@@ -153,7 +159,13 @@ export function wirePipeline(config: Config, sources: Sources, opts: { jira?: Ji
 export function slackHooks(config: Config, slack?: SlackPort): SlackHooks {
   const port = slack ?? (config.slack?.botToken ? createSlackClient({ botToken: config.slack.botToken, apiUrl: config.slack.apiUrl }, { timeoutMs: 1500 }) : undefined);
   return {
-    register: (bolt, ctx) => registerTrail(bolt, { queue: ctx.queue, log: ctx.log, access: trailAccess({ allow: config.slackTrail.allow, slack: port }) }),
+    register: (bolt, ctx) =>
+      registerTrail(bolt, {
+        queue: ctx.queue,
+        log: ctx.log,
+        access: trailAccess({ allow: config.slackTrail.allow, slack: port }),
+        respond: createResponder({ apiUrl: config.slack?.apiUrl ?? 'https://slack.com/api' }),
+      }),
   };
 }
 

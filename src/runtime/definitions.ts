@@ -33,7 +33,7 @@ export type AnyJobDefinition = JobDefinition<any, unknown>;
 export type Registry = Record<string, AnyJobDefinition>;
 
 /** Codes that mean the input is wrong: retrying cannot help, so the job fails at once. */
-const PERMANENT: ReadonlySet<ErrorCode> = new Set(['E_INPUT_UNREADABLE', 'E_INPUT_NOT_JSON', 'E_INPUT_SHAPE', 'E_RECORD_INVALID', 'E_USAGE', 'E_CONFIG_INVALID', 'E_STORE_MIGRATION', 'E_JIRA_REJECTED', 'E_JIRA_AUTH', 'E_SLACK_REJECTED', 'E_SLACK_AUTH']);
+const PERMANENT: ReadonlySet<ErrorCode> = new Set(['E_INPUT_UNREADABLE', 'E_INPUT_NOT_JSON', 'E_INPUT_SHAPE', 'E_RECORD_INVALID', 'E_USAGE', 'E_CONFIG_INVALID', 'E_STORE_MIGRATION', 'E_JIRA_REJECTED', 'E_JIRA_AUTH', 'E_SLACK_REJECTED', 'E_SLACK_AUTH', 'E_IAM_DENIED', 'E_IAM_NOT_FOUND', 'E_IAM_REJECTED']);
 
 /** Whether the queue gives up on a job that failed with `e` (no retry): an input error, or UnrecoverableError. */
 export function isPermanentError(e: unknown): boolean {

@@ -65,16 +65,12 @@ export const jobPayloads = {
    * between the findings' commit and its notify enqueue. Scheduled every minute (src/runtime/service.ts).
    */
   'tickets-sync': z.strictObject({}),
-  /** Carry out an approved remediation step (IAM deactivation and the like). */
+  /**
+   * Carry out an approved plan in AWS (src/actions/approvals/execute.ts): the plan recorded for the
+   * approval (recordPlan), step by step; a retry or a restart never repeats a finished step.
+   */
   remediate: z.strictObject({
-    approvalId: z.string().min(1, 'expected the approval id'),
-    step: z.enum(['deactivate-access-key', 'delete-login-profile', 'revoke-role-sessions'], {
-      error: 'expected deactivate-access-key, delete-login-profile or revoke-role-sessions',
-    }),
-    account: z.string().regex(/^\d{12}$/, 'expected a 12-digit AWS account id'),
-    principalArn: z.string().regex(/^arn:aws[a-z-]*:(iam|sts)::\d{12}:/, 'expected an IAM or STS ARN'),
-    accessKeyId: z.string().regex(/^(AKIA|ASIA)[A-Z0-9]{12,}$/, 'expected an access key id').optional(),
-    dryRun: z.boolean().default(false),
+    approvalId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'expected the approval id (letters, digits, _ . -)'),
   }),
   /**
    * Write a periodic report (a digest of findings for a period). `at`: when the run was due (a
@@ -202,10 +198,9 @@ export function idempotencyKey<K extends JobKind>(kind: K, p: JobPayload<K>, now
       const q = p as JobPayload<'notify'>;
       return q.action === 'update' ? notifyUpdateKey(q.target, q.findingId, now) : `${q.target}-${q.action}-${digest(q.findingId)}`;
     }
-    case 'remediate': {
-      const q = p as JobPayload<'remediate'>;
-      return `${q.step}-${digest(q.approvalId, q.step, q.principalArn, q.accessKeyId ?? null, q.dryRun)}`;
-    }
+    case 'remediate':
+      // One job per approval: approving twice queues it once.
+      return (p as JobPayload<'remediate'>).approvalId;
     case 'report': {
       const q = p as JobPayload<'report'>;
       return `${q.report}-${q.at === undefined ? digest(q.since ?? null, q.until ?? null) : digest(q.since ?? null, q.until ?? null, q.at)}`;

@@ -1,15 +1,18 @@
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { STSClient } from '@aws-sdk/client-sts';
 import { TrailbotError } from '../../errors.ts';
 import { type CloudTrailPort, cloudTrailPort } from './cloudtrail.ts';
+import { type IamPort, iamPort } from './iam.ts';
 import { memoryLimiter, type RateLimiter } from './limiter.ts';
 import { type S3Port, s3Port } from './s3.ts';
 import { type SqsPort, sqsPort } from './sqs.ts';
 import { type AwsCredentials, type StsPort, stsPort } from './sts.ts';
 
 export type { CloudTrailPort, LookupEvent, LookupInput, LookupPage } from './cloudtrail.ts';
+export type { IamPort } from './iam.ts';
 export type { RateLimiter } from './limiter.ts';
 export type { S3Port } from './s3.ts';
 export type { QueueMessage, SqsPort } from './sqs.ts';
@@ -54,6 +57,8 @@ export interface Aws {
   cloudtrail(target: AwsTarget & { account: string }, region: string): Promise<CloudTrailPort>;
   s3(target: AwsTarget, region: string): Promise<S3Port>;
   sqs(target: AwsTarget, region: string): Promise<SqsPort>;
+  /** IAM (global; signed for us-east-1) acting on `account`: trailbot's own, or the target's role's. */
+  iam(target: AwsTarget, account: string): Promise<IamPort>;
   destroy(): void;
 }
 
@@ -155,6 +160,12 @@ export function createAws(opts: AwsOptions = {}): Aws {
         const client = new SQSClient(common('sqs', region, await credentialsFor(t)));
         destroyers.push(() => client.destroy());
         return sqsPort(client);
+      }),
+    iam: (t, account) =>
+      cached(`iam|${targetKey(t)}`, async () => {
+        const client = new IAMClient(common('iam', 'us-east-1', await credentialsFor(t)));
+        destroyers.push(() => client.destroy());
+        return iamPort(client, account);
       }),
     destroy() {
       for (const d of destroyers.splice(0)) d();

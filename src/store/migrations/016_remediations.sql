@@ -16,6 +16,8 @@ CREATE TABLE remediations (
   plan          jsonb NOT NULL,
   state         text NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'running', 'done', 'partial', 'failed')),
   runs          integer NOT NULL DEFAULT 0,
+  -- What the account held that the plan did not cover (an Active key created after the plan was made).
+  warnings      jsonb NOT NULL DEFAULT '[]',
   created_at    timestamptz NOT NULL DEFAULT now(),
   started_at    timestamptz,
   finished_at   timestamptz,
