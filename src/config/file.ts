@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { reportSlack } from '../actions/slack/channel.ts';
+import { approvalsSectionSchema } from '../actions/approvals/rules.ts';
 import { REPORT_KINDS } from '../reports/index.ts';
 import type { TrailbotError } from '../errors.ts';
 import { durationMs, MAX_DURATION_MS, parseDuration as parseDuration0 } from '../time.ts';
@@ -153,6 +154,8 @@ export const fileSchema = z.strictObject({
     .refine((a) => new Set(a.map((s) => s.id)).size === a.length, 'report ids must be unique')
     .optional(),
   slack: slackSectionSchema.optional(),
+  /** Who may approve deactivations, and how (src/actions/approvals/rules.ts). */
+  approvals: approvalsSectionSchema.optional(),
 });
 
 export type FileSettings = z.infer<typeof fileSchema>;

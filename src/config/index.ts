@@ -4,6 +4,7 @@ import { TrailbotError } from '../errors.ts';
 import { durationMs } from '../time.ts';
 import { describeRoutingIssues, type Routing, routingSchema } from '../actions/jira/routing.ts';
 import { describeFlowsConfigIssues, flowsConfigSchema } from '../flows/config.ts';
+import { type ApprovalSettings, approvalSettings } from '../actions/approvals/rules.ts';
 import { checkSources } from '../sources/config.ts';
 import { AWS_ENDPOINT, EXAMPLES, envSchema, type EnvSettings, LOG_LEVELS, type QueueBackendName, SECRET_ENV, TOGETHER } from './env.ts';
 import { FILE_EXAMPLE, type FileSettings, fileSchema, loadFile } from './file.ts';
@@ -60,6 +61,8 @@ export interface Config {
   reports: NonNullable<FileSettings['reports']>;
   /** Who may use Slack's `/trail` (slack.trail.allow); undefined: nobody. */
   slackTrail: { allow: { users: string[]; usergroups: string[]; channels: string[] } | undefined };
+  /** Who may approve deactivations and how (approvals: in trailbot.config.yaml); none listed: nobody may. */
+  approvals: ApprovalSettings;
 }
 
 interface Problem {
@@ -85,7 +88,7 @@ function fileProblems(issues: z.core.$ZodIssue[], file: string): Problem[] {
         out.push(
           at
             ? { key: `${file} ${at}.${k}`, message: `unknown setting under ${at}; check its spelling and where it sits` }
-            : { key: `${file} ${k}`, message: 'unknown section; expected flows, routing, accounts, sources, reports or slack', example: FILE_EXAMPLE },
+            : { key: `${file} ${k}`, message: 'unknown section; expected flows, routing, accounts, sources, reports, slack or approvals', example: FILE_EXAMPLE },
         );
       }
     } else {
@@ -257,6 +260,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, opts: ReadConfi
     sources: f.sources ?? [],
     reports: f.reports ?? [],
     slackTrail: { allow: f.slack?.trail?.allow },
+    approvals: approvalSettings(f.approvals),
   };
 }
 
