@@ -44,7 +44,7 @@ function mount(provider: TestProvider | undefined, secret: string | undefined = 
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  store = await openStore({ databaseUrl: db.url });
+  store = await openStore({ databaseUrl: db.url, dataDir: '/nonexistent' });
   server = createServer((req, res) => getRequestListener(app.fetch)(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
