@@ -20,8 +20,9 @@ import type { CloudTrailRecord } from './records.ts';
 
 const HELP = `Usage: node src/integrations/aws/standins/cli.ts [options]
 
-Starts local stand-ins for CloudTrail (LookupEvents), S3, SQS and STS on one port and prints the
-environment that points the AWS SDK (and trailbot) at them.
+Starts local stand-ins for CloudTrail (LookupEvents), S3, SQS, STS and IAM on one port and prints the
+environment that points the AWS SDK (and trailbot) at them. IAM holds a user (one Active key, a console
+password) for each IAM user in the records and a role for each role their sessions used.
 
   --port <n>             port to listen on (default 4566; 0 picks a free one)
   --host <addr>          address to bind (default 127.0.0.1)
@@ -149,9 +150,11 @@ export async function runCli(argv: readonly string[], out: (line: string) => voi
   });
 
   const lines: string[] = [];
-  lines.push(`# trailbot AWS stand-ins (CloudTrail LookupEvents, S3, SQS, STS) on ${s.url}`);
+  lines.push(`# trailbot AWS stand-ins (CloudTrail LookupEvents, S3, SQS, STS, IAM) on ${s.url}`);
   lines.push(`# ${records.length} CloudTrail records from ${files.length} file(s); base account ${opts.baseAccount}`);
   lines.push(`# AssumeRole targets: ${accounts.map((a) => s.sts.roleArn(a)).join(' ')}`);
+  const iam = s.iam.seedFromRecords(records);
+  if (iam.users + iam.roles > 0) lines.push(`# IAM: ${iam.users} user(s) and ${iam.roles} role(s) from the records' identities`);
   if (opts.seed && records.length > 0) {
     const logs = toCloudTrailLogObjects(records, { prefix: opts.prefix });
     s.s3.createBucket(opts.bucket);

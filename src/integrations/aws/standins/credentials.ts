@@ -69,6 +69,11 @@ function idFor(prefix: string, seed: string): string {
   return prefix + sha256Hex(seed).toUpperCase().slice(0, 17);
 }
 
+/** The RoleId (AROA…) of a role: the same in the IAM stand-in and in the `aws:userid` of STS sessions. */
+export const roleIdFor = (accountId: string, roleName: string): string => idFor('AROA', `${accountId}/${roleName}`);
+/** The UserId (AIDA…) of an IAM user. */
+export const userIdFor = (accountId: string, userName: string): string => idFor('AIDA', `${accountId}/${userName}`);
+
 export function createCredentialStore(opts: BaseCredentialOptions = {}): CredentialStore {
   const accountId = opts.accountId ?? DEFAULT_BASE_CREDENTIALS.accountId;
   const userName = opts.userName ?? DEFAULT_BASE_CREDENTIALS.userName;
@@ -91,7 +96,7 @@ export function createCredentialStore(opts: BaseCredentialOptions = {}): Credent
       return principal;
     },
     issueRoleSession({ accountId: acct, roleName, sessionName, durationSeconds }) {
-      const roleId = idFor('AROA', `${acct}/${roleName}`);
+      const roleId = roleIdFor(acct, roleName);
       const principal: Principal = {
         accessKeyId: `ASIA${randomKeyBody(16)}`,
         secretAccessKey: randomSecret(),

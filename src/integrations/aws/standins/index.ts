@@ -1,10 +1,12 @@
-// All four AWS stand-ins behind one port. A request goes to the service named in its SigV4 credential
+// All the AWS stand-ins behind one port. A request goes to the service named in its SigV4 credential
 // scope (…/<region>/<service>/aws4_request), so every AWS_ENDPOINT_URL_<SERVICE> can point at the same URL.
 import { createCloudTrailService, CLOUDTRAIL_TARGET_PREFIX } from './cloudtrail.ts';
 import type { ClockInput, CloudTrailService, ThrottleOptions } from './cloudtrail.ts';
 import { createCredentialStore } from './credentials.ts';
 import type { BaseCredentialOptions, CredentialStore } from './credentials.ts';
 import type { CloudTrailRecord } from './records.ts';
+import { createIamService } from './iam.ts';
+import type { IamService } from './iam.ts';
 import { createS3Service } from './s3.ts';
 import type { S3Service } from './s3.ts';
 import { listen } from './shared.ts';
@@ -17,6 +19,7 @@ import type { StsService } from './sts.ts';
 
 export * from './cloudtrail.ts';
 export * from './credentials.ts';
+export * from './iam.ts';
 export * from './records.ts';
 export * from './s3.ts';
 export * from './shared.ts';
@@ -51,10 +54,11 @@ export interface Standins {
   s3: S3Service;
   sqs: SqsService;
   sts: StsService;
+  iam: IamService;
   handle: FetchHandler;
   /** every request to any service, in arrival order (a fresh array on each read) */
   readonly requests: RequestRecord[];
-  /** AWS_ENDPOINT_URL_* for the four services plus the base key and region */
+  /** AWS_ENDPOINT_URL_* for the five services plus the base key and region */
   env(region?: string): Record<string, string>;
   close(): Promise<void>;
 }
@@ -62,7 +66,7 @@ export interface Standins {
 /** Which stand-in a request is for: the SigV4 scope first, then protocol hints. */
 export function serviceOf(req: Request): ServiceName {
   const scoped = parseSigV4(req)?.service;
-  if (scoped === 'cloudtrail' || scoped === 's3' || scoped === 'sqs' || scoped === 'sts') return scoped;
+  if (scoped === 'cloudtrail' || scoped === 's3' || scoped === 'sqs' || scoped === 'sts' || scoped === 'iam') return scoped;
   const target = req.headers.get('x-amz-target') ?? '';
   if (target.startsWith(CLOUDTRAIL_TARGET_PREFIX)) return 'cloudtrail';
   if (target.startsWith(SQS_TARGET_PREFIX)) return 'sqs';
@@ -78,7 +82,8 @@ export async function startStandins(opts: StandinsOptions = {}): Promise<Standin
   const s3 = createS3Service({ credentials, verifySignatures, region });
   const sqs = createSqsService({ credentials, verifySignatures, region, purgeCooldownMs: opts.purgeCooldownMs });
   const sts = createStsService({ credentials, verifySignatures, accounts: opts.accounts, roleName: opts.roleName, externalId: opts.externalId });
-  const services = { cloudtrail, s3, sqs, sts } as const;
+  const iam = createIamService({ credentials, verifySignatures });
+  const services = { cloudtrail, s3, sqs, sts, iam } as const;
   const handle: FetchHandler = (req) => services[serviceOf(req)].handle(req);
   const listener = await listen(handle, opts);
   sqs.baseUrl = listener.url;
@@ -90,15 +95,17 @@ export async function startStandins(opts: StandinsOptions = {}): Promise<Standin
     s3,
     sqs,
     sts,
+    iam,
     handle,
     get requests() {
-      return [...cloudtrail.requests, ...s3.requests, ...sqs.requests, ...sts.requests].sort((a, b) => a.seq - b.seq);
+      return [...cloudtrail.requests, ...s3.requests, ...sqs.requests, ...sts.requests, ...iam.requests].sort((a, b) => a.seq - b.seq);
     },
     env: (r = region) => ({
       AWS_ENDPOINT_URL_CLOUDTRAIL: listener.url,
       AWS_ENDPOINT_URL_S3: listener.url,
       AWS_ENDPOINT_URL_SQS: listener.url,
       AWS_ENDPOINT_URL_STS: listener.url,
+      AWS_ENDPOINT_URL_IAM: listener.url,
       AWS_ACCESS_KEY_ID: credentials.base.accessKeyId,
       AWS_SECRET_ACCESS_KEY: credentials.base.secretAccessKey,
       AWS_REGION: r,

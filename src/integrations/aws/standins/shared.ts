@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 
-export type ServiceName = 'cloudtrail' | 's3' | 'sqs' | 'sts';
+export type ServiceName = 'cloudtrail' | 's3' | 'sqs' | 'sts' | 'iam';
 
 /** One request as a stand-in saw it. `timeMs` is monotonic (performance.now()) and is the instant the throttle judged. */
 export interface RequestRecord {

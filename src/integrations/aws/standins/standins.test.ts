@@ -104,6 +104,7 @@ describe('cli', () => {
       expect(Object.keys(env).sort()).toEqual([
         'AWS_ACCESS_KEY_ID',
         'AWS_ENDPOINT_URL_CLOUDTRAIL',
+        'AWS_ENDPOINT_URL_IAM',
         'AWS_ENDPOINT_URL_S3',
         'AWS_ENDPOINT_URL_SQS',
         'AWS_ENDPOINT_URL_STS',
