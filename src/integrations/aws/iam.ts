@@ -126,7 +126,8 @@ const CREDENTIALS = new Set(['InvalidClientTokenId', 'SignatureDoesNotMatch', 'E
  */
 export function iamError(e: unknown, account: string, action: string, what: string): TrailbotError {
   if (e instanceof TrailbotError) return e;
-  const name = awsErrorName(e);
+  // The SDK names IAM's modelled errors <Code>Exception (NoSuchEntityException); IAM's own code is shown.
+  const name = awsErrorName(e).replace(/(.)Exception$/, '$1');
   const msg = scrubAws(((e as { message?: string })?.message ?? String(e)).split('\n')[0] ?? '');
   const message = `${what} in account ${account}: ${name}${msg && msg !== name ? `: ${msg}` : ''}`;
   const kind = classifyAwsError(e);
@@ -151,7 +152,7 @@ export function iamError(e: unknown, account: string, action: string, what: stri
 }
 
 const iso = (d: Date | undefined): string | null => (d ? d.toISOString().replace(/\.\d{3}Z$/, 'Z') : null);
-const isNotFound = (e: unknown): boolean => awsErrorName(e) === 'NoSuchEntity' || (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 404;
+const isNotFound = (e: unknown): boolean => /^NoSuchEntity(Exception)?$/.test(awsErrorName(e)) || (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 404;
 
 /** IAM answers policy documents URL-encoded (RFC 3986) inside the XML. */
 export function decodePolicyDocument(text: string): PolicyDocument {
