@@ -56,7 +56,7 @@ describe('who may use /trail', () => {
     expect(g.state.calls).toBe(2);
   });
 
-  it('refuses when a user group cannot be read (down, too slow, no bot token), and asks again next time', async () => {
+  it('refuses when a user group cannot be read (down, too slow), and asks again next time', async () => {
     const g = groups({ S0ANALYSTS: ['U0ANALYST'] });
     g.state.fail = true;
     const a = trailAccess({ allow: { users: ['U0LEAD'], usergroups: ['S0ANALYSTS'], channels: [] }, slack: g.port, timeoutMs: 100 });
@@ -71,8 +71,15 @@ describe('who may use /trail', () => {
     g.state.delayMs = 0;
     await new Promise((r) => setTimeout(r, 300));
     expect(await a.check({ userId: 'U0ANALYST' })).toMatchObject({ allowed: true, by: 'usergroup' });
-    const noToken = trailAccess({ allow: { users: [], usergroups: ['S0ANALYSTS'], channels: [] } });
-    expect(await noToken.check({ userId: 'U0ANALYST' })).toMatchObject({ allowed: false, why: 'lookup-failed', detail: expect.stringContaining('SLACK_BOT_TOKEN') });
+  });
+
+  it('without a Slack client (no bot token here), says it cannot tell when only a user group could allow', async () => {
+    const noToken = trailAccess({ allow: { users: ['U0LEAD'], usergroups: ['S0ANALYSTS'], channels: ['C0SECURITY'] } });
+    expect(await noToken.check({ userId: 'U0ANALYST' })).toEqual({ allowed: 'unknown', why: 'no-slack-client' });
+    expect(await noToken.check({ userId: 'U0LEAD' })).toEqual({ allowed: true, by: 'user' });
+    expect(await noToken.check({ userId: 'U0ANALYST', channelId: 'C0SECURITY' })).toEqual({ allowed: true, by: 'channel' });
+    // No user groups listed: nothing to defer, a plain no.
+    expect(await trailAccess({ allow: { users: ['U0LEAD'], usergroups: [], channels: [] } }).check({ userId: 'U0ANALYST' })).toEqual({ allowed: false, why: 'not-listed' });
   });
 });
 

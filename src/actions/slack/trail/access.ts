@@ -5,8 +5,13 @@ import type { SlackPort } from '../../../integrations/slack/port.ts';
  * `slack.trail.allow` in trailbot.config.yaml. `/trail` shows what people did, so the default is
  * nobody: no allow-list, no answers. A user is allowed when listed, when a member of a listed user
  * group (usergroups.users.list through SlackPort, cached for `ttlMs`), or when asking from a listed
- * channel. A user group that cannot be read just now (Slack down, no bot token on this process, a
- * missing scope) refuses rather than allows, and is asked again next time.
+ * channel. A user group that cannot be read just now (Slack down, too slow, a missing scope) refuses
+ * rather than allows, and is asked again next time.
+ *
+ * A process without a Slack client (the web role usually holds no SLACK_BOT_TOKEN) cannot read user
+ * groups: when only a user group could allow someone, its verdict is `unknown`. The `/trail`
+ * listener then queues the answer and the worker, which checks again with its client, decides: the
+ * activity is only ever shown after a check that said yes.
  */
 
 export interface TrailAllow {
@@ -17,7 +22,9 @@ export interface TrailAllow {
 
 export type AccessVerdict =
   | { allowed: true; by: 'user' | 'channel' | 'usergroup'; usergroup?: string | undefined }
-  | { allowed: false; why: 'no-allow-list' | 'not-listed' | 'lookup-failed'; detail?: string | undefined };
+  | { allowed: false; why: 'no-allow-list' | 'not-listed' | 'lookup-failed'; detail?: string | undefined }
+  /** Only a user group could allow them, and this process cannot read user groups. */
+  | { allowed: 'unknown'; why: 'no-slack-client'; detail?: undefined };
 
 export interface TrailAccess {
   check(who: { userId: string; channelId?: string | undefined }): Promise<AccessVerdict>;
@@ -82,6 +89,7 @@ export function trailAccess({ allow, slack, ttlMs = ACCESS_TTL_MS, timeoutMs = A
       if (!configured) return { allowed: false, why: 'no-allow-list' };
       if (users.has(userId)) return { allowed: true, by: 'user' };
       if (channelId && channels.has(channelId)) return { allowed: true, by: 'channel' };
+      if (groups.length > 0 && !slack) return { allowed: 'unknown', why: 'no-slack-client' };
       let failed: string | undefined;
       for (const g of groups) {
         try {

@@ -186,6 +186,12 @@ describe('the slack-trail job', () => {
     await url.waitForPosts(1);
     expect(url.latest!.text).toMatch(/^Sorry, you can't use \/trail here/);
     expect(JSON.stringify(url.latest)).not.toContain('alana');
+    // A worker that cannot read user groups (no SLACK_BOT_TOKEN) refuses whom only a user group could allow.
+    const groupie = slack.responseUrl({ userId: 'U0GROUPIE' });
+    const noClient = createTrailAnswerer(deps({ access: trailAccess({ allow: { users: [ALLOWED], usergroups: ['S0ANALYSTS'], channels: [] } }) }));
+    expect(await noClient(ctx(), job(groupie, 'alana', { userId: 'U0GROUPIE' }))).toEqual({ answered: 'refused' });
+    await groupie.waitForPosts(1);
+    expect(groupie.latest!.text).toMatch(/^Sorry, I couldn't check just now whether you may use \/trail/);
   });
 
   it('tells the person once, on the try that will not be retried, what went wrong; never a stack', async () => {

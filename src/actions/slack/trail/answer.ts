@@ -126,10 +126,10 @@ export function createTrailAnswerer(deps: TrailAnswerDeps): (ctx: JobContext, p:
       return { answered: 'notice' };
     }
     const verdict = await deps.access.check({ userId: p.userId, channelId: p.channelId });
-    if (!verdict.allowed) {
-      // Who and where, never what was asked.
-      ctx.log.warn({ userId: p.userId, channelId: p.channelId, why: verdict.why, detail: verdict.detail }, '/trail refused');
-      await reply(renderRefusal(verdict.why));
+    if (verdict.allowed !== true) {
+      // Who and where, never what was asked. Here an undecided verdict refuses: no client to read user groups.
+      ctx.log.warn({ userId: p.userId, channelId: p.channelId, why: verdict.why, detail: verdict.allowed === 'unknown' ? 'SLACK_BOT_TOKEN is not set on this worker: user groups cannot be read' : verdict.detail }, '/trail refused');
+      await reply(renderRefusal(verdict.allowed === 'unknown' ? 'lookup-failed' : verdict.why));
       return { answered: 'refused' };
     }
     const started = performance.now();

@@ -3,6 +3,7 @@ import type { Logger } from '../../../runtime/logger.ts';
 import { enqueue } from '../../../runtime/enqueue.ts';
 import type { JobInput } from '../../../runtime/jobs.ts';
 import type { JobQueue } from '../../../runtime/queue.ts';
+import type { ResponsePort } from '../../../integrations/slack/port.ts';
 import type { TrailAccess } from './access.ts';
 import { decodeCursor } from './cursor.ts';
 import { parseTrail, type Span, WHO_MAX } from './grammar.ts';
@@ -15,8 +16,10 @@ import { MORE_ACTION, renderHelp, renderLooking, renderNotice, renderRefusal, re
  * response_url:
  *
  * - `/trail …`: who may ask is checked first (a refusal shows nothing else); `help` and wrong input
- *   are answered in the acknowledgement itself; otherwise the job is queued, then the
- *   acknowledgement says "Looking up <who> in <window>…". Only the asker sees any of it.
+ *   are answered in the acknowledgement itself; otherwise the acknowledgement says "Looking up
+ *   <who> in <window>…" and the job is queued right after it leaves (the queue's round trips are
+ *   not in Slack's 3 seconds; should the queue refuse, the person is told so through the
+ *   response_url). Only the asker sees any of it.
  * - "More" (`trail-more`): the next page, replacing the message the button was on. The button's
  *   value (cursor.ts) must be one trailbot wrote; a damaged one gets a short notice and nothing else.
  * - "Trail of <actor>" (`trail-run`, on finding messages): `/trail <actor> 7d` for the clicker,
@@ -30,6 +33,8 @@ export interface TrailListenerDeps {
   queue: JobQueue;
   access: TrailAccess;
   log: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Tells the person when their answer could not be queued (the queue is down). */
+  respond?: ResponsePort | undefined;
   /** The window of a "Trail of <actor>" click (default 7d). */
   runWindow?: Span;
   now?: () => number;
@@ -38,13 +43,17 @@ export interface TrailListenerDeps {
 type Message = { text: string; blocks?: Record<string, unknown>[] | undefined };
 const ephemeral = (m: Message) => ({ response_type: 'ephemeral' as const, text: m.text, blocks: m.blocks as never });
 
-export function registerTrail(bolt: App, { queue, access, log, runWindow = '7d', now = Date.now }: TrailListenerDeps): void {
+export function registerTrail(bolt: App, { queue, access, log, respond, runWindow = '7d', now = Date.now }: TrailListenerDeps): void {
   const queueAnswer = async (input: JobInput<'slack-trail'>): Promise<boolean> => {
     try {
       await enqueue(queue, 'slack-trail', input);
       return true;
     } catch (e) {
       log.error({ err: e, userId: input.userId }, 'could not queue a /trail answer');
+      // The one answer not made by a job: the queue is what failed. Best effort.
+      await respond
+        ?.respond(input.responseUrl, { ...renderNotice('unavailable'), responseType: 'ephemeral', replaceOriginal: false })
+        .catch((e2: unknown) => log.error({ err: e2, userId: input.userId }, 'could not tell the person that /trail is unavailable'));
       return false;
     }
   };
@@ -52,8 +61,10 @@ export function registerTrail(bolt: App, { queue, access, log, runWindow = '7d',
   bolt.command('/trail', async ({ command, ack }) => {
     const userId = command.user_id;
     const channelId = command.channel_id;
+    // `unknown`: only a user group could allow them and this process cannot read user groups; the
+    // worker checks again before anything is shown, and refuses there if need be.
     const verdict = await access.check({ userId, channelId });
-    if (!verdict.allowed) {
+    if (verdict.allowed === false) {
       log.warn({ userId, channelId, why: verdict.why, detail: verdict.detail }, '/trail refused');
       await ack(ephemeral(renderRefusal(verdict.why)));
       return;
@@ -61,13 +72,13 @@ export function registerTrail(bolt: App, { queue, access, log, runWindow = '7d',
     const parsed = parseTrail(command.text ?? '', { now: now() });
     if (parsed.kind === 'help') return ack(ephemeral(renderHelp()));
     if (parsed.kind === 'usage') return ack(ephemeral(renderUsage(parsed.problem)));
-    const queued = await queueAnswer({
+    await ack(ephemeral(renderLooking(parsed.query)));
+    await queueAnswer({
       responseUrl: command.response_url,
       userId,
       channelId: /^[CGD][A-Z0-9]{2,}$/.test(channelId) ? channelId : undefined,
       answer: { kind: 'page', query: parsed.query, page: 1 },
     });
-    await ack(ephemeral(queued ? renderLooking(parsed.query) : renderNotice('unavailable')));
   });
 
   /** A click: who, where, the response_url, and the button's value. */
@@ -92,7 +103,7 @@ export function registerTrail(bolt: App, { queue, access, log, runWindow = '7d',
       }
       const base = { responseUrl: click.responseUrl, userId: click.userId, channelId: click.channelId };
       const verdict = await access.check(click);
-      if (!verdict.allowed) {
+      if (verdict.allowed === false) {
         log.warn({ userId: click.userId, channelId: click.channelId, why: verdict.why, detail: verdict.detail, action: kind }, '/trail refused');
         await queueAnswer({ ...base, answer: { kind: 'notice', notice: 'refused' } });
         return;

@@ -53,7 +53,7 @@ interface Words {
   windows: Record<'24h' | '7d' | '30d' | 'since' | 'between', string>;
   filters: Record<'writes' | 'denied' | 'console' | 'region' | 'service' | 'account', string>;
   problems: Record<Problem['code'], string>;
-  refusals: Record<Exclude<AccessVerdict, { allowed: true }>['why'], string>;
+  refusals: Record<Extract<AccessVerdict, { allowed: false }>['why'], string>;
   notices: Record<'damaged' | 'unavailable', string>;
   errors: Record<string, string>;
   looking: string;
@@ -160,7 +160,7 @@ export function renderHelp(): SlackMessage {
   return simple(t.help({ maxDays: MAX_WINDOW_DAYS, liveDays: LIVE_MAX_DAYS }));
 }
 
-export function renderRefusal(why: Exclude<AccessVerdict, { allowed: true }>['why']): SlackMessage {
+export function renderRefusal(why: Extract<AccessVerdict, { allowed: false }>['why']): SlackMessage {
   return simple(c(words.refusals[why])({}));
 }
 
