@@ -14,6 +14,8 @@
  * jobs fail at once with a message naming the missing handler, and nothing else is affected.
  */
 import { createRemediator } from './actions/approvals/execute.ts';
+import { createApprovalFollowUp } from './actions/approvals/follow-up.ts';
+import { approvalLinks, readPlanJob } from './actions/approvals/proposals.ts';
 import { createJiraNotifier, firstAccounts, type JiraNotifyOptions, routesOf } from './actions/jira/notify.ts';
 import { commentEveryMs, type Routing } from './actions/jira/routing.ts';
 import { syncTickets } from './actions/jira/sync.ts';
@@ -47,7 +49,15 @@ export function jiraOptions(config: Config, jira?: JiraPort): JiraNotifyOptions 
     routing: config.routing as Routing | undefined,
     project: config.jira?.project ?? '',
     publicUrl: config.publicUrl,
+    links: linksOf(config),
   };
+}
+
+/** A finding about a person gets "Review deactivation of <who>" and "Dismiss" links (with APPROVAL_SECRET), in its ticket and its Slack alert. */
+function linksOf(config: Config): JiraNotifyOptions['links'] {
+  if (!config.approvalSecret) return undefined;
+  const o = { secret: config.approvalSecret, publicUrl: config.publicUrl, settings: config.approvals };
+  return (db, f) => approvalLinks(db, f.id, o);
 }
 
 /** The Slack side: the client (none without SLACK_BOT_TOKEN: nothing is posted) and the routing it shares with Jira. */
@@ -56,6 +66,7 @@ export function slackOptions(config: Config, slack?: SlackPort): SlackNotifyOpti
     slack: slack ?? (config.slack?.botToken ? createSlackClient({ botToken: config.slack.botToken, apiUrl: config.slack.apiUrl }) : undefined),
     routing: config.routing as Routing | undefined,
     publicUrl: config.publicUrl,
+    links: linksOf(config),
   };
 }
 
@@ -69,6 +80,7 @@ export function wirePipeline(config: Config, sources: Sources, opts: { jira?: Ji
   // IAM for approvals: trailbot's own account directly, others through their role (sharing the sources' credentials).
   let iam = opts.iam;
   const iamOf = (store: Parameters<Sources['aws']>[0]): IamAccess => (iam ??= createIamAccess({ config, aws: sources.aws(store) }));
+  const approvals = createApprovalFollowUp({ jira: tickets.jira, slack: messages.slack, secret: config.approvalSecret, publicUrl: config.publicUrl, settings: config.approvals });
   // Findings go to Slack only with a bot token and a channel somewhere in the routing.
   const slackOn = Boolean(messages.slack) && slackRouted(messages.routing);
   return {
@@ -145,8 +157,12 @@ export function wirePipeline(config: Config, sources: Sources, opts: { jira?: Ji
       publicUrl: config.publicUrl,
     }),
 
-    // remediate: an approved plan carried out in AWS, step by step (src/actions/approvals/execute.ts).
-    remediate: createRemediator({ iam: (ctx) => iamOf(ctx.store) }),
+    // remediate: an approved plan carried out in AWS, step by step (src/actions/approvals/execute.ts);
+    // then the outcome kept, the reactivation proposed, the ticket and the thread told (follow-up.ts).
+    remediate: createRemediator({ iam: (ctx) => iamOf(ctx.store), onExecuted: approvals.onExecuted }),
+
+    // approvals: a proposal's plan read from the live account for its page (a dry run), or a decision told to Jira and Slack.
+    approval: (ctx, p) => (p.task === 'read-plan' ? readPlanJob(ctx.store.db, iamOf(ctx.store), p.approvalId) : approvals.tell(ctx, { approvalId: p.approvalId, task: p.task, state: p.state })),
   };
 }
 

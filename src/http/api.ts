@@ -204,7 +204,7 @@ export function createApi({ store, queue, reportIds }: { store: Store; queue: Jo
       const kind = body?.kind;
       if (typeof kind !== 'string' || !(JOB_KINDS as string[]).includes(kind)) throw new HTTPException(400, { message: `kind must be one of ${JOB_KINDS.join(', ')}` });
       if (kind === 'ingest-file') throw new HTTPException(400, { message: 'ingest-file jobs name a path on the server and cannot be queued over HTTP; POST the file to /api/ingest (`trailbot ingest <path>` does)' });
-      if (kind === 'remediate') throw new HTTPException(400, { message: 'remediate jobs are queued by approvals, not over the API' });
+      if (kind === 'remediate' || kind === 'approval') throw new HTTPException(400, { message: `${kind} jobs are queued by approvals, not over the API` });
       if (body.key !== undefined && typeof body.key !== 'string') throw new HTTPException(400, { message: 'key must be a string' });
       const report = (body.data as { report?: unknown } | undefined)?.report;
       if (kind === 'report' && reportIds !== undefined && typeof report === 'string' && !reportIds.includes(report)) {

@@ -36,6 +36,8 @@ export interface AppDeps {
   onJiraIssueEvent?: (e: WebhookIssueEvent) => Promise<JiraIssueEventOutcome>;
   /** POST /slack/events, Slack's commands and interactivity (createSlackEvents in src/http/slack-events.ts), mounted at /slack on web and all; none: no such route. */
   slackEvents?: Hono | undefined;
+  /** The approval pages (/approvals/<token>, src/http/approvals.ts) and sign-in (/auth/…, src/http/signin.ts), on web and all; none: no such routes. */
+  approvals?: { pages: Hono; auth: Hono } | undefined;
 }
 
 const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
@@ -51,6 +53,9 @@ const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   E_NOT_FOUND: 404,
   E_TOO_LARGE: 413,
   E_CONTENT_TYPE: 415,
+  E_APPROVAL_LINK: 400,
+  E_APPROVAL_REFUSED: 403,
+  E_SIGNIN: 401,
 };
 
 /** Errors thrown as HTTPException(status) get the code of their status. */
@@ -111,6 +116,11 @@ export function createApp(deps: AppDeps): Hono {
     app.route('/jira', jiraWebhook({ secret: deps.jiraWebhookSecret, onIssueEvent: deps.onJiraIssueEvent ?? (async () => 'unknown'), log }));
     // Outside /api too: Slack posts forms with no bearer token; each request carries Slack's v0 signature instead.
     if (deps.slackEvents) app.route('/slack', deps.slackEvents);
+    // Outside /api too: pages people open from tickets and alerts, signed in with the company's provider (HTML, not JSON).
+    if (deps.approvals) {
+      app.route('/approvals', deps.approvals.pages);
+      app.route('/auth', deps.approvals.auth);
+    }
     app.get('/', (c) =>
       c.json({
         name: 'trailbot',

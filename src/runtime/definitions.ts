@@ -211,6 +211,13 @@ export function defaultJobs(pipeline: Pipeline): Registry {
         return run(ctx, p);
       },
     }),
+    approval: defineJob({
+      payload: jobPayloads.approval,
+      async run(ctx, p) {
+        const run = pipeline.approval ?? (() => notWired('approval', 'approvals'));
+        return run(ctx, p);
+      },
+    }),
     report: defineJob({
       payload: jobPayloads.report,
       async run(ctx, p) {

@@ -73,6 +73,17 @@ export const jobPayloads = {
     approvalId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'expected the approval id (letters, digits, _ . -)'),
   }),
   /**
+   * Approvals' own work (src/actions/approvals): `read-plan` reads a proposal's plan from the live
+   * account (a dry run for its page: nothing is changed; the web role holds no AWS credentials, the
+   * workers do); `tell-jira` / `tell-slack` tell the finding's ticket and channel what became of a
+   * decided approval (`state`: the outcome told), once per outcome.
+   */
+  approval: z.strictObject({
+    approvalId: z.string().regex(/^[0-9a-f]{32}$/, 'expected the approval id (32 hex digits)'),
+    task: z.enum(['read-plan', 'tell-jira', 'tell-slack'], { error: 'expected read-plan, tell-jira or tell-slack' }),
+    state: z.enum(['done', 'partial', 'failed', 'dismissed'], { error: 'expected done, partial, failed or dismissed' }).optional(),
+  }),
+  /**
    * Write a periodic report (a digest of findings for a period). `at`: when the run was due (a
    * schedule's fire time, filled in from the job when absent); the period ends then, on the minute.
    */
@@ -129,6 +140,8 @@ export const RETRY: Record<JobKind, RetryPolicy> = {
   notify: { attempts: 8, backoffMs: 5_000 },
   'tickets-sync': { attempts: 2, backoffMs: 10_000 },
   remediate: { attempts: 3, backoffMs: 10_000 },
+  // read-plan: someone is looking at the page (a few quick tries); tell-*: like notify.
+  approval: { attempts: 6, backoffMs: 2_000 },
   report: { attempts: 3, backoffMs: 30_000 },
   probe: { attempts: 1, backoffMs: 1_000 },
   // A person is waiting: a few quick tries, the last of which answers with what went wrong.
@@ -148,6 +161,9 @@ export function priorityOf(kind: string, data: unknown): number {
       return (data as { action?: string } | null)?.action === 'open' ? 0 : 2;
     case 'slack-trail':
       return 0;
+    case 'approval':
+      // A plan read has a person waiting on the page; telling Jira and Slack is an update.
+      return (data as { task?: string } | null)?.task === 'read-plan' ? 0 : 2;
     case 'evaluate-flows':
       return 1;
     case 'tickets-sync':
@@ -204,6 +220,11 @@ export function idempotencyKey<K extends JobKind>(kind: K, p: JobPayload<K>, now
     case 'report': {
       const q = p as JobPayload<'report'>;
       return `${q.report}-${q.at === undefined ? digest(q.since ?? null, q.until ?? null) : digest(q.since ?? null, q.until ?? null, q.at)}`;
+    }
+    case 'approval': {
+      // A plan read at most once per approval per 10 s (views in between share it); each outcome told once.
+      const q = p as JobPayload<'approval'>;
+      return q.task === 'read-plan' ? `${q.approvalId}-read-${Math.floor(now / 10_000)}` : `${q.approvalId}-${q.task}-${q.state ?? 'none'}`;
     }
     case 'slack-trail': {
       // One answer per command or click: Slack gives each its own response_url.

@@ -55,6 +55,8 @@ export interface Pipeline {
   ticketsSync?: (ctx: JobContext, p: JobPayload<'tickets-sync'>) => Promise<Record<string, unknown>>;
   /** IAM: carry out an approved remediation step. */
   remediate?: (ctx: JobContext, p: JobPayload<'remediate'>) => Promise<Record<string, unknown>>;
+  /** Approvals: read a proposal's plan (a dry run), or tell Jira and Slack what became of a decision (src/actions/approvals). */
+  approval?: (ctx: JobContext, p: JobPayload<'approval'>) => Promise<Record<string, unknown>>;
   /** Write a periodic report. */
   report?: (ctx: JobContext, p: JobPayload<'report'>) => Promise<Record<string, unknown>>;
   /** Slack: answer a `/trail` command or button through its response_url (src/actions/slack/trail). */

@@ -7,6 +7,8 @@ import { onJiraIssueEvent } from '../actions/jira/issue-events.ts';
 import { describeError, TrailbotError } from '../errors.ts';
 import { createApp, type Role } from '../http/app.ts';
 import { createSlackEvents, type SlackHooks } from '../http/slack-events.ts';
+import { createApprovalPages } from '../http/approvals.ts';
+import { createSignIn } from '../http/signin.ts';
 import { heldStoreLock, localUrl, openStore, type Store } from '../store/index.ts';
 import { defaultJobs, makeProcessor, type Registry } from './definitions.ts';
 import { RETRY } from './jobs.ts';
@@ -41,6 +43,8 @@ export interface ServiceOptions {
    * `ackTimeoutMs`: answer Slack after this long when no listener acked (default 2500).
    */
   slack?: SlackHooks & { ackTimeoutMs?: number };
+  /** The approval pages' timing (tests shorten the wait for a plan read). */
+  approvalPages?: { planWaitMs?: number; planFreshMs?: number };
 }
 
 export interface Service {
@@ -155,7 +159,14 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         ? undefined
         : createSlackEvents({ signingSecret: config.slack?.signingSecret, botToken: config.slack?.botToken, apiUrl: config.slack?.apiUrl, log, ackTimeoutMs: opts.slack?.ackTimeoutMs });
     if (slack) opts.slack?.register(slack.bolt, { store, queue, log, config });
-    const app = createApp({ store, queue, metrics, log, role, slackEvents: slack?.route, auth: { tokens: config.api.tokens, origins: [config.publicUrl] }, jiraWebhookSecret: config.jiraWebhookSecret,
+    // The approval pages and sign-in (web and all): links are checked with APPROVAL_SECRET, approvers sign in through OIDC.
+    let approvals: { pages: Hono; auth: Hono } | undefined;
+    if (role !== 'worker') {
+      const signIn = createSignIn({ oidc: config.oidc, secret: config.approvalSecret, publicUrl: config.publicUrl, groupsClaim: config.approvals.groupsClaim, db: store.db, log });
+      const pages = createApprovalPages({ db: store.db, queue, log, secret: config.approvalSecret, publicUrl: config.publicUrl, settings: config.approvals, signIn, ...opts.approvalPages });
+      approvals = { pages, auth: signIn.route };
+    }
+    const app = createApp({ store, queue, metrics, log, role, slackEvents: slack?.route, approvals, auth: { tokens: config.api.tokens, origins: [config.publicUrl] }, jiraWebhookSecret: config.jiraWebhookSecret,
       // POST /api/jobs refuses a report job for a report that is not configured, instead of queueing it to fail.
       reportIds: config.reports.map((r) => r.id),
       // Jira's webhook (POST /jira/webhook) keeps a ticket's status and assignee, and its finding's status, in step.

@@ -34,6 +34,7 @@ export interface Approval {
   planRead: unknown;
   planReadAt: string | null;
   planError: string | null;
+  planErrorAt: string | null;
   /** The plan approved (set by the first approval), and the options ticked then. */
   plan: unknown;
   options: { revokeOlderSessions?: boolean };
@@ -45,7 +46,7 @@ export interface Approval {
 }
 
 const ISO = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const COLS = `id, finding_id, kind, reverses, target, principal, state, required, approved_by, plan_read, ${ISO('plan_read_at')} AS plan_read_at, plan_error,
+const COLS = `id, finding_id, kind, reverses, target, principal, state, required, approved_by, plan_read, ${ISO('plan_read_at')} AS plan_read_at, plan_error, ${ISO('plan_error_at')} AS plan_error_at,
   plan, options, decided_by, ${ISO('decided_at')} AS decided_at, ${ISO('finished_at')} AS finished_at, ${ISO('expires_at')} AS expires_at, ${ISO('created_at')} AS created_at`;
 
 interface Row {
@@ -61,6 +62,7 @@ interface Row {
   plan_read: unknown;
   plan_read_at: string | null;
   plan_error: string | null;
+  plan_error_at: string | null;
   plan: unknown;
   options: Approval['options'] | string;
   decided_by: string | null;
@@ -87,6 +89,7 @@ function fromRow(r: Row): Approval {
     planRead: r.plan_read,
     planReadAt: r.plan_read_at,
     planError: r.plan_error,
+    planErrorAt: r.plan_error_at,
     plan: r.plan,
     options: json(r.options) ?? {},
     decidedBy: r.decided_by,
@@ -259,7 +262,7 @@ export async function proposeReactivation(db: Db, of: Approval, p: { required: n
 /** Records a dry-run read of the plan (the page shows the newest), or why it failed. */
 export async function notePlanRead(db: Db, id: string, r: { plan: unknown } | { error: string }): Promise<void> {
   if ('plan' in r) await db.query(`UPDATE approvals SET plan_read = $2, plan_read_at = now(), plan_error = NULL, updated_at = now() WHERE id = $1`, [id, JSON.stringify(r.plan)]);
-  else await db.query(`UPDATE approvals SET plan_error = $2, updated_at = now() WHERE id = $1`, [id, r.error.slice(0, 2000)]);
+  else await db.query(`UPDATE approvals SET plan_error = $2, plan_error_at = now(), updated_at = now() WHERE id = $1`, [id, r.error.slice(0, 2000)]);
 }
 
 /** Why a decision could not be recorded: the links are spent (decided before), or out of time. */

@@ -25,7 +25,8 @@ export interface LinkClaims {
 /** What a link turned out to be: good (with its claims), or why not. */
 export type LinkCheck =
   | { ok: true; claims: Omit<LinkClaims, 'principal'> & { principalDigest: string } }
-  | { ok: false; reason: 'malformed' | 'signature' | 'expired' };
+  | { ok: false; reason: 'malformed' | 'signature' }
+  | { ok: false; reason: 'expired'; claims: Omit<LinkClaims, 'principal'> & { principalDigest: string } };
 
 const b64 = (b: Buffer | string): string => Buffer.from(b).toString('base64url');
 
@@ -80,8 +81,9 @@ export function checkLink(secret: string, token: string, now: number = Date.now(
     return { ok: false, reason: 'malformed' };
   }
   const expiresAt = c.e * 1000;
-  if (now >= expiresAt) return { ok: false, reason: 'expired' };
-  return { ok: true, claims: { approval: c.id, finding: c.f, action: c.a as LinkAction, principalDigest: c.p, expiresAt } };
+  const claims = { approval: c.id, finding: c.f, action: c.a as LinkAction, principalDigest: c.p, expiresAt };
+  if (now >= expiresAt) return { ok: false, reason: 'expired', claims };
+  return { ok: true, claims };
 }
 
 /** Whether the claims' principal digest is this ARN's (constant time). */

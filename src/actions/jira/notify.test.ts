@@ -89,6 +89,8 @@ const withCreate = (create: JiraPort['create']): JiraPort => ({
   comment: (k, b) => port.comment(k, b),
   reopen: (k) => port.reopen(k),
   link: (a, b, t) => port.link(a, b, t),
+  transitionTo: (k, st) => port.transitionTo(k, st),
+  findComment: (k, m) => port.findComment(k, m),
   browseUrl: (k) => port.browseUrl(k),
 });
 const ticketsOf = (findingId: string) => jira.issues().filter((i) => i.labels.includes(findingLabel(findingId)));

@@ -53,6 +53,8 @@ export interface JiraNotifyOptions {
   leaseMs?: number;
   /** Events listed in a description or comment (default 20; the rest are counted). */
   eventsShown?: number;
+  /** More links for the description: a finding about a person gets its approval links (src/actions/approvals/proposals.ts). */
+  links?: ((db: Db, f: Finding) => Promise<{ text: string; url: string }[]>) | undefined;
 }
 
 export interface JiraNotifyContext {
@@ -133,7 +135,7 @@ export function createJiraNotifier(opts: JiraNotifyOptions) {
       labels: [...new Set([...route.labels, findingLabel(f.id)])],
       priority: route.priority,
       summary: ticketSummary(f),
-      description: ticketDescription({ finding: f, events, totalEvents: f.count, publicUrl: opts.publicUrl }),
+      description: ticketDescription({ finding: f, events, totalEvents: f.count, publicUrl: opts.publicUrl, links: opts.links ? await opts.links(db, f) : undefined }),
       generation,
     };
   }

@@ -93,6 +93,8 @@ export interface FindingMessageInput {
   /** The finding is resolved (its ticket closed): the message says so. */
   resolved: boolean;
   publicUrl: string;
+  /** More link buttons (approvals: "Review deactivation of …", "Dismiss"), shown while the finding is open. */
+  links?: { text: string; url: string }[] | undefined;
 }
 
 /** The finding's mrkdwn without its first paragraph (the title and severity line the header and context show). */
@@ -123,6 +125,7 @@ export function findingMessage(i: FindingMessageInput): SlackMessage {
     buttons.push({ type: 'button', action_id: TRAIL_ACTION_ID, text: plain(t.trail({ who: i.actor.label }), LIMITS.buttonText), value: i.actor.who });
   }
   buttons.push({ type: 'button', action_id: 'open-trailbot', text: plain(words.buttons.trailbot, LIMITS.buttonText), url: findingUrl(i.publicUrl, f.id) });
+  if (!i.resolved) for (const [n, l] of (i.links ?? []).entries()) buttons.push({ type: 'button', action_id: `link-${n}`, text: plain(l.text, LIMITS.buttonText), url: l.url });
   blocks.push({ type: 'actions', block_id: 'buttons', elements: buttons });
   const message = { text: clip(t.fallback({ severity, title }), LIMITS.fallback), blocks };
   checkBlocks(message);

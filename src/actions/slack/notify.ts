@@ -61,6 +61,8 @@ export interface SlackNotifyOptions {
   leaseMs?: number;
   /** Events listed in a thread reply (default 5; the rest are counted). */
   eventsShown?: number;
+  /** Link buttons under the message: a finding about a person gets its approval links (src/actions/approvals/proposals.ts). */
+  links?: ((db: Db, f: Finding) => Promise<{ text: string; url: string }[]>) | undefined;
 }
 
 export interface SlackNotifyContext {
@@ -125,7 +127,8 @@ export function createSlackNotifier(opts: SlackNotifyOptions) {
     const t = await currentTicket(db, f.id);
     const ticket = t?.state === 'created' && t.key && t.url ? { key: t.key, url: t.url } : null;
     const resolved = f.status === 'resolved';
-    const message = findingMessage({ finding: f, account: first?.account ?? null, actor: whoOf(first?.actor), ticket, resolved, publicUrl: opts.publicUrl });
+    const links = opts.links ? await opts.links(db, f) : undefined;
+    const message = findingMessage({ finding: f, account: first?.account ?? null, actor: whoOf(first?.actor), ticket, resolved, publicUrl: opts.publicUrl, links });
     return { message, ticket: ticket?.key ?? null, resolved };
   }
 

@@ -253,12 +253,37 @@ export function createJiraClient(cfg: JiraClientConfig, opts: JiraClientOptions 
       return true;
     },
 
+    async transitionTo(key, status) {
+      const now = await port.get(key);
+      if (!now) throw new TrailbotError('E_JIRA_REJECTED', `cannot move ${key} to ${status}: Jira has no such issue`, { hint: 'the issue may have been deleted or moved, or JIRA_EMAIL cannot see it' });
+      const want = status.trim().toLowerCase();
+      if (now.status.toLowerCase() === want) return 'already';
+      const t = await call(`reading the transitions of ${key}`, () => jira.issues.getTransitions({ issueIdOrKey: key }));
+      const pick = (t.transitions ?? []).find((x) => x.id && x.to?.name?.toLowerCase() === want);
+      if (!pick?.id) return 'unavailable';
+      await call(`moving ${key} to ${status}`, () => jira.issues.doTransition({ issueIdOrKey: key, transition: { id: pick.id! } }));
+      return 'moved';
+    },
+
+    async findComment(key, marker) {
+      const r = await call(`reading the comments of ${key}`, () => jira.issueComments.getComments({ issueIdOrKey: key, orderBy: '-created', maxResults: 100 }));
+      const hit = (r.comments ?? []).find((c) => adfText(c.body).includes(marker));
+      return hit?.id ? String(hit.id) : undefined;
+    },
+
     async link(fromKey, toKey, type = 'Relates') {
       // Jira reads `inwardIssue` as the subject: {inwardIssue: A, outwardIssue: B, Blocks} is "A blocks B".
       await call(`linking ${fromKey} to ${toKey}`, () => jira.issueLinks.linkIssues({ type: { name: type }, inwardIssue: { key: fromKey }, outwardIssue: { key: toKey } }));
     },
   };
   return port;
+}
+
+/** Every text of an ADF document (or node), joined: what findComment looks in. */
+function adfText(node: unknown): string {
+  if (!node || typeof node !== 'object') return '';
+  const n = node as { text?: unknown; content?: unknown };
+  return `${typeof n.text === 'string' ? n.text : ''}${Array.isArray(n.content) ? n.content.map(adfText).join(' ') : ''}`;
 }
 
 /** When a 400 is only about `priority` (not on the screen, or unknown), why; otherwise undefined. */

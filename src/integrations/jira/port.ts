@@ -61,6 +61,14 @@ export interface JiraPort {
   comment(key: string, body: AdfDoc): Promise<{ id: string }>;
   /** Moves a done issue back to a not-done status through a transition whose target is not done; false when no such transition exists. */
   reopen(key: string): Promise<boolean>;
+  /**
+   * Moves the issue to the status named `status` (case-insensitive) through a transition whose target
+   * has that name: `moved`; `already` when it has that status; `unavailable` when no transition from
+   * where it is leads there (the workflow decides).
+   */
+  transitionTo(key: string, status: string): Promise<'moved' | 'already' | 'unavailable'>;
+  /** The id of the newest of the issue's last 100 comments whose text contains `marker`, if any (a retry after a lost answer looks before commenting again). */
+  findComment(key: string, marker: string): Promise<string | undefined>;
   /** Links two issues ("Relates" unless given): `from` relates to `to`. */
   link(fromKey: string, toKey: string, type?: string): Promise<void>;
   browseUrl(key: string): string;

@@ -25,6 +25,7 @@ CREATE TABLE approvals (
   plan_read     jsonb,
   plan_read_at  timestamptz,
   plan_error    text,
+  plan_error_at timestamptz,
   -- What was approved: the plan (as read when the first approver approved) and the options ticked.
   plan          jsonb,
   options       jsonb NOT NULL DEFAULT '{}',
