@@ -96,6 +96,9 @@ export const reportSchema = z
 export const accountSchema = z.looseObject({
   id: z.string().regex(/^\d{12}$/, 'expected a 12-digit AWS account id'),
   name: z.string().optional(),
+  /** The role trailbot assumes in this account to carry out approved deactivations (src/integrations/aws/iam.ts). */
+  roleName: z.string().regex(/^[\w+=,.@/-]{1,64}$/, 'expected an IAM role name, e.g. TrailbotResponder').optional(),
+  externalId: z.string().regex(/^[\w+=,.@:/-]{2,1224}$/, 'expected the external id the role requires').optional(),
 });
 
 /**

@@ -276,8 +276,8 @@ export interface ApprovalRole {
  * `roleName`, as the sources reach it. Undefined: no role (only trailbot's own account is reachable).
  */
 export function approvalRoleFor(config: Pick<Config, 'accounts' | 'sources'>, account: string): ApprovalRole | undefined {
-  const entry = config.accounts.find((a) => a.id === account) as { roleName?: unknown; externalId?: unknown } | undefined;
-  if (entry && typeof entry.roleName === 'string') return { roleName: entry.roleName, externalId: typeof entry.externalId === 'string' ? entry.externalId : undefined };
+  const entry = config.accounts.find((a) => a.id === account);
+  if (entry?.roleName) return { roleName: entry.roleName, externalId: entry.externalId };
   for (const s of config.sources as { kind?: string; accounts?: string[]; roleName?: string; externalId?: string; account?: string }[]) {
     if (!s.roleName) continue;
     const reads = s.kind === 'lookup' ? !s.accounts || s.accounts.includes(account) : s.account === account;
