@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { readConfig } from '../config/index.ts';
 import { TrailbotError, describeError } from '../errors.ts';
+import { registerAuditCommands } from './audit.ts';
 import { registerEventCommands } from './events.ts';
 import { registerFlowsCommands } from './flows.ts';
 import { registerRuntimeCommands } from './runtime.ts';
@@ -60,6 +61,7 @@ export function buildProgram(io: Io = defaultIo): { program: Command; exit: () =
   registerSourcesCommands(cli);
   registerRuntimeCommands(cli);
   registerTicketsCommands(cli);
+  registerAuditCommands(cli);
   program.addOption(new Option('--no-color', 'plain output').hideHelp());
   return { program, exit: () => exitCode };
 }

@@ -1,5 +1,6 @@
 import { hostname as osHostname } from 'node:os';
 import type { TicketListing } from '../actions/jira/tickets.ts';
+import type { AuditQuery, AuditRecord } from '../actions/approvals/store.ts';
 import type { SummarizedEvent, TrailEvent } from '../events/model.ts';
 import { type ErrorCode, TrailbotError } from '../errors.ts';
 import type { JobInfo, JobQueue, JobState, ScheduleInfo } from '../runtime/queue.ts';
@@ -25,6 +26,8 @@ export interface Remote {
   addJob(kind: string, data: unknown, key: string | undefined): Promise<{ id: string; duplicate: boolean; backend: string }>;
   /** The Jira tickets of findings (GET /api/tickets). */
   tickets(q: { state?: string | undefined; limit?: number | undefined }): Promise<TicketListing[]>;
+  /** The approvals' audit log, newest first (GET /api/audit). */
+  audit(q: AuditQuery): Promise<AuditRecord[]>;
 }
 
 export type RemoteQueue = Pick<JobQueue, 'backend' | 'name' | 'list' | 'counts' | 'schedules' | 'get' | 'retry'>;
@@ -193,5 +196,6 @@ export function remoteApi(url: string, token?: string): Remote {
     },
     addJob: (kind, data, key) => call('POST', '/jobs', {}, { kind, data, key }),
     tickets: async (q) => (await call<{ tickets: TicketListing[] }>('GET', '/tickets', { state: q.state, limit: q.limit })).tickets,
+    audit: async (q) => (await call<{ entries: AuditRecord[] }>('GET', '/audit', { approval: q.approvalId, finding: q.findingId, action: q.action, before: q.before, limit: q.limit })).entries,
   };
 }

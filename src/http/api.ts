@@ -5,6 +5,7 @@ import { parseRange } from '../time.ts';
 import { withSummary } from '../events/summary.ts';
 import { FINDING_STATUSES, type Finding, type FindingStatus, findingEventIds, findingsPage, getFinding } from '../flows/index.ts';
 import { listTickets, type TicketState, ticketBriefs } from '../actions/jira/tickets.ts';
+import { listAudit } from '../actions/approvals/store.ts';
 import { getReport, listReports } from '../reports/scheduled.ts';
 import { REPORT_FORMATS, type ReportFormat, renderReport } from '../reports/index.ts';
 import { JOB_STATES, type JobQueue, type JobState } from '../runtime/queue.ts';
@@ -123,6 +124,20 @@ export function createApi({ store, queue, reportIds }: { store: Store; queue: Jo
     const state = c.req.query('state') as TicketState | undefined;
     if (state && !['intent', 'created', 'not-sent', 'failed'].includes(state)) throw new HTTPException(400, { message: 'state must be intent, created, not-sent or failed' });
     return c.json({ tickets: await listTickets(store.db, { state, limit: parseLimit(c.req.query('limit') ?? '100', 'limit', 1000) }) });
+  });
+
+  // The approvals' audit log, newest first (`trailbot audit`): every proposal, view, sign-in, decision, refusal and action.
+  // Page back with before=<next>.
+  api.get('/audit', async (c) => {
+    const q = c.req.query();
+    const limit = parseLimit(q.limit ?? '100', 'limit', 1000);
+    let before: number | undefined;
+    if (q.before !== undefined) {
+      if (!/^\d{1,18}$/.test(q.before)) throw new HTTPException(400, { message: 'before must be the next value of an earlier answer (a whole number)' });
+      before = Number(q.before);
+    }
+    const entries = await listAudit(store.db, { approvalId: q.approval, findingId: q.finding, action: q.action, before, limit });
+    return c.json({ entries, next: entries.length === limit ? String(entries.at(-1)!.seq) : null });
   });
 
   api.get('/reports', async (c) => {
