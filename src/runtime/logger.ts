@@ -43,6 +43,8 @@ const MAX_DEPTH = 32;
 /** Slack's response_url and webhook paths (credentials); the host stays readable. */
 const SLACK_HOOKS = /(https:\/\/hooks\.slack\.com\/)[^\s"'<>]+/g;
 const TOKENS = /\b(xox[abposr]-[A-Za-z0-9-]+|ATATT[A-Za-z0-9_=-]{10,})/g;
+/** An approval link's token (PUBLIC_URL/approvals/<claims>.<signature>): whoever holds it may open the page. */
+const APPROVAL_LINK = /(\/approvals\/)[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}/g;
 const AWS_SECRET = /\b(aws_secret_access_key|aws_session_token)(["']?\s*[=:]\s*["']?)[A-Za-z0-9/+=]{16,}/gi;
 const SCHEME_CHAR = /[A-Za-z0-9+.-]/;
 const AUTHORITY_END = /[@/\s]/;
@@ -74,12 +76,13 @@ function maskUrlPasswords(s: string): string {
   return copied === 0 ? s : out + s.slice(copied);
 }
 
-/** Masks URL passwords, Slack/Atlassian-looking tokens, Slack response_url paths and AWS secret keys in free text. Linear in the length. */
+/** Masks URL passwords, Slack/Atlassian-looking tokens, Slack response_url paths, AWS secret keys and approval link tokens in free text. Linear in the length. */
 export function scrub(s: string): string {
   let r = s.includes('://') ? maskUrlPasswords(s) : s;
   if (r.includes('xox') || r.includes('ATATT')) r = r.replace(TOKENS, CENSOR);
   if (r.includes('hooks.slack.com/')) r = r.replace(SLACK_HOOKS, `$1${CENSOR}`);
   if (/aws_se/i.test(r)) r = r.replace(AWS_SECRET, `$1$2${CENSOR}`);
+  if (r.includes('/approvals/')) r = r.replace(APPROVAL_LINK, `$1${CENSOR}`);
   return r;
 }
 
