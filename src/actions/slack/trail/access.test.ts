@@ -1,4 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readConfig } from '../../../config/index.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -101,6 +103,19 @@ describe('slack.trail.allow in trailbot.config.yaml', () => {
     });
     expect(read('slack:\n  trail:\n    allow:\n      channels: [C024BE91L]\n').slackTrail.allow).toEqual({ users: [], usergroups: [], channels: ['C024BE91L'] });
     expect(read('accounts: []\n').slackTrail.allow).toBeUndefined();
+  });
+
+  it('trailbot config check says who may use /trail, and that nobody may without a list (a line, not an error)', async () => {
+    const check = async (yaml: string) => {
+      writeFileSync(join(dir, 'trailbot.config.yaml'), yaml);
+      const { stdout } = await promisify(execFile)(process.execPath, [join(import.meta.dirname, '../../../../bin/trailbot.js'), 'config', 'check'], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', TRAILBOT_DATA_DIR: join(dir, 'data') },
+      });
+      return stdout.split('\n').find((l) => l.includes('/trail in Slack'));
+    };
+    expect(await check('accounts: []\n')).toBe('  /trail in Slack: nobody may use it (no slack.trail.allow in trailbot.config.yaml: list users, usergroups or channels)');
+    expect(await check('slack:\n  trail:\n    allow:\n      users: [U012AB3CD, U012AB3CE]\n      channels: [C024BE91L]\n')).toBe('  /trail in Slack: allowed to 2 users, 0 user groups, 1 channel (slack.trail.allow)');
   });
 
   it('names what is wrong: names instead of ids, unknown keys', () => {
