@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Option } from 'commander';
 import { stringify } from 'yaml';
 import { describeSlackAlerts } from '../actions/slack/routing.ts';
+import { describeApprovals } from '../actions/approvals/rules.ts';
 import { checkExposure, type Config, maskConfig } from '../config/index.ts';
 import { describeError, TrailbotError } from '../errors.ts';
 import type { JobInfo, JobQueue, JobState } from '../runtime/queue.ts';
@@ -160,6 +161,7 @@ export function registerRuntimeCommands(cli: Cli): void {
       cli.io.out(`  Jira: ${c.jira ? 'configured' : 'off'}${c.jiraWebhookSecret ? ' (webhooks checked)' : ''}, Slack: ${slack}, approvals: ${c.approvalSecret ? 'on' : 'off'}, sign-on: ${c.oidc ? 'OIDC' : 'off'}\n`);
       cli.io.out(`  /trail in Slack: ${describeTrailAllow(c.slackTrail.allow)}\n`);
       cli.io.out(`  Slack alerts: ${describeSlackAlerts(c.routing, c.reports, Boolean(c.slack?.botToken))}\n`);
+      cli.io.out(`  approvals: ${describeApprovals(c)}\n`);
       if (opts.connect) {
         await withQueue(cli, async (q, s) => {
           await s.db.query('SELECT 1');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readConfig } from '../../config/index.ts';
 import { TrailbotError } from '../../errors.ts';
-import { approvalSettings, isApprover, isSelf, mayApprove } from './rules.ts';
+import { approvalSettings, describeApprovals, isApprover, isSelf, mayApprove } from './rules.ts';
 import { checkLink, derivedKey, principalDigest, samePrincipal, signLink } from './tokens.ts';
 
 const SECRET = 'approval-secret-0123456789-0123456789-abcdef';
@@ -95,5 +95,14 @@ describe('approvals: in trailbot.config.yaml', () => {
     expect(problems('approvals:\n  approvers: [ana@corp.example]\n  required: 2\n')).toContain('the two-person rule (required: 2) needs at least two approvers');
     expect(problems('approvals:\n  linkTtl: 90d\n')).toContain('approvals.linkTtl: linkTtl "90d" is longer than 30d');
     expect(problems('approvals:\n  aprovers: [ana@corp.example]\n')).toContain('approvals.aprovers: unknown setting under approvals');
+  });
+
+  it('config check says what approvals will do, or what is missing', () => {
+    const oidc = { issuer: 'https://login.corp.example' };
+    const two = approvalSettings({ approvers: ['ana@corp.example', 'bob@corp.example'], groups: [], groupsClaim: 'groups', required: 2, linkTtl: '72h', jiraStatus: 'In Progress' });
+    expect(describeApprovals({ approvalSecret: undefined, oidc, approvals: two })).toContain('set APPROVAL_SECRET');
+    expect(describeApprovals({ approvalSecret: SECRET, oidc: undefined, approvals: two })).toContain('approving is refused until sign-in is set: OIDC_ISSUER');
+    expect(describeApprovals({ approvalSecret: SECRET, oidc, approvals: approvalSettings(undefined) })).toContain('nobody may approve yet');
+    expect(describeApprovals({ approvalSecret: SECRET, oidc, approvals: two })).toBe('links work 72 h, sign-in at https://login.corp.example; 2 approvers may approve, two of them each time (two-person rule); tickets then move to In Progress');
   });
 });

@@ -130,3 +130,15 @@ export function mayApprove(who: Approver, target: TargetNames, already: readonly
   }
   return undefined;
 }
+
+/** What approvals will do with these settings, for `trailbot config check`: off, or what is missing, or who may approve. */
+export function describeApprovals(c: { approvalSecret: string | undefined; oidc: { issuer: string } | undefined; approvals: ApprovalSettings }): string {
+  if (!c.approvalSecret) return 'off (no links in tickets or alerts: set APPROVAL_SECRET on the web role and the workers)';
+  const hours = Math.round(c.approvals.linkTtlMs / 3600_000);
+  const links = `links work ${hours >= 1 ? `${hours} h` : `${Math.round(c.approvals.linkTtlMs / 60_000)} min`}`;
+  if (!c.oidc) return `${links}; approving is refused until sign-in is set: OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET`;
+  const { approvers, groups, required, jiraStatus } = c.approvals;
+  if (approvers.length === 0 && groups.length === 0) return `${links}, sign-in at ${c.oidc.issuer}; nobody may approve yet: list approvals.approvers (or approvals.groups) in trailbot.config.yaml`;
+  const who = [approvers.length ? `${approvers.length} approver${approvers.length === 1 ? '' : 's'}` : '', groups.length ? `members of ${groups.join(', ')} (claim ${c.approvals.groupsClaim})` : ''].filter(Boolean).join(' and ');
+  return `${links}, sign-in at ${c.oidc.issuer}; ${who} may approve${required === 2 ? ', two of them each time (two-person rule)' : ''}${jiraStatus ? `; tickets then move to ${jiraStatus}` : ''}`;
+}
