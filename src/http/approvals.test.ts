@@ -316,6 +316,8 @@ describe('GET /approvals/<token>', () => {
     expect((await post(ana, noCsrf)).status).toBe(403);
     // The right form, sent by a page of another site.
     expect((await post(ana, good, 'https://evil.example')).status).toBe(403);
+    // Not a form of the page at all.
+    expect((await post(ana, { ...good, pad: 'x'.repeat(20_000) })).status).toBe(413);
 
     // Someone who may not approve.
     const eve = new Browser();

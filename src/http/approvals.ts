@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { getExecution, queueRemediation } from '../actions/approvals/execute.ts';
 import type { Plan, Target } from '../actions/approvals/plan.ts';
@@ -202,7 +203,10 @@ export function createApprovalPages(o: ApprovalPagesOptions): Hono {
     return page(c, ch, session);
   });
 
-  app.post('/:token', async (c) => {
+  // A decision is a few short fields: anything bigger is not one of these forms.
+  const small = bodyLimit({ maxSize: 16 * 1024, onError: (c) => sendNotice(c, 413, frame(c, 'Refused', signIn.session(c), c.req.path), { headline: 'This is not a form of the approval page; nothing was done.', code: 'E_TOO_LARGE' }) });
+
+  app.post('/:token', small, async (c) => {
     const session = signIn.session(c);
     const who = clientOf(c);
     const ch = await check(c, c.req.param('token'));

@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import * as oidc from 'openid-client';
 import { derivedKey } from '../actions/approvals/tokens.ts';
@@ -274,7 +275,7 @@ export function createSignIn(o: SignInOptions): SignIn {
     return c.redirect(flow.next, 303);
   });
 
-  route.post('/logout', async (c) => {
+  route.post('/logout', bodyLimit({ maxSize: 16 * 1024, onError: (c) => sendNotice(c, 413, frame(c, 'Refused'), { headline: 'This is not the sign-out form; nothing was done.', code: 'E_TOO_LARGE' }) }), async (c) => {
     if (!sameSitePost(c, o.publicUrl)) return sendNotice(c, 403, frame(c, 'Refused'), { headline: 'A page of another site tried to sign you out; nothing was done.', code: 'E_FORBIDDEN' });
     const s = session(c);
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
