@@ -218,6 +218,37 @@ describe('POST /slack/events', () => {
     expect(got).toEqual([expect.objectContaining({ type: 'button', action_id: 'trail_more', value: '{"cursor":"abc"}' }), RESPONSE_URL, 'U1']);
   });
 
+  it('signed payloads of odd shapes (null actions, no user, no type, actions not a list) are answered 200 and never throw past the route', async () => {
+    const ev = createSlackEvents({ signingSecret: SECRET, log, ackTimeoutMs: 200 });
+    ev.bolt.action('trail_more', async ({ ack }) => {
+      await ack();
+    });
+    const failures: unknown[] = [];
+    const onRejection = (e: unknown) => failures.push(e);
+    process.on('unhandledRejection', onRejection);
+    process.on('uncaughtException', onRejection);
+    try {
+      const shapes: Record<string, unknown>[] = [
+        { actions: [null] },
+        { actions: [null, 7, 'x', { action_id: { a: 1 } }] },
+        { actions: 'trail_more' },
+        { user: null, actions: [{ type: 'button', action_id: 'trail_more' }] },
+        { type: undefined, actions: [null] },
+      ];
+      for (const over of shapes) {
+        const body = clickBody(over);
+        const r = await post(ev, body, signed(body));
+        expect(r.status).toBe(200);
+      }
+      // Past the ack deadline too (the timer's log line describes the request).
+      await new Promise((r) => setTimeout(r, 400));
+    } finally {
+      process.off('unhandledRejection', onRejection);
+      process.off('uncaughtException', onRejection);
+    }
+    expect(failures).toEqual([]);
+  });
+
   it('a payload that is not JSON is 400 E_INPUT_NOT_JSON (after the signature)', async () => {
     const ev = createSlackEvents({ signingSecret: SECRET, log });
     const body = 'payload=%7Bnot-json';

@@ -267,13 +267,21 @@ export function createSlackEvents({
   return { bolt, route };
 }
 
-/** Which request it was, for the log: the command or the action ids; never a response_url or a token. */
+/**
+ * Which request it was, for the log: the command or the action ids; never a response_url or a token.
+ * Never throws, whatever the (signed) JSON holds: it runs after the ack and in the ack timer, where
+ * a throw would be an unhandled rejection (the process ends) and the person would get no answer.
+ */
 function describe(body: Record<string, unknown>): string {
-  if (typeof body.command === 'string') return `command ${body.command}`;
+  const word = (v: unknown): string => (typeof v === 'string' ? v.slice(0, 100) : '?');
+  if (typeof body.command === 'string') return `command ${word(body.command)}`;
   if (body.type === 'block_actions' && Array.isArray(body.actions)) {
-    return `block_actions ${(body.actions as { action_id?: unknown }[]).map((a) => String(a.action_id)).join(',')}`;
+    return `block_actions ${body.actions
+      .slice(0, 5)
+      .map((a: unknown) => word(typeof a === 'object' && a !== null ? (a as { action_id?: unknown }).action_id : undefined))
+      .join(',')}`;
   }
-  return typeof body.type === 'string' ? body.type : 'unknown request';
+  return typeof body.type === 'string' ? word(body.type) : 'unknown request';
 }
 
 /** Slack's retry headers (Events API only), as Bolt's ReceiverEvent carries them. */
