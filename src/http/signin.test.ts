@@ -172,6 +172,20 @@ describe('sign-in with the OpenID provider', () => {
     for (const bad of ['https://evil.example/', '//evil.example/x', '/\\evil.example', 'javascript:alert(1)', 'evil', '', undefined, '/\u0000x']) expect(localPath(bad), String(bad)).toBe('/auth/me');
   });
 
+  it('comes back only to a local path after the URL is normalised too: /..//host, /.//host and their encoded forms', async () => {
+    // new URL('/..//evil.example', base).pathname is '//evil.example': a Location a browser reads as another host.
+    for (const bad of ['/..//evil.example/x', '/.//evil.example', '/a/..//evil.example', '/%2e%2e//evil.example', '/%2E//evil.example', '/a/%2e%2e//evil.example?x=1']) {
+      const p = localPath(bad);
+      expect(p, bad).toMatch(/^\/(?![/\\])/);
+      expect(new URL(p, 'https://trailbot.example').origin, bad).toBe('https://trailbot.example');
+    }
+    // Through a route that redirects to it: sign-out's next.
+    mount(providers[0]);
+    const out = await new Browser().fetch(`${base}/auth/logout`, { form: { next: '/..//evil.example/x' }, headers: { origin: base } });
+    expect(out.status).toBe(303);
+    expect(new URL(out.headers.get('location')!, base).origin).toBe(base);
+  });
+
   it('ignores a session cookie it did not sign, and signs out', async () => {
     mount(providers[0]);
     const b = new Browser();

@@ -77,13 +77,15 @@ export function unseal<T>(key: Buffer, sealed: string | undefined): T | undefine
   }
 }
 
-/** A local path to come back to: `/…` only (not `//host`, not `/\host`, no scheme); anything else is `/auth/me`. */
+/** A local path to come back to: `/…` only (not `//host`, not `/\host`, no scheme, also once `..` and `.` are resolved); anything else is `/auth/me`. */
 export function localPath(next: string | undefined): string {
   if (!next || next.length > 2048 || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\') || /[\u0000-\u001f\\]/.test(next)) return '/auth/me';
   try {
     const u = new URL(next, 'http://trailbot.invalid');
     if (u.origin !== 'http://trailbot.invalid') return '/auth/me';
-    return `${u.pathname}${u.search}`;
+    // Checked again once normalised: `/..//evil.example` (or `/%2e%2e//…`) becomes `//evil.example`, another host to a browser.
+    const path = `${u.pathname}${u.search}`;
+    return path.startsWith('//') || path.startsWith('/\\') ? '/auth/me' : path;
   } catch {
     return '/auth/me';
   }
