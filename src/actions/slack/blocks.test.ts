@@ -113,3 +113,37 @@ describe('thread reply', () => {
     expect(one).not.toContain('more, in trailbot');
   });
 });
+
+describe('CloudTrail fields cannot ping or plant links', () => {
+  it('a user name, an account and a user agent holding <!channel> and <https://…|…> stay text in every mrkdwn text and in the notification text', () => {
+    const evil = '<!channel> <https://evil.example|click> <@U0BOSS>';
+    const raw = keyCall(1, evil);
+    Object.assign(raw as Record<string, unknown>, { recipientAccountId: evil, userAgent: evil });
+    const e = normalize(raw);
+    const [f] = detect([{ event: e }], defaultFlowsConfig());
+    const first = findingMessage(input({ finding: f!, account: e.account, actor: whoOf(e.actor) }));
+    const reply = replyMessage({ finding: f!, n: 1, events: [e] });
+    // Slack parses the notification text and mrkdwn (never plain_text) for mentions and links.
+    const parsed = (m: { text: string; blocks?: unknown[] | undefined }): string[] => {
+      const out = [m.text];
+      const walk = (v: unknown): void => {
+        if (Array.isArray(v)) v.forEach(walk);
+        else if (v && typeof v === 'object') {
+          const o = v as Record<string, unknown>;
+          if (o.type === 'mrkdwn' && typeof o.text === 'string') out.push(o.text);
+          Object.values(o).forEach(walk);
+        }
+      };
+      walk(m.blocks);
+      return out;
+    };
+    const texts = [...parsed(first), ...parsed(reply)];
+    expect(texts.join('\n')).toContain('&lt;!channel&gt;');
+    for (const t of texts) {
+      expect(t).not.toContain('<!channel>');
+      expect(t).not.toContain('<https://evil');
+      expect(t).not.toContain('<@U0BOSS>');
+    }
+    expect(blocksOf(first)[1]!.elements![0]!.text).toContain('account &lt;!channel&gt;');
+  });
+});

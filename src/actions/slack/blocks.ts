@@ -113,7 +113,7 @@ export function findingMessage(i: FindingMessageInput): SlackMessage {
     {
       type: 'context',
       block_id: 'facts',
-      elements: [mrkdwn(t.context({ severity: severity.charAt(0).toUpperCase() + severity.slice(1), flow: f.flow, account: i.account, count: f.count, one: f.count === 1, firstSeen: f.firstSeen.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC') }).trim())],
+      elements: [mrkdwn(t.context({ severity: severity.charAt(0).toUpperCase() + severity.slice(1), flow: slackEscape(f.flow), account: i.account === null ? null : slackEscape(i.account), count: f.count, one: f.count === 1, firstSeen: f.firstSeen.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC') }).trim())],
     },
   ];
   const body = bodyOf(f.slack);
@@ -127,7 +127,8 @@ export function findingMessage(i: FindingMessageInput): SlackMessage {
   buttons.push({ type: 'button', action_id: 'open-trailbot', text: plain(words.buttons.trailbot, LIMITS.buttonText), url: findingUrl(i.publicUrl, f.id) });
   if (!i.resolved) for (const [n, l] of (i.links ?? []).entries()) buttons.push({ type: 'button', action_id: `link-${n}`, text: plain(l.text, LIMITS.buttonText), url: l.url });
   blocks.push({ type: 'actions', block_id: 'buttons', elements: buttons });
-  const message = { text: clip(t.fallback({ severity, title }), LIMITS.fallback), blocks };
+  // The notification text is parsed like mrkdwn: the title (CloudTrail's words) is escaped there too.
+  const message = { text: clip(t.fallback({ severity, title: slackEscape(title) }), LIMITS.fallback), blocks };
   checkBlocks(message);
   return message;
 }
@@ -151,7 +152,7 @@ export function replyMessage(i: ReplyInput): SlackMessage {
     .replace(/\n{2,}/g, '\n')
     .trim();
   const message = {
-    text: clip(t.replyFallback({ n: i.n, one: i.n === 1, title: i.finding.title }), LIMITS.fallback),
+    text: clip(t.replyFallback({ n: i.n, one: i.n === 1, title: slackEscape(i.finding.title) }), LIMITS.fallback),
     blocks: [{ type: 'section', block_id: 'more', text: mrkdwn(fitSection(text)) }],
   };
   checkBlocks(message);
