@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { trailQuerySchema } from '../../../runtime/jobs.ts';
-import type { TrailRequest } from './grammar.ts';
+import { MAX_WINDOW_DAYS, SPAN_MS, type TrailRequest } from './grammar.ts';
 import type { PagePosition } from './query.ts';
 
 /**
@@ -9,7 +9,9 @@ import type { PagePosition } from './query.ts';
  * Slack's 2,000 characters: `t1.<base64url JSON>.<check>`. The check (12 hex characters of
  * SHA-256 over the rest) catches a value that was cut, edited or made up by hand; it is not a
  * secret, and need not be: a forged value can only ask what its clicker may ask with `/trail`
- * (access is checked on every click), and is then checked like a typed command (the job schema).
+ * (access is checked on every click), and is then checked like a typed command (the job schema),
+ * its window included: the times it carries must be the ones its words give (`since 2024-08-01`
+ * starts on that day, `7d` spans 7 days, `between A and B` is those whole days), at most 366 days.
  */
 
 export const CURSOR_MAX = 2000;
@@ -109,6 +111,7 @@ function decode(value: unknown): Cursor | undefined {
   const x = c.data;
   const window = parseWindow(x.k);
   if (!window || !Number.isFinite(x.s) || !Number.isFinite(x.u) || x.s > x.u) return undefined;
+  if (!windowHolds(window, x.s, x.u)) return undefined;
   const time = new Date(x.t * 1000);
   if (Number.isNaN(time.getTime())) return undefined;
   const query = trailQuerySchema.safeParse({
@@ -128,4 +131,14 @@ function decode(value: unknown): Cursor | undefined {
   const eventId = x.e;
   if (eventId === '' || eventId.length > 256) return undefined;
   return { query: query.data, page: x.p, offset: x.o, after: { time: time.toISOString().replace(/\.000Z$/, 'Z'), eventId } };
+}
+
+const DAY = 86_400_000;
+
+/** Whether since/until (ms) are what the window's words give (grammar.ts), within MAX_WINDOW_DAYS. */
+function windowHolds(w: TrailRequest['window'], since: number, until: number): boolean {
+  if (Math.ceil((until - since) / DAY) > MAX_WINDOW_DAYS) return false;
+  if (w.kind === 'last') return until - since === SPAN_MS[w.span];
+  if (since !== Date.parse(`${w.from}T00:00:00Z`)) return false;
+  return w.kind === 'since' || until === Date.parse(`${w.to}T00:00:00Z`) + DAY - 1;
 }

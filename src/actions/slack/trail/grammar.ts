@@ -17,7 +17,7 @@ import { parseTime } from '../../../time.ts';
 
 export const SPANS = ['24h', '7d', '30d'] as const;
 export type Span = (typeof SPANS)[number];
-const SPAN_MS: Record<Span, number> = { '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 };
+export const SPAN_MS: Record<Span, number> = { '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 };
 const DAY = 86_400_000;
 
 export type TrailWindow = { kind: 'last'; span: Span } | { kind: 'since'; from: string } | { kind: 'between'; from: string; to: string };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { record } from '../../../../test/helpers/fixtures.ts';
 import type { RawRecord, TrailEvent } from '../../../events/model.ts';
@@ -209,6 +210,31 @@ describe('the More cursor', () => {
       return `${prefix}.${b}.${check}`;
     };
     for (const bad of [undefined, 42, '', 'more', v.slice(0, -1), `${v}0`, v.replace(/.$/, (c) => (c === '0' ? '1' : '0')), forged({ w: 'someone-else' }), `t2.${body}.${check}`, 'x'.repeat(2001)]) {
+      expect(decodeCursor(bad)).toBeUndefined();
+    }
+  });
+  it('refuses a value made by hand with a correct check whose window is not one /trail gives: longer than 366 days, or other than its own words say', () => {
+    // The check is no secret: anyone can recompute it. The window must still be one the grammar would give.
+    const made = (c: typeof cursor, o: Record<string, unknown>) => {
+      const json = JSON.parse(Buffer.from(encodeCursor(c).split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+      const b = Buffer.from(JSON.stringify({ ...json, ...o })).toString('base64url');
+      return `t1.${b}.${createHash('sha256').update(`t1.${b}`).digest('hex').slice(0, 12)}`;
+    };
+    const day = 86_400_000;
+    const last = { ...cursor, query: q('alana@corp 7d') };
+    const since = { ...cursor, query: q('alana@corp since 2024-07-01') };
+    // Made by hand, but a window the grammar gives: taken (the clicker could type it).
+    expect(decodeCursor(made(cursor, { w: 'someone-else' }))?.query.who).toBe('someone-else');
+    expect(decodeCursor(made(last, {}))).toEqual(last);
+    expect(decodeCursor(made(since, {}))).toEqual(since);
+    for (const bad of [
+      made(cursor, { s: 0 }), // "between 2024-07-01 and 2024-07-03" reading from 1970
+      made(cursor, { u: Date.parse('2030-01-01T00:00:00Z') }),
+      made(last, { s: Date.parse(last.query.since) - 400 * day }), // "the last 7 days" over 407 days
+      made(last, { k: '30d' }),
+      made(since, { s: Date.parse('2020-01-01T00:00:00Z'), k: 's:2020-01-01' }), // since 2020: over 366 days
+      made(since, { s: Date.parse('2024-06-01T00:00:00Z') }), // the window says since 2024-07-01
+    ]) {
       expect(decodeCursor(bad)).toBeUndefined();
     }
   });
