@@ -159,7 +159,9 @@ describe('/trail short messages', () => {
   });
 
   it('acknowledges, explains usage and help, refuses politely, and fails with a code', () => {
-    expect(renderLooking(q('alana@corp between 2024-07-01 and 2024-07-03 console live')).text).toBe('Looking up *alana@corp* in from 2024-07-01 to 2024-07-03 (console calls only), asking CloudTrail live too…');
+    expect(renderLooking(q('alana@corp between 2024-07-01 and 2024-07-03 console live')).text).toBe('Looking up *alana@corp* between 2024-07-01 and 2024-07-03 (console calls only), asking CloudTrail live too…');
+    expect(renderLooking(q('alana@corp since 2024-07-01')).text).toBe('Looking up *alana@corp* since 2024-07-01…');
+    expect(renderEmpty({ query: q('alana since 2024-07-01 writes'), principals: 1, liveAsked: false }).text).toMatch(/^No activity found for \*alana\* since 2024-07-01 \(changes only\) \(searched/);
     const usage = renderUsage({ code: 'unknown-word', word: 'write', near: 'writes' });
     expect(usage.text).toMatch(/^I don't know “write”\. Did you mean `writes`\?\n\n\*Usage:\* `\/trail <who> \[24h\|7d\|30d/);
     expect(renderUsage({ code: 'bad-date', word: '<2024-02-30>' }).text).toContain('“&lt;2024-02-30&gt;” is not a date');

@@ -114,7 +114,7 @@ function linkUrl(u: string): string {
   return u.replace(/&/g, '&amp;').replace(/\|/g, '%7C').replace(/</g, '%3C').replace(/>/g, '%3E').replace(/\s/g, '%20');
 }
 
-/** `the last 24 hours`, `since 2024-08-01`, `from 2024-08-01 to 2024-08-03`. */
+/** `in the last 24 hours`, `since 2024-08-01`, `between 2024-08-01 and 2024-08-03`: each with its preposition. */
 export function windowWords(q: Pick<TrailRequest, 'window'>): string {
   const w = q.window;
   return w.kind === 'last' ? t.windows[w.span]({}) : w.kind === 'since' ? t.windows.since({ from: w.from }) : t.windows.between({ from: w.from, to: w.to });
