@@ -122,7 +122,8 @@ export interface ParseOptions {
 export function parseTrail(text: string, { now = Date.now() }: ParseOptions = {}): Parsed {
   const all = words(text);
   if (all.length === 0) return { kind: 'usage', problem: { code: 'empty' } };
-  if (all.length === 1 && all[0]!.toLowerCase() === 'help') return { kind: 'help' };
+  // `help` first is a request for help whatever follows (`/trail help me`): nobody is called "help".
+  if (all[0]!.toLowerCase() === 'help') return { kind: 'help' };
   const who = unwrap(all[0]!);
   const lowerWho = who.toLowerCase();
   if (who === '' || KEYWORDS.includes(lowerWho) || /^(region|service|account):/.test(lowerWho)) return { kind: 'usage', problem: { code: 'who-first', word: all[0]! } };
