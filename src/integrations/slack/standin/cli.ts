@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { startSlackStandin } from './index.ts';
 import type { SlackStandin, SlackStandinOptions } from './index.ts';
-import { DEFAULT_SIGNING_SECRET, DEFAULT_TOKEN, MANIFEST_SCOPES } from './service.ts';
+import { DEFAULT_SIGNING_SECRET, DEFAULT_TOKEN, MANIFEST_SCOPES, type ResponseUrl, type ShownMessage } from './service.ts';
 
 const HELP = `Usage: node src/integrations/slack/standin/cli.ts [options]
 
@@ -24,8 +24,10 @@ receivers, and prints the environment that points trailbot at it.
 While it runs (no auth on these):
   POST   /__standin/command {"target":"http://127.0.0.1:3000/slack/events","text":"alana@corp 7d","user_id":"U0ANALYST"}
                                           send a signed /trail as Slack would; answers trailbot's ack and the response_url id
-  POST   /__standin/click {"target":"…/slack/events","on":"<response_url id>","action_id":"…"}
+  POST   /__standin/click {"target":"…/slack/events","on":"<response_url id>","action_id":"trail-more"}
                                           click a button on the newest message shown through that response_url
+  POST   /__standin/click {"target":"…/slack/events","channel":"security","ts":"<ts>","action_id":"trail-run","user_id":"U0SAM"}
+                                          click a button on a channel message (a finding's "Trail of …"), as user_id
   GET    /__standin/response-urls         what trailbot posted to each response_url
   GET    /__standin/channels              channels with their messages and threads
   GET    /__standin/requests              every Web API call
@@ -86,11 +88,22 @@ function addSendRoutes(s: SlackStandin): void {
     return c.json({ status: r.status, ms: Math.round(r.ms), answer: r.json ?? r.text, responseUrl: r.responseUrl.id });
   });
   s.app.post('/__standin/click', async (c) => {
-    const b = (await c.req.json().catch(() => ({}))) as { target?: string; on?: string; action_id?: string; value?: string };
-    const on = s.responseUrls().find((r) => r.id === b.on);
-    if (!b.target || !b.action_id || !on) return c.json({ error: 'send {"target": "<trailbot>/slack/events", "on": "<response_url id>", "action_id": "…"}' }, 400);
+    const b = (await c.req.json().catch(() => ({}))) as { target?: string; on?: string; channel?: string; ts?: string; action_id?: string; value?: string; user_id?: string };
+    const usage = 'send {"target": "<trailbot>/slack/events", "on": "<response_url id>", "action_id": "…"} (a button trailbot answered with), or {"target": …, "channel": "security", "ts": "<message ts>", "action_id": "trail-run"} (a button on a channel message); "user_id" clicks as someone else';
+    if (!b.target || !b.action_id || (!b.on && !(b.channel && b.ts))) return c.json({ error: usage }, 400);
+    let where: { on: ResponseUrl } | { message: ShownMessage; channel_id: string };
+    if (b.on) {
+      const on = s.responseUrls().find((r) => r.id === b.on);
+      if (!on) return c.json({ error: `no response_url ${b.on} (GET /__standin/response-urls lists them)` }, 400);
+      where = { on };
+    } else {
+      const ch = s.channels.get(b.channel!);
+      const m = ch && [...ch.messages, ...ch.messages.flatMap((x) => ch.thread(x.ts))].find((x) => x.ts === b.ts);
+      if (!ch || !m) return c.json({ error: `no message ${b.ts} in #${ch?.name ?? b.channel!.replace(/^#/, '')} (GET /__standin/channels lists them)` }, 400);
+      where = { message: { text: m.text, ...(m.blocks ? { blocks: m.blocks } : {}), responseType: 'in_channel', replaced: 0 }, channel_id: ch.id };
+    }
     try {
-      const r = await s.clickButton(b.target, { action_id: b.action_id, on, ...(b.value ? { value: b.value } : {}) });
+      const r = await s.clickButton(b.target, { action_id: b.action_id, ...where, ...(b.value ? { value: b.value } : {}), ...(b.user_id ? { user_id: b.user_id } : {}) });
       return c.json({ status: r.status, ms: Math.round(r.ms), answer: r.json ?? r.text, responseUrl: r.responseUrl.id });
     } catch (e) {
       return c.json({ error: e instanceof Error ? e.message : String(e) }, 400);

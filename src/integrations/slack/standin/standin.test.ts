@@ -5,7 +5,7 @@ import { ErrorCode, WebClient, type WebAPIPlatformError, type WebAPIRateLimitedE
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { verifySlackSignature } from '../signature.ts';
 import { BLOCK_LIMITS, blocksProblem, type SlackStandin, startSlackStandin } from './index.ts';
-import { parseCliArgs } from './cli.ts';
+import { parseCliArgs, runCli } from './cli.ts';
 
 let slack: SlackStandin;
 let web: WebClient;
@@ -305,6 +305,28 @@ describe('the Slack side of the conversation', () => {
     await fetch(click.responseUrl.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replace_original: true, text: 'page 2', blocks: [section('page 2')] }) });
     expect(r.responseUrl.messages.map((m) => m.text)).toEqual(['page 2']);
     await expect(slack.clickButton(target, { on: r.responseUrl, action_id: 'trail_more' })).rejects.toThrow(/no button with action_id trail_more/);
+  });
+
+  it('by hand (the CLI): POST /__standin/click clicks a button on a channel message (a finding\'s "Trail of …") by channel and ts, as any user', async () => {
+    const cli = (await runCli(['--port', '0'], () => {}))!;
+    try {
+      const trail = { type: 'actions', block_id: 'buttons', elements: [{ type: 'button', text: { type: 'plain_text', text: 'Trail of alana' }, action_id: 'trail-run', value: 'alana@corp' }] };
+      const posted = (await (
+        await fetch(`${cli.url}/api/chat.postMessage`, { method: 'POST', headers: { authorization: `Bearer ${cli.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ channel: '#security', text: 'finding', blocks: [section('finding'), trail] }) })
+      ).json()) as { ts: string };
+      answer = () => new Response(null, { status: 200 });
+      const click = (b: Record<string, unknown>) => fetch(`${cli.url}/__standin/click`, { method: 'POST', body: JSON.stringify({ target, action_id: 'trail-run', ...b }) });
+      const r = await click({ channel: 'security', ts: posted.ts, user_id: 'U0SAM' });
+      expect(r.status).toBe(200);
+      expect(await r.json()).toMatchObject({ status: 200, responseUrl: expect.any(String) });
+      const payload = JSON.parse(new URLSearchParams(got.at(-1)!.body).get('payload')!) as { user: { id: string }; channel: { id: string }; actions: { value: string }[] };
+      expect(payload).toMatchObject({ user: { id: 'U0SAM' }, channel: { id: 'C0SECURITY' }, actions: [{ value: 'alana@corp' }] });
+      const missing = await click({ channel: 'security', ts: '1.000001' });
+      expect(missing.status).toBe(400);
+      expect(((await missing.json()) as { error: string }).error).toMatch(/no message 1\.000001 in #security/);
+    } finally {
+      await cli.close();
+    }
   });
 });
 
