@@ -433,6 +433,35 @@ describe('approving', () => {
     await waitFor('the reactivation comment', async () => jira.issue(key)!.comments.some((c) => adfText(c.body).includes('approved the reactivation of ivan')));
   });
 
+  it('a partial failure is shown as it is: what was done, what was NOT and why; the plan card no longer says nothing was changed; both approvers named', async () => {
+    aws.iam.createUser(BASE, 'paula', { keys: 1, loginProfile: true });
+    aws.iam.faults.deny('iam:DeleteLoginProfile');
+    try {
+      await enqueue(svc.queue, 'ingest-batch', {
+        source: 'approvals-test',
+        records: calls({ type: 'IAMUser', principalId: 'AIDAPAULA000000000000', arn: `arn:aws:iam::${BASE}:user/paula`, accountId: BASE, accessKeyId: 'AKIAPAULA00000000000', userName: 'paula' }),
+      });
+      const f = await findingOf('paula');
+      const { review } = await ticketLinks(f);
+      for (const who of ['ana', 'bob']) {
+        const b = new Browser();
+        await b.signIn(base, who);
+        const form = forms(await (await b.fetch(review)).text()).find((x) => x.button.includes('Approve'))!;
+        expect((await b.fetch(review, { form: form.fields, headers: { origin: base } })).status).toBe(303);
+      }
+      await waitFor('the deactivation to end', async () => ((await approvalOf(f)).state === 'partial' ? true : undefined), 20_000);
+      const html = (await (await new Browser().fetch(review)).text()).replace(/&#x27;/g, "'");
+      expect(html).toContain('Partly done: approved by ana@corp.example and bob@corp.example');
+      expect(html).toMatch(/Delete the console password \(login profile\) of IAM user paula: NOT done: E_IAM_DENIED/);
+      expect(html).toMatch(/Set access key \S+ of IAM user paula to Inactive: done/);
+      // The approved plan's card says when it was read, not that nothing has been changed: things were.
+      expect(html).not.toContain('nothing has been changed');
+      expect(aws.iam.user(BASE, 'paula')!.loginProfile).not.toBeNull();
+    } finally {
+      aws.iam.faults.clear();
+    }
+  });
+
   it('a role session: the page says who else uses the role and offers to revoke older sessions; Dismiss changes nothing and is told', async () => {
     const f = await findingOf('%rita%');
     const { key, dismiss, review } = await ticketLinks(f);

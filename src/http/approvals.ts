@@ -149,6 +149,8 @@ export function createApprovalPages(o: ApprovalPagesOptions): Hono {
         ? {
             heading: a.plan ? (a.state === 'proposed' ? 'The plan, as approved so far' : 'The plan approved') : a.kind === 'reactivate' ? 'What would be undone' : 'What would change',
             readAt: fmt(shown.readAt),
+            // Only a plan not carried out yet is a dry run of which nothing has been changed.
+            dryRun: a.state === 'proposed',
             steps: shown.steps,
             noSteps: shown.steps.length === 0,
             notes: shown.notes,
@@ -270,7 +272,9 @@ export function createApprovalPages(o: ApprovalPagesOptions): Hono {
 
 /** The approval's state in a line or two (the banner of its page). */
 function statusOf(a: Approval, run: string | undefined): { kind: string; headline: string; lines: string[] } | undefined {
-  const by = a.decidedBy ? ` by ${a.decidedBy}` : '';
+  // Every approver (the two-person rule's two), else who decided (a dismissal).
+  const names = a.approvedBy.length > 0 && a.state !== 'dismissed' ? a.approvedBy.map((m) => m.email).join(' and ') : a.decidedBy;
+  const by = names ? ` by ${names}` : '';
   const at = a.decidedAt ? ` on ${fmt(a.decidedAt)} UTC` : '';
   switch (a.state) {
     case 'proposed':

@@ -98,7 +98,7 @@ describe('proposePlan: the exact steps, read from the live account, changing not
       description: `Set access key ${k1} of IAM user mallory to Inactive`,
       reverse: { type: 'update-access-key', userName: 'mallory', accessKeyId: k1, status: 'Active' },
     });
-    expect(plan.steps[0]!.current).toMatch(/^Active now \(created \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)$/);
+    expect(plan.steps[0]!.current).toMatch(/^Active \(created \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)$/);
     expect(plan.steps[2]).toMatchObject({ action: { type: 'delete-login-profile', userName: 'mallory' }, reverse: null });
     expect(plan.steps[2]!.note).toContain('cannot be undone');
     expect(plan.steps[3]).toMatchObject({ action: { type: 'attach-user-policy', policyArn: DENY_ALL_ARN }, current: 'not attached', reverse: { type: 'detach-user-policy', policyArn: DENY_ALL_ARN } });
