@@ -72,7 +72,7 @@ export function slackOptions(config: Config, slack?: SlackPort): SlackNotifyOpti
 
 /** The stages the queued jobs call. `jira` and `slack` replace the clients made from the settings (tests). */
 export function wirePipeline(config: Config, sources: Sources, opts: { jira?: JiraPort; slack?: SlackPort; settleMs?: number; iam?: IamAccess } = {}): Pipeline {
-  const flows = parseFlowsConfig(config.flows);
+  const flows = parseFlowsConfig(config.flows, config.accounts.map((a) => a.id));
   const tickets = { ...jiraOptions(config, opts.jira), settleMs: opts.settleMs };
   const notifyJira = createJiraNotifier(tickets);
   const messages = slackOptions(config, opts.slack);

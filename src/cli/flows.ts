@@ -12,8 +12,8 @@ import { parseSinceUntil } from './time.ts';
 
 /** The `flows:` section of the configuration, validated (E_CONFIG_INVALID names the wrong keys). */
 function flowsConfig(cli: Cli): FlowsConfig {
-  const c = cli.config() as { flows?: unknown };
-  return parseFlowsConfig(c.flows);
+  const c = cli.config();
+  return parseFlowsConfig(c.flows, c.accounts.map((a) => a.id));
 }
 
 function pad(s: string, n: number): string {

@@ -1,7 +1,9 @@
 import type { RawRecord, TrailEvent } from '../events/model.ts';
 import { type FlowsConfig, overrideOf } from './config.ts';
-import { type AllowListName, type AnyFlow, type DimensionSink, durationMs, type FlowEnv, type FlowKind, type Params, type Severity } from './define.ts';
-import { actorNames, anyMatch, globToRegExp } from './match.ts';
+import { BlockList, isIP } from 'node:net';
+import { type AllowListName, type AnyFlow, type DimensionSink, type DistinctValues, durationMs, type FlowEnv, type FlowKind, type Params, type Severity } from './define.ts';
+import { fieldsOf, NO_FIELDS } from './fields.ts';
+import { actorNames, anyMatch, cloudFormationMade, globToRegExp } from './match.ts';
 import { FLOWS } from './registry.ts';
 
 /** A flow with its configuration applied: what the engine runs. */
@@ -16,11 +18,15 @@ export interface CompiledFlow {
   kind: FlowKind;
   match: (e: TrailEvent, params: Params, env: FlowEnv) => boolean;
   /** Single and threshold flows. */
-  key: ((e: TrailEvent, params: Params) => string) | null;
+  key: ((e: TrailEvent, params: Params, env: FlowEnv) => string) | null;
+  /** Threshold flows counting distinct values (`ThresholdFlow.distinctBy`), else null. */
+  distinctBy: ((e: TrailEvent, params: Params, env: FlowEnv) => DistinctValues) | null;
   /** First-seen flows. */
   dimensions: ((e: TrailEvent, params: Params, dim: DimensionSink) => void) | null;
   enabled: boolean;
   severity: Severity;
+  /** `def.severityOf`, unless configuration set the flow's severity (see `severityFor`). */
+  severityOf: ((e: TrailEvent, params: Params, env: FlowEnv) => Severity | null) | null;
   params: Params;
   dedupMs: number;
   allow: ReadonlySet<AllowListName>;
@@ -52,8 +58,9 @@ interface AllowMatchers {
   breakGlass: RegExp[];
   automation: RegExp[];
   iac: RegExp[];
+  /** `flows.allow.iacUserAgents`: calls CloudFormation made (see `cloudFormationMade`) count as IaC. */
   iacUserAgents: boolean;
-  /** `allowMaskOf`'s answers by actor key, for events made through an infrastructure-as-code tool and for the others. */
+  /** `allowMaskOf`'s answers by actor key, for calls CloudFormation made and for the others. */
   iacMasks: Map<string, number>;
   masks: Map<string, number>;
 }
@@ -70,31 +77,38 @@ function maskOf(lists: ReadonlySet<AllowListName>): number {
 /**
  * Which allow-lists the event's actor is on, as bits of `ALLOW_BIT` (a flow is allow-listed for the
  * event when this and its `allowMask` share a bit). Cached per principal: the same few hundred act all day.
+ *
+ * Only what the account controls is trusted (`actorNames`: role and user names and ARNs, SSO
+ * permission sets; never a role session's name, which whoever assumes the role picks). A user
+ * agent naming Terraform or the CDK never exempts on its own either (the caller writes it): with
+ * `iacUserAgents`, what counts is a call CloudFormation itself made (`invokedBy` or
+ * `sourceIPAddress` `cloudformation.amazonaws.com`, written by AWS), and otherwise only an identity
+ * under `iacIdentities` is IaC, whatever its user agent.
  */
 export function allowMaskOf(lists: AllowMatchers, e: TrailEvent): number {
+  const cfn = lists.iacUserAgents && cloudFormationMade(e);
   if (lists.breakGlass.length === 0 && lists.automation.length === 0 && lists.iac.length === 0) {
-    return lists.iacUserAgents && e.via === 'iac' ? ALLOW_BIT.iac : 0;
+    return cfn ? ALLOW_BIT.iac : 0;
   }
   const key = e.actorKey;
-  if (key === null) return computeMask(lists, e);
-  const cache = e.via === 'iac' ? lists.iacMasks : lists.masks;
+  if (key === null) return computeMask(lists, e, cfn);
+  const cache = cfn ? lists.iacMasks : lists.masks;
   let m = cache.get(key);
   if (m === undefined) {
-    m = computeMask(lists, e);
+    m = computeMask(lists, e, cfn);
     if (cache.size > 100_000) cache.clear();
     cache.set(key, m);
   }
   return m;
 }
 
-function computeMask(lists: AllowMatchers, e: TrailEvent): number {
-  const iacAgent = lists.iacUserAgents && e.via === 'iac';
+function computeMask(lists: AllowMatchers, e: TrailEvent, cfn: boolean): number {
   const names = actorNames(e.actor);
-  if (names.length === 0 && !iacAgent) return 0;
+  if (names.length === 0 && !cfn) return 0;
   let m = 0;
   if (anyMatch(lists.breakGlass, names)) m |= ALLOW_BIT.breakGlass;
   if (anyMatch(lists.automation, names)) m |= ALLOW_BIT.automation;
-  if (anyMatch(lists.iac, names) || iacAgent) m |= ALLOW_BIT.iac;
+  if (cfn || anyMatch(lists.iac, names)) m |= ALLOW_BIT.iac;
   return m;
 }
 
@@ -130,6 +144,32 @@ function productionMatcher(cfg: FlowsConfig['production']): (e: TrailEvent) => s
   };
 }
 
+/** The record's part as `Fields` (empty when the record is not at hand). */
+function partOf(raws: ReadonlyMap<string, RawRecord>, e: TrailEvent, part: 'requestParameters' | 'responseElements' | 'additionalEventData') {
+  const raw = raws.get(e.eventId);
+  return raw === undefined ? NO_FIELDS : fieldsOf(raw[part]);
+}
+
+/** `flows.expected.egressCidrs` as a test of one address (null when none are set). Ranges are checked by the config schema. */
+function egressMatcher(cidrs: readonly string[]): ((ip: string) => boolean) | null {
+  if (cidrs.length === 0) return null;
+  const list = new BlockList();
+  for (const c of cidrs) {
+    const [addr, bits] = c.split('/') as [string, string | undefined];
+    const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+    list.addSubnet(addr, bits === undefined ? (family === 'ipv6' ? 128 : 32) : Number(bits), family);
+  }
+  return (ip) => {
+    const v = isIP(ip);
+    return v !== 0 && list.check(ip, v === 6 ? 'ipv6' : 'ipv4');
+  };
+}
+
+/** A finding's severity: what its first event calls for (`FlowDef.severityOf`), else the flow's. */
+export function severityFor(f: CompiledFlow, first: TrailEvent, env: FlowEnv): Severity {
+  return (f.severityOf !== null ? f.severityOf(first, f.params, env) : null) ?? f.severity;
+}
+
 /** Applies configuration to the registry. Pure; cache the result per configuration. */
 export function compileFlows(config: FlowsConfig, registry: readonly AnyFlow[] = FLOWS): CompiledFlows {
   const flows: CompiledFlow[] = registry.map((def) => {
@@ -140,10 +180,12 @@ export function compileFlows(config: FlowsConfig, registry: readonly AnyFlow[] =
       id: def.id,
       kind: def.kind,
       match: def.match,
-      key: def.kind === 'first-seen' ? null : def.key,
+      key: def.kind === 'first-seen' ? null : (def.key as CompiledFlow['key']),
+      distinctBy: def.kind === 'threshold' && def.distinctBy ? (def.distinctBy as CompiledFlow['distinctBy']) : null,
       dimensions: def.kind === 'first-seen' ? def.dimensions : null,
       enabled: o.enabled ?? true,
       severity: (o.severity as Severity | undefined) ?? def.severity,
+      severityOf: o.severity === undefined && def.severityOf ? (def.severityOf as CompiledFlow['severityOf']) : null,
       params,
       dedupMs: durationMs(o.dedupPeriod ?? def.dedupPeriod),
       allow: new Set((o.allow as AllowListName[] | undefined) ?? def.allow),
@@ -186,12 +228,12 @@ export function compileFlows(config: FlowsConfig, registry: readonly AnyFlow[] =
   const production = productionMatcher(config.production);
   const globalRegions = new Set(config.expected.regions);
   const perAccount = new Map(Object.entries(config.expected.accounts).map(([k, v]) => [k, new Set(v)]));
+  const ours = new Set<string>([...config.trustedAccounts, ...config.ownAccounts]);
+  const egress = egressMatcher(config.expected.egressCidrs);
   const env = (raws: ReadonlyMap<string, RawRecord>): FlowEnv => ({
-    request(e) {
-      const raw = raws.get(e.eventId);
-      const p = raw?.requestParameters;
-      return p !== null && typeof p === 'object' && !Array.isArray(p) ? (p as Record<string, unknown>) : null;
-    },
+    request: (e) => partOf(raws, e, 'requestParameters'),
+    response: (e) => partOf(raws, e, 'responseElements'),
+    additional: (e) => partOf(raws, e, 'additionalEventData'),
     touchesProduction: (e) => production(e).length > 0,
     productionResources: production,
     regionExpected(account, region) {
@@ -199,6 +241,9 @@ export function compileFlows(config: FlowsConfig, registry: readonly AnyFlow[] =
       if (globalRegions.has(region)) return true;
       return account !== null && (perAccount.get(account)?.has(region) ?? false);
     },
+    knownAccount: (e, id) => id === e.account || ours.has(id),
+    egressConfigured: egress !== null,
+    insideEgress: (ip) => egress !== null && ip !== null && egress(ip),
   });
   return { flows, enabled, byId: new Map(flows.map((f) => [f.id, f])), byAction, anyAction, requestActions, lists, env };
 }

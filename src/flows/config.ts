@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { TrailbotError } from '../errors.ts';
 import { DURATION_FORMS } from '../time.ts';
@@ -15,9 +16,11 @@ import { FLOWS } from './registry.ts';
  *     breakGlassRoles: [BreakGlass*]            # role names or ARN patterns, * matches anything
  *     automationRoles: ["arn:aws:iam::*:role/ci-*"]
  *     iacIdentities: [terraform-apply]
+ *   trustedAccounts: ["210987654321"]            # accounts besides `accounts:` that data may be shared with
  *   expected:
  *     regions: [eu-west-1, us-east-1]
  *     accounts: { "123456789012": [eu-central-1] }  # more regions expected in one account
+ *     egressCidrs: [203.0.113.0/24]                # where instance credentials are used from (NAT, proxies)
  *   production:
  *     arnPatterns: ["arn:aws:rds:*:*:db:prod-*"]
  *     resources:                                  # e.g. from `aws resourcegroupstaggingapi get-resources`
@@ -33,6 +36,18 @@ const duration = z.string().refine(isDuration, { message: `expected a duration: 
 const pattern = z.string().min(1, 'an empty pattern matches nothing');
 const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+[a-z]?$|^[a-z0-9-]+$/, 'expected a region name such as eu-west-1');
 const accountId = z.string().regex(/^\d{12}$/, 'expected a 12-digit account id');
+
+/** An IPv4 or IPv6 range (`203.0.113.0/24`, `2001:db8::/32`) or one address. */
+export function isCidr(v: string): boolean {
+  const [addr, bits, ...rest] = v.split('/');
+  if (rest.length > 0 || addr === undefined) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 6 ? 128 : 32);
+}
+const cidr = z.string().refine(isCidr, { message: 'expected an IP range such as 203.0.113.0/24 or 2001:db8::/32' });
 
 const DEFAULT_PRODUCTION_TAGS: Record<string, string[]> = {
   env: ['production', 'prod'],
@@ -75,14 +90,22 @@ export const flowsConfigSchema = z
         breakGlassRoles: z.array(pattern).default([]),
         automationRoles: z.array(pattern).default([]),
         iacIdentities: z.array(pattern).default([]),
-        /** Treat calls whose user agent names Terraform, CloudFormation, the CDK, ... as infrastructure as code. */
+        /**
+         * Calls CloudFormation made for a stack (invokedBy / sourceIPAddress cloudformation.amazonaws.com)
+         * count as infrastructure as code. A user agent naming Terraform, the CDK ... never does on its
+         * own: the caller writes it.
+         */
         iacUserAgents: z.boolean().default(true),
       })
       .prefault({}),
+    /** Accounts that are ours besides those under `accounts:` (sharing with them is not "with an unknown account"). */
+    trustedAccounts: z.array(accountId).default([]),
     expected: z
       .strictObject({
         regions: z.array(region).default([]),
         accounts: z.record(accountId, z.array(region)).default({}),
+        /** The ranges our instances and functions reach AWS from (NAT gateways, proxies); none: egress flows stay off. */
+        egressCidrs: z.array(cidr).default([]),
       })
       .prefault({}),
     production: z
@@ -98,7 +121,11 @@ export const flowsConfigSchema = z
   })
   .prefault({});
 
-export type FlowsConfig = z.output<typeof flowsConfigSchema>;
+/**
+ * The parsed section, plus `ownAccounts`: the ids under the file's top-level `accounts:`, which
+ * `parseFlowsConfig` is given (not a key of `flows:`).
+ */
+export type FlowsConfig = z.output<typeof flowsConfigSchema> & { ownAccounts: readonly string[] };
 /** What `trailbot.config.yaml` may hold under `flows:` (flow ids are checked at run time against the registry). */
 export type FlowsConfigInput = z.input<typeof flowsConfigSchema> & { [flowId: string]: unknown };
 export type FlowOverride = NonNullable<ReturnType<typeof overrideSchema>['_zod']['output']>;
@@ -139,9 +166,9 @@ function editDistance(a: string, b: string): number {
 /** The keys allowed at a path of the schema, for "did you mean" hints. */
 function knownKeys(path: readonly PropertyKey[]): string[] {
   const p = path.map(String);
-  if (p.length === 0) return ['allow', 'expected', 'production', ...FLOWS.map((f) => f.id)];
+  if (p.length === 0) return ['allow', 'trustedAccounts', 'expected', 'production', ...FLOWS.map((f) => f.id)];
   if (p[0] === 'allow' && p.length === 1) return ['breakGlassRoles', 'automationRoles', 'iacIdentities', 'iacUserAgents'];
-  if (p[0] === 'expected' && p.length === 1) return ['regions', 'accounts'];
+  if (p[0] === 'expected' && p.length === 1) return ['regions', 'accounts', 'egressCidrs'];
   if (p[0] === 'production' && p.length === 1) return ['arnPatterns', 'resources', 'tags'];
   const flow = FLOWS.find((x) => x.id === p[0]);
   if (flow && p.length === 1) return ['enabled', 'severity', 'dedupPeriod', 'allow', 'params'];
@@ -168,10 +195,14 @@ export function describeFlowsConfigIssues(error: z.ZodError, prefix = 'flows'): 
   return lines;
 }
 
-/** Validates the `flows:` section (undefined = all defaults). Throws E_CONFIG_INVALID naming the keys. */
-export function parseFlowsConfig(raw: unknown): FlowsConfig {
+/**
+ * Validates the `flows:` section (undefined = all defaults). Throws E_CONFIG_INVALID naming the keys.
+ * `ownAccounts`: the account ids under the file's `accounts:` (with `flows.trustedAccounts`, the
+ * accounts that are not "unknown").
+ */
+export function parseFlowsConfig(raw: unknown, ownAccounts: readonly string[] = []): FlowsConfig {
   const r = flowsConfigSchema.safeParse(raw ?? {});
-  if (r.success) return r.data;
+  if (r.success) return { ...r.data, ownAccounts };
   const lines = describeFlowsConfigIssues(r.error);
   throw new TrailbotError('E_CONFIG_INVALID', `invalid flows settings:\n  ${lines.join('\n  ')}`, {
     hint: 'fix these keys under `flows:` in trailbot.config.yaml (`trailbot flows list` shows the flow ids)',

@@ -1,5 +1,8 @@
 import type { TrailEvent } from '../events/model.ts';
 import { durationMs as parseDurationMs } from '../time.ts';
+import type { Fields } from './fields.ts';
+
+export type { Fields } from './fields.ts';
 
 /**
  * A flow is trailbot's judgment about one kind of event: a value made of small pure functions
@@ -28,16 +31,34 @@ export const ALLOW_LISTS: readonly AllowListName[] = ['breakGlass', 'automation'
 export type ParamValue = number | string | boolean | string[];
 export type Params = Record<string, ParamValue>;
 
-/** What a flow may ask about the deployment, resolved from configuration. Pure lookups, no I/O. */
+/**
+ * What a flow may ask about the deployment and the record, resolved from configuration. Pure
+ * lookups, no I/O. The record's parts are read only through `request`, `response` and
+ * `additional` (typed reads, see src/flows/fields.ts), and only by flows that declare
+ * `needsRequest` (and list their `actions`): for the others every read answers empty.
+ */
 export interface FlowEnv {
-  /** The record's `requestParameters` (null when the record is not at hand). Only for flows that declare `needsRequest`. */
-  request(e: TrailEvent): Record<string, unknown> | null;
+  /** The record's `requestParameters`: `env.request(e).str('bucketName')`. */
+  request(e: TrailEvent): Fields;
+  /** The record's `responseElements` (what the call returned): `env.response(e).bool('publiclyAccessible')`. */
+  response(e: TrailEvent): Fields;
+  /** The record's `additionalEventData` (S3 data events' bytes, sign-in details ...). */
+  additional(e: TrailEvent): Fields;
   /** Whether a resource the event touched is marked production (by ARN pattern or the tagged-resource list). */
   touchesProduction(e: TrailEvent): boolean;
   /** The production resources the event touched, by id. */
   productionResources(e: TrailEvent): string[];
   /** Whether the region is listed as expected for the account. */
   regionExpected(account: string | null, region: string | null): boolean;
+  /**
+   * Whether an AWS account id is one of ours: the event's own account, one under `accounts:` or one
+   * in `flows.trustedAccounts`. What "an unknown account" means for sharing and trust flows.
+   */
+  knownAccount(e: TrailEvent, accountId: string): boolean;
+  /** Whether `flows.expected.egressCidrs` lists any range (flows about egress stay off until it does). */
+  readonly egressConfigured: boolean;
+  /** Whether an IP address lies within `flows.expected.egressCidrs` (false when none are set or `ip` is not an address). */
+  insideEgress(ip: string | null): boolean;
 }
 
 /** One baseline dimension of a first-seen flow: `value` is new when `subject` has not used it before. */
@@ -71,7 +92,11 @@ interface FlowBase<P extends Params> {
    * at the flow only for those events. Leave out for flows that look at every event.
    */
   actions?: string[];
-  /** The flow reads `env.request(e)` (the engine then makes sure the record is at hand). */
+  /**
+   * The flow reads the record (`env.request(e)`, `env.response(e)`, `env.additional(e)`) in `match`,
+   * `key`, `distinctBy` or `context`: the engine then keeps the record at hand for its `actions`
+   * (which it must list).
+   */
   needsRequest?: boolean;
   /**
    * Flows that report the same event better: when one of them (enabled) matched the event, this
@@ -82,17 +107,57 @@ interface FlowBase<P extends Params> {
   match(e: TrailEvent, params: P, env: FlowEnv): boolean;
   /** Data the flow's templates read, beyond the who/what/where every finding has. */
   context?(e: TrailEvent, params: P, env: FlowEnv): Record<string, unknown>;
+  /**
+   * The finding's severity when the event that opens it calls for another than `severity` (e.g.
+   * high when a federated session may do everything, or for AssumeRoot); null keeps `severity`.
+   * A severity set in configuration wins over both.
+   */
+  severityOf?(e: TrailEvent, params: P, env: FlowEnv): Severity | null;
 }
+
+/**
+ * How repeats are grouped: events with the same key join one finding (single flows) or are counted
+ * together (threshold flows). May read the record through `env` (with `needsRequest`), e.g. to
+ * group by bucket: `(e, _p, env) => `${e.account}|${env.request(e).str('bucketName')}``.
+ */
+export type KeyFn<P extends Params> = (e: TrailEvent, params: P, env: FlowEnv) => string;
 
 export interface SingleFlow<P extends Params = Params> extends FlowBase<P> {
   kind: 'single';
-  /** How repeats are grouped: events with the same key join one finding within the dedup period. */
-  key(e: TrailEvent, params: P): string;
+  key: KeyFn<P>;
 }
 
+/**
+ * What `distinctBy` returns for an event: one value, several (a call that reads five secrets at
+ * once), or null (the event names none: it still joins an open finding, but counts for nothing).
+ */
+export type DistinctValues = string | readonly string[] | null;
+
+/** At most this many values of one event count (a call naming more is still far over any threshold). */
+export const MAX_DISTINCT_PER_EVENT = 100;
+
+/**
+ * More than `params.moreThan` matching events with the same key within `params.window` (both
+ * params are required). With `distinctBy`, what is counted is the number of distinct values among
+ * those events instead (Panther's and Elastic's "new terms"/cardinality thresholds): secrets read,
+ * instances reached, actions tried.
+ *
+ * ```ts
+ * defineFlow({
+ *   id: 'secrets-bulk-read', kind: 'threshold', params: { moreThan: 9, window: '10m' },
+ *   actions: ['GetSecretValue'], needsRequest: true,
+ *   match: (e) => serviceOf(e) === 'secretsmanager',
+ *   key: byActor,
+ *   distinctBy: (e, _p, env) => env.request(e).str('secretId'),
+ *   ...
+ * });
+ * ```
+ */
 export interface ThresholdFlow<P extends Params = Params> extends FlowBase<P> {
   kind: 'threshold';
-  key(e: TrailEvent, params: P): string;
+  key: KeyFn<P>;
+  /** Count distinct values (e.g. secret ids, instance ids, event names) rather than events. */
+  distinctBy?(e: TrailEvent, params: P, env: FlowEnv): DistinctValues;
 }
 
 /** Receives a first-seen flow's dimensions one by one (`FirstSeenFlow.dimensions`). */

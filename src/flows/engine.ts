@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RawRecord, TrailEvent } from '../events/model.ts';
 import { allowMaskOf, type CompiledFlow, type CompiledFlows } from './compile.ts';
-import type { Dimension, DimensionSink, FirstSeenFlow, FlowEnv } from './define.ts';
+import { type Dimension, type DimensionSink, type DistinctValues, type FirstSeenFlow, type FlowEnv, MAX_DISTINCT_PER_EVENT } from './define.ts';
 
 /**
  * The evaluation both ways in share: match a batch of events against the enabled flows (pure), then
@@ -40,11 +40,19 @@ export interface Hit {
   t: number;
   findingId: string | null;
   event?: TrailEvent;
+  /** Threshold flows with `distinctBy`: the event's values (null: none). */
+  values?: readonly string[] | null;
 }
 
 export interface HitGroup {
   list: Hit[];
   ids: Set<string>;
+  /**
+   * Flows with `distinctBy`: each value's latest hit time, kept while hits arrive in time order (the
+   * distinct count is then the values seen within the window, without a pass over the hits). Built
+   * on first use; dropped (a full pass instead) for a hit that arrives out of order.
+   */
+  latest?: Map<string, number>;
 }
 
 /**
@@ -96,7 +104,7 @@ function isDone(s: Snapshot, flow: string, eventId: string): boolean {
 export interface Changes {
   newFindings: FindingHead[];
   joins: { findingId: string; flow: string; eventId: string; t: number; event: TrailEvent | undefined }[];
-  hits: { flow: string; group: string; eventId: string; t: number }[];
+  hits: { flow: string; group: string; eventId: string; t: number; values: readonly string[] | null }[];
   subjects: { scope: string; subject: string; firstSeen: number }[];
   values: { scope: string; subject: string; value: string; firstSeen: number; firstEventId: string }[];
   /** Ids of findings that were opened or joined. */
@@ -122,6 +130,8 @@ export interface Match {
   /** First-seen flows: the event's dimensions, flat (scope, subject, value, scope, subject, value, ...). */
   dims: string[];
   exempt: boolean;
+  /** Threshold flows with `distinctBy`: the values the event counts for (null: none, or not such a flow). */
+  values: readonly string[] | null;
 }
 
 const SEP = '\u0000';
@@ -347,9 +357,10 @@ function matchPass(
       const yields = f.yieldsTo;
       if (yields !== null && yieldsHere(yields, matched, exempt, kept, i)) continue;
       if (f.kind === 'first-seen') {
-        out.push({ flow: f, event: e, t, group: '', dims: dimsOf[i]!, exempt: exempt[i]! });
+        out.push({ flow: f, event: e, t, group: '', dims: dimsOf[i]!, exempt: exempt[i]!, values: null });
       } else if (!exempt[i]) {
-        out.push({ flow: f, event: e, t, group: f.key!(e, f.params), dims: NO_DIMS, exempt: false });
+        const values = f.distinctBy !== null ? valuesOf(f.distinctBy(e, f.params, env)) : null;
+        out.push({ flow: f, event: e, t, group: f.key!(e, f.params, env), dims: NO_DIMS, exempt: false, values });
       }
     }
   }
@@ -378,6 +389,18 @@ function sortByTime(ms: Match[]): Match[] {
   const out = new Array<Match>(n);
   for (let j = 0; j < n; j++) out[j] = ms[keys[j]! % n]!;
   return out;
+}
+
+/** `distinctBy`'s answer as a list: at most MAX_DISTINCT_PER_EVENT non-empty strings, or null. */
+function valuesOf(v: DistinctValues): readonly string[] | null {
+  if (v === null) return null;
+  if (typeof v === 'string') return v === '' ? null : [v];
+  const out: string[] = [];
+  for (const x of v) {
+    if (typeof x === 'string' && x !== '' && !out.includes(x)) out.push(x);
+    if (out.length >= MAX_DISTINCT_PER_EVENT) break;
+  }
+  return out.length > 0 ? out : null;
 }
 
 /** Another flow the event matched (and is not allow-listed for) is one `i` yields to. */
@@ -490,6 +513,43 @@ function insertHit(g: HitGroup, h: Hit): void {
   g.ids.add(h.eventId);
 }
 
+/**
+ * Whether the hits of (from, hits[hi-1].t] name more than `moreThan` distinct values, once `hit`
+ * (just inserted) is counted. In time order, from each value's latest time (`g.latest`, kept up to
+ * date here); otherwise one pass over the window's hits.
+ */
+function overDistinct(g: HitGroup, hit: Hit, inOrder: boolean, lo: number, hi: number, from: number, moreThan: number): boolean {
+  if (inOrder && g.latest !== undefined) {
+    if (hit.values) for (const v of hit.values) g.latest.set(v, hit.t);
+    let n = 0;
+    for (const [v, t] of g.latest) {
+      if (t <= from) g.latest.delete(v); // out of the window for this and every later hit in order
+      else if (++n > moreThan) return true;
+    }
+    return false;
+  }
+  // Out of order, or the first look at the group: count the window, and keep each value's latest time.
+  const latest = new Map<string, number>();
+  for (const h of g.list) {
+    if (!h.values) continue;
+    for (const v of h.values) {
+      const cur = latest.get(v);
+      if (cur === undefined || h.t > cur) latest.set(v, h.t);
+    }
+  }
+  g.latest = latest;
+  const seen = new Set<string>();
+  for (let i = lo; i < hi; i++) {
+    const vs = g.list[i]!.values;
+    if (!vs) continue;
+    for (const v of vs) {
+      seen.add(v);
+      if (seen.size > moreThan) return true;
+    }
+  }
+  return false;
+}
+
 /** Index of the first hit with time > t (hits sorted by time). */
 function upperBound(list: readonly Hit[], t: number): number {
   let lo = 0;
@@ -529,9 +589,10 @@ export function fold(matches: readonly Match[], s: Snapshot, env: FlowEnv, opts:
       let hits = groups.get(m.group);
       if (hits === undefined) groups.set(m.group, (hits = { list: [], ids: new Set() }));
       if (hits.ids.has(e.eventId)) continue;
-      const hit: Hit = { eventId: e.eventId, t, findingId: null, event: e };
+      const hit: Hit = { eventId: e.eventId, t, findingId: null, event: e, values: m.values };
+      const inOrder = hits.list.length === 0 || hits.list[hits.list.length - 1]!.t <= t;
       insertHit(hits, hit);
-      ch.hits.push({ flow: f.id, group: m.group, eventId: e.eventId, t });
+      ch.hits.push({ flow: f.id, group: m.group, eventId: e.eventId, t, values: m.values });
       const open = openFinding(s, f.id, m.group, t, f.dedupMs);
       if (open) {
         join(s, ch, open, f.id, e.eventId, t, e);
@@ -540,7 +601,9 @@ export function fold(matches: readonly Match[], s: Snapshot, env: FlowEnv, opts:
       }
       const lo = upperBound(hits.list, t - f.windowMs);
       const hi = upperBound(hits.list, t);
-      if (hi - lo <= f.moreThan) continue;
+      if (f.distinctBy !== null) {
+        if (!overDistinct(hits, hit, inOrder, lo, hi, t - f.windowMs, f.moreThan)) continue;
+      } else if (hi - lo <= f.moreThan) continue;
       const first = hits.list.slice(lo, hi).find((h) => h.findingId === null);
       if (!first) continue;
       const anchor = first.t;

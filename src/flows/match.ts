@@ -1,4 +1,5 @@
 import type { Actor, TrailEvent } from '../events/model.ts';
+import type { Fields } from './fields.ts';
 
 /** Small shared predicates the catalog is written with. Pure. */
 
@@ -60,12 +61,54 @@ export function roleArnOf(a: Actor): string | null {
   return acct ? `arn:aws:iam::${acct}:role/${a.roleName}` : null;
 }
 
-/** Every name an allow-list pattern may be written against: ARNs, role and user names, e-mail. */
+/** An Identity Center role (`AWSReservedSSO_<permission set>_<16 hex>`) → the permission set's name. */
+export function permissionSetOf(roleName: string | null): string | null {
+  if (roleName === null) return null;
+  const m = /^AWSReservedSSO_(.+)_[0-9a-f]{16}$/.exec(roleName);
+  return m ? m[1]! : null;
+}
+
+/**
+ * Every name an allow-list pattern may be written against: only what the account controls. Role
+ * names and ARNs, user names and ARNs, the root ARN, the SSO permission set. Never a role session's
+ * name (`AssumeRole --role-session-name BreakGlass-x` picks it), nor what is derived from it (the
+ * session's `assumed-role/<role>/<session>` ARN, an e-mail read from it), nor a federated user's
+ * chosen name.
+ */
 export function actorNames(a: Actor): string[] {
   const out: string[] = [];
-  for (const v of [a.arn, roleArnOf(a), a.roleName, a.userName, a.email, a.name, a.sessionName]) if (v) out.push(v);
+  switch (a.type) {
+    case 'IAMUser':
+    case 'Root':
+      if (a.arn) out.push(a.arn);
+      if (a.userName) out.push(a.userName);
+      break;
+    case 'AssumedRole': {
+      const arn = roleArnOf(a);
+      if (arn) out.push(arn);
+      if (a.roleName) out.push(a.roleName);
+      const set = permissionSetOf(a.roleName);
+      if (set) out.push(set);
+      break;
+    }
+    case 'FederatedUser':
+      // GetFederationToken's caller names the session; the IAM user who called it is the account's.
+      if (a.userName) out.push(a.userName);
+      break;
+    default:
+      break;
+  }
   return out;
 }
+
+/**
+ * A call CloudFormation made for a stack: AWS writes `invokedBy` and `sourceIPAddress`
+ * `cloudformation.amazonaws.com` (a caller cannot), unlike the user agent, which the caller picks.
+ */
+export function cloudFormationMade(e: TrailEvent): boolean {
+  return e.actor.invokedBy === CFN || e.sourceAddress === CFN;
+}
+const CFN = 'cloudformation.amazonaws.com';
 
 /** A case-insensitive glob (`*` matches anything, including `/` and `:`). */
 export function globToRegExp(pattern: string): RegExp {
@@ -82,9 +125,13 @@ export function anyMatch(patterns: readonly RegExp[], names: readonly string[]):
   return false;
 }
 
-/** Reads a nested value from request parameters (`get(req, 'ipPermissions', 'items')`). */
-export function get(obj: unknown, ...path: string[]): unknown {
-  let cur = obj;
+/**
+ * Reads a nested value from a plain object (a parsed policy document, a statement). For the
+ * record's parts use `env.request(e).get(...)` and the other typed reads of `Fields`; handing
+ * `get` a `Fields` is a type error.
+ */
+export function get<T>(obj: T extends Fields ? never : T, ...path: string[]): unknown {
+  let cur: unknown = obj;
   for (const k of path) {
     if (cur === null || typeof cur !== 'object') return undefined;
     cur = (cur as Record<string, unknown>)[k];

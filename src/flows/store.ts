@@ -1,7 +1,7 @@
 import type { RawRecord, TrailEvent } from '../events/model.ts';
 import { EVENT_COLUMNS, rowToEvent, type StoredRow } from '../store/events.ts';
 import type { Db } from '../store/index.ts';
-import type { CompiledFlows } from './compile.ts';
+import { type CompiledFlows, severityFor } from './compile.ts';
 import { TrailbotError } from '../errors.ts';
 import type { Dimension, FlowKind, Severity } from './define.ts';
 import { type Changes, emptySnapshot, type FindingHead, type HitGroup, inner, type LoadRequest, type Snapshot, type SubjectState } from './engine.ts';
@@ -82,8 +82,8 @@ export async function loadSnapshot(db: Db, req: LoadRequest): Promise<Snapshot> 
     }
   }
   if (req.hitGroups.length) {
-    const r = await db.query<{ flow: string; group_key: string; event_id: string; t: number; finding_id: string | null }>(
-      `SELECT h.flow, h.group_key, h.event_id, ${MS('h.time')} AS t, fe.finding_id
+    const r = await db.query<{ flow: string; group_key: string; event_id: string; t: number; finding_id: string | null; distinct_values: string[] | null }>(
+      `SELECT h.flow, h.group_key, h.event_id, ${MS('h.time')} AS t, fe.finding_id, h.distinct_values
        FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS q(flow, g, lo, hi)
        JOIN flow_hits h ON h.flow = q.flow AND h.group_key = q.g AND h.time > q.lo AND h.time <= q.hi
        LEFT JOIN finding_events fe ON fe.flow = h.flow AND fe.event_id = h.event_id
@@ -94,7 +94,7 @@ export async function loadSnapshot(db: Db, req: LoadRequest): Promise<Snapshot> 
       const groups = inner(s.hits, row.flow);
       let g: HitGroup | undefined = groups.get(row.group_key);
       if (!g) groups.set(row.group_key, (g = { list: [], ids: new Set() }));
-      g.list.push({ eventId: row.event_id, t: Number(row.t), findingId: row.finding_id });
+      g.list.push({ eventId: row.event_id, t: Number(row.t), findingId: row.finding_id, values: row.distinct_values });
       g.ids.add(row.event_id);
     }
   }
@@ -162,9 +162,11 @@ export async function applyChanges(db: Db, c: CompiledFlows, ch: Changes, now: s
   if (ch.hits.length) {
     const h = ch.hits;
     await db.query(
-      `INSERT INTO flow_hits (flow, group_key, event_id, time)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) ON CONFLICT DO NOTHING`,
-      [h.map((x) => x.flow), h.map((x) => x.group), h.map((x) => x.eventId), h.map((x) => ts(x.t))],
+      `INSERT INTO flow_hits (flow, group_key, event_id, time, distinct_values)
+       SELECT flow, g, id, t, CASE WHEN v IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(v)) END
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[]) AS u(flow, g, id, t, v)
+       ON CONFLICT DO NOTHING`,
+      [h.map((x) => x.flow), h.map((x) => x.group), h.map((x) => x.eventId), h.map((x) => ts(x.t)), h.map((x) => (x.values ? JSON.stringify(x.values) : null))],
     );
   }
   if (ch.subjects.length) {
@@ -289,7 +291,7 @@ export async function renderStored(db: Db, c: CompiledFlows, ids: string[], batc
   }
   const env = c.env(raws);
 
-  const updates: { id: string; title: string; summary: string; body: string; slack: string; jira: string }[] = [];
+  const updates: { id: string; title: string; summary: string; body: string; slack: string; jira: string; severity: Severity }[] = [];
   for (const h of heads.rows) {
     const flow = c.byId.get(h.flow);
     if (!flow) continue;
@@ -299,14 +301,18 @@ export async function renderStored(db: Db, c: CompiledFlows, ids: string[], batc
     if (!f || !l) continue;
     const breakdown = agg.get(h.id) ?? breakdownOf(ids.map((x) => batch.get(x)).filter((x): x is TrailEvent => x !== undefined));
     const r = renderFinding({ flow, count: Number(h.count), firstSeen: Number(h.first_seen), lastSeen: Number(h.last_seen), dim: h.dimension, first: f, last: l, eventIds: ids, breakdown, env });
-    updates.push({ id: h.id, title: r.title, summary: r.summary, body: r.body, slack: r.slack, jira: JSON.stringify(r.jira) });
+    // The opening event decides the severity (`severityFor`), set here in the transaction that inserted the finding.
+    updates.push({ id: h.id, title: r.title, summary: r.summary, body: r.body, slack: r.slack, jira: JSON.stringify(r.jira), severity: severityFor(flow, f, env) });
   }
   if (updates.length) {
     await db.query(
-      `UPDATE findings f SET title = u.title, summary = u.summary, body = u.body, slack = u.slack, jira = u.jira::jsonb, seq = nextval('findings_seq')
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(id, title, summary, body, slack, jira)
+      `UPDATE findings f SET title = u.title, summary = u.summary, body = u.body, slack = u.slack, jira = u.jira::jsonb, severity = u.severity, seq = nextval('findings_seq')
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(id, title, summary, body, slack, jira, severity)
        WHERE f.id = u.id`,
-      [updates.map((u) => u.id), updates.map((u) => u.title), updates.map((u) => u.summary), updates.map((u) => u.body), updates.map((u) => u.slack), updates.map((u) => u.jira)],
+      [
+        updates.map((u) => u.id), updates.map((u) => u.title), updates.map((u) => u.summary), updates.map((u) => u.body), updates.map((u) => u.slack), updates.map((u) => u.jira),
+        updates.map((u) => u.severity),
+      ],
     );
   }
 }

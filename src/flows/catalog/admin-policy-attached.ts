@@ -1,5 +1,6 @@
 import type { TrailEvent } from '../../events/model.ts';
 import { defineFlow, type FlowEnv } from '../define.ts';
+import { asDoc, asList } from '../fields.ts';
 import { byActor, get, isCall, succeeded } from '../match.ts';
 
 const ATTACH = new Set(['AttachUserPolicy', 'AttachGroupPolicy', 'AttachRolePolicy']);
@@ -10,31 +11,15 @@ const ADMIN_POLICY = /^arn:aws[a-z-]*:iam::aws:policy\/AdministratorAccess$/;
 function policyArn(e: TrailEvent, env: FlowEnv): string | null {
   const r = e.resources.find((x) => x.type === 'AWS::IAM::Policy');
   if (r?.arn) return r.arn;
-  const p = get(env.request(e), 'policyArn');
-  return typeof p === 'string' ? p : null;
+  return env.request(e).str('policyArn');
 }
 
 /** Parses a policy document as CloudTrail writes it (a JSON string, sometimes URL-encoded). */
 export function parsePolicy(doc: unknown): unknown {
-  if (typeof doc !== 'string') return doc;
-  let text = doc.trim();
-  if (text.startsWith('%7B') || text.startsWith('%7b')) {
-    try {
-      text = decodeURIComponent(text);
-    } catch {
-      return null;
-    }
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return null;
-  }
+  return asDoc(doc);
 }
 
-function list(v: unknown): unknown[] {
-  return Array.isArray(v) ? v : v === undefined ? [] : [v];
-}
+const list = asList;
 
 /** An `Allow` statement for every action (`*` or `*:*`) on every resource, without conditions. */
 export function grantsEverything(policy: unknown): boolean {
@@ -64,13 +49,13 @@ export const adminPolicyAttached = defineFlow({
   match: (e, _p, env) => {
     if (!succeeded(e)) return false;
     if (isCall(e, 'iam', ATTACH)) return ADMIN_POLICY.test(policyArn(e, env) ?? '');
-    if (isCall(e, 'iam', INLINE)) return grantsEverything(parsePolicy(get(env.request(e), 'policyDocument')));
+    if (isCall(e, 'iam', INLINE)) return grantsEverything(env.request(e).doc('policyDocument'));
     return false;
   },
   key: byActor,
   context: (e, _p, env) => ({
     inline: e.action !== null && INLINE.has(e.action),
-    policyName: get(env.request(e), 'policyName') ?? null,
+    policyName: env.request(e).str('policyName'),
     grantee: e.primaryResource ? `${e.primaryResource.id}` : null,
   }),
 });

@@ -1,5 +1,5 @@
 import { defineFlow } from '../define.ts';
-import { byActor, get, serviceOf, succeeded } from '../match.ts';
+import { byActor, serviceOf, succeeded } from '../match.ts';
 
 /** `service:action` → which logging it turns off. */
 const OFF: Readonly<Record<string, string>> = {
@@ -40,7 +40,7 @@ export const loggingDisabled = defineFlow({
     const key = `${serviceOf(e)}:${e.action ?? ''}`;
     if (OFF[key] === undefined) return false;
     // UpdateDetector only counts when it turns the detector off.
-    if (key === 'guardduty:UpdateDetector') return get(env.request(e), 'enable') === false;
+    if (key === 'guardduty:UpdateDetector') return env.request(e).bool('enable') === false;
     return true;
   },
   key: byActor,

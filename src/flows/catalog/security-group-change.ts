@@ -1,26 +1,17 @@
 import { defineFlow } from '../define.ts';
-import { byActor, get, isCall, succeeded } from '../match.ts';
+import type { Fields } from '../fields.ts';
+import { byActor, isCall, succeeded } from '../match.ts';
 
 const ACTIONS = new Set([
   'AuthorizeSecurityGroupIngress', 'AuthorizeSecurityGroupEgress', 'RevokeSecurityGroupIngress', 'RevokeSecurityGroupEgress',
   'CreateSecurityGroup', 'DeleteSecurityGroup', 'ModifySecurityGroupRules',
 ]);
 
+const RANGE_KEYS: ReadonlySet<string> = new Set(['cidrIp', 'cidrIpv6', 'CidrIpv4', 'CidrIpv6']);
+
 /** Address ranges a rule opens to the whole internet (`0.0.0.0/0`, `::/0`, or any `/0`). */
-function openRanges(req: Record<string, unknown> | null): string[] {
-  if (!req) return [];
-  const out: string[] = [];
-  const visit = (v: unknown): void => {
-    if (Array.isArray(v)) v.forEach(visit);
-    else if (v && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v)) {
-        if ((k === 'cidrIp' || k === 'cidrIpv6' || k === 'CidrIpv4' || k === 'CidrIpv6') && typeof x === 'string' && x.endsWith('/0')) out.push(x);
-        else visit(x);
-      }
-    }
-  };
-  visit(req);
-  return out;
+function openRanges(req: Fields): string[] {
+  return req.deep(RANGE_KEYS).filter((x): x is string => typeof x === 'string' && x.endsWith('/0'));
 }
 
 /** CIS AWS Foundations 4.10; Sigma `aws_cloudtrail_security_group_change_ingress_egress`. */
@@ -42,9 +33,9 @@ export const securityGroupChange = defineFlow({
   context: (e, _p, env) => {
     const req = env.request(e);
     const open = openRanges(req);
-    const from = get(req, 'fromPort');
-    const to = get(req, 'toPort');
-    const port = typeof from === 'number' ? (to !== undefined && to !== from ? `${from}-${String(to)}` : String(from)) : null;
+    const from = req.num('fromPort');
+    const to = req.num('toPort');
+    const port = from !== null ? (to !== null && to !== from ? `${from}-${to}` : String(from)) : null;
     return { openToInternet: open.length > 0 && e.action?.startsWith('Authorize') === true, openRanges: open, port };
   },
 });
