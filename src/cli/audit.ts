@@ -4,6 +4,15 @@ import { throughServer } from './remote.ts';
 import { withStore } from './store.ts';
 import { parseLimit } from './time.ts';
 
+/**
+ * A cell as plain text: control characters (C0, DEL, C1) shown as `\xNN`. Some values come from outside
+ * (a refused sign-in's reason is the provider's `error` from the callback's query string, which anyone
+ * may send): an escape sequence in them must not reach the operator's terminal.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
@@ -44,7 +53,7 @@ export function registerAuditCommands(cli: Cli): void {
         cli.io.err('trailbot: the audit log is empty (approvals write to it: see "Approvals" in README.md)\n');
         return;
       }
-      const rows = entries.map((e) => [e.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.action, e.actor ?? '-', e.ip ?? '-', e.outcome ?? '-', e.target ?? '-', what(e)]);
+      const rows = entries.map((e) => [e.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.action, e.actor ?? '-', e.ip ?? '-', e.outcome ?? '-', e.target ?? '-', what(e)].map(printable));
       const heads = ['TIME', 'ACTION', 'WHO', 'FROM', 'OUTCOME', 'TARGET', 'WHAT'];
       const widths = heads.map((h, i) => (i === heads.length - 1 ? 0 : Math.max(h.length, ...rows.map((r) => r[i]!.length))));
       cli.io.out(`${heads.map((h, i) => pad(h, widths[i]!)).join('  ').trimEnd()}\n`);
