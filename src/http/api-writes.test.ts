@@ -116,6 +116,17 @@ describe('POST /api/jobs and /api/jobs/:id/retry, GET /api/queue', () => {
     expect(Object.keys(q.counts)).toEqual(['waiting', 'delayed', 'active', 'completed', 'failed']);
   });
 
+  it("never shows a /trail job's response_url (a credential: whoever holds it can answer the person as trailbot), in GET /api/jobs/:id or the lists", async () => {
+    const secret = 'https://hooks.slack.com/commands/T1/123/SECRETresponsepath';
+    const data = { responseUrl: secret, userId: 'U0ANALYST', answer: { kind: 'notice', notice: 'damaged' } };
+    const { id } = (await (await postJson('/api/jobs', { kind: 'slack-trail', data })).json()) as { id: string };
+    const one = await (await app.request(`/api/jobs/${id}`)).text();
+    expect(one).toContain('U0ANALYST');
+    expect(one).toContain('https://hooks.slack.com/***');
+    expect(one).not.toContain('SECRETresponsepath');
+    for (const state of JOB_STATES) expect(await (await app.request(`/api/jobs?state=${state}`)).text()).not.toContain('SECRETresponsepath');
+  });
+
   it('answers 404 E_NOT_FOUND for the retry of a job that does not exist, as GET /api/jobs/:id does', async () => {
     for (const init of [{ method: 'POST' }, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } }]) {
       const r = await app.request('/api/jobs/no-such-job/retry', init);

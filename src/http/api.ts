@@ -8,7 +8,7 @@ import { listTickets, type TicketState, ticketBriefs } from '../actions/jira/tic
 import { listAudit } from '../actions/approvals/store.ts';
 import { getReport, listReports } from '../reports/scheduled.ts';
 import { REPORT_FORMATS, type ReportFormat, renderReport } from '../reports/index.ts';
-import { JOB_STATES, type JobQueue, type JobState } from '../runtime/queue.ts';
+import { type JobInfo, JOB_STATES, type JobQueue, type JobState } from '../runtime/queue.ts';
 import { bodyLimit } from 'hono/body-limit';
 import { enqueue } from '../runtime/enqueue.ts';
 import { TrailbotError } from '../errors.ts';
@@ -160,13 +160,13 @@ export function createApi({ store, queue, reportIds }: { store: Store; queue: Jo
     const state = (c.req.query('state') ?? 'failed') as JobState;
     if (!JOB_STATES.includes(state)) throw new HTTPException(400, { message: `state must be one of ${JOB_STATES.join(', ')}` });
     const limit = parseLimit(c.req.query('limit') ?? '50', 'limit', 1000);
-    return c.json({ backend: queue.backend, counts: await queue.counts(), jobs: await queue.list(state, limit) });
+    return c.json({ backend: queue.backend, counts: await queue.counts(), jobs: (await queue.list(state, limit)).map(shownJob) });
   });
 
   api.get('/jobs/:id', async (c) => {
     const job = await queue.get(c.req.param('id'));
     if (!job) throw new HTTPException(404, { message: `no job ${c.req.param('id')}` });
-    return c.json({ job });
+    return c.json({ job: shownJob(job) });
   });
 
   // ---- Writes, for the CLI while `trailbot serve` holds the embedded store (src/cli/remote.ts). ----
@@ -241,4 +241,20 @@ export function createApi({ store, queue, reportIds }: { store: Store; queue: Jo
   });
 
   return api;
+}
+
+/**
+ * A job as the API shows it: a `/trail` job's response_url is a credential (whoever holds it can
+ * answer the person as trailbot for 30 minutes), so only its origin is shown.
+ */
+function shownJob(job: JobInfo): JobInfo {
+  const data = job.data as { responseUrl?: unknown } | null | undefined;
+  if (!data || typeof data !== 'object' || typeof data.responseUrl !== 'string') return job;
+  let origin = '';
+  try {
+    origin = new URL(data.responseUrl).origin;
+  } catch {
+    /* not a URL: nothing of it shown */
+  }
+  return { ...job, data: { ...data, responseUrl: `${origin}/***` } };
 }
