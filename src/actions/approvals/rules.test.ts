@@ -52,6 +52,17 @@ describe('who may approve', () => {
     expect(isSelf('ivan@corp.example', { name: 'ivana' })).toBe(false);
   });
 
+  it('knows the target when the session name is their e-mail in another domain, or either side has a +tag', () => {
+    // An IAM Identity Center session is named after the person's user name, often a sign-in address of another domain than their mail.
+    expect(isSelf('ivan@corp.example', { name: 'ivan@corp.com' })).toBe(true);
+    expect(isSelf('ivan@corp.example', { name: 'someone', email: 'Ivan@corp.io' })).toBe(true);
+    expect(isSelf('ivan+admin@corp.example', { name: 'ivan' })).toBe(true);
+    expect(isSelf('ivan@corp.example', { name: 'ivan+ops@corp.example' })).toBe(true);
+    expect(isSelf(' ivan@corp.example ', { name: ' IVAN ' })).toBe(true);
+    expect(isSelf('ivan@corp.example', { name: 'ivana@corp.com' })).toBe(false);
+    expect(isSelf('ivan@corp.example', { name: '@corp.example' })).toBe(false);
+  });
+
   it('refuses non-approvers, the target, a second approval by the same person, and everyone when nobody is configured', () => {
     expect(mayApprove({ email: 'ana@corp.example', groups: [] }, { name: 'ivan' }, [], s)).toBeUndefined();
     expect(mayApprove({ email: 'eve@corp.example', groups: [] }, { name: 'ivan' }, [], s)?.reason).toBe('not-an-approver');

@@ -103,16 +103,25 @@ export interface TargetNames {
   email?: string | null | undefined;
 }
 
+/** The forms a name or e-mail is compared in: itself, and for an e-mail its local part, with and without a `+tag`. */
+function selfForms(s: string): string[] {
+  const x = s.trim().toLowerCase();
+  const at = x.lastIndexOf('@');
+  if (at < 0) return [x];
+  const local = x.slice(0, at);
+  return [x, local, local.replace(/\+.*$/, '')].filter((f) => f !== '');
+}
+
 /**
- * Whether the approver is the target: their e-mail is the target's e-mail, user name or session
- * name, or their e-mail's local part is the target's user or session name (`alana@corp.example`
- * and the IAM user `alana`). Refusing on a mere name match is the safe side: another approver decides.
+ * Whether the approver is the target: their e-mail is the target's e-mail, user name or session name,
+ * or the local parts match (`alana@corp.example` and the IAM user `alana`, or the Identity Center
+ * session `alana@corp.com` of another domain), `+tags` aside. Refusing on a mere name match is the
+ * safe side: another approver decides.
  */
 export function isSelf(approverEmail: string, t: TargetNames): boolean {
-  const email = approverEmail.trim().toLowerCase();
-  const local = email.split('@')[0]!;
-  const names = [t.name, t.email].filter((x): x is string => typeof x === 'string' && x.trim() !== '').map((x) => x.trim().toLowerCase());
-  return names.some((n) => n === email || n === local);
+  const mine = new Set(selfForms(approverEmail));
+  const names = [t.name, t.email].filter((x): x is string => typeof x === 'string' && x.trim() !== '');
+  return names.some((n) => selfForms(n).some((f) => mine.has(f)));
 }
 
 /**
