@@ -23,9 +23,10 @@ function describeQueue(c: Config): string {
   return `inline, in this process (jobs kept in the store, queue ${c.queue.name})`;
 }
 
+/** Who may call /api. OIDC signs approvers in to the approval pages only: /api takes bearer tokens, never that session. */
 function describeAccess(c: Config): string {
-  if (c.api.tokens.length > 0) return `bearer tokens (${c.api.tokens.length} in TRAILBOT_API_TOKENS)${c.oidc ? ' or OIDC sign-in' : ''}`;
-  if (c.oidc) return 'OIDC sign-in';
+  if (c.api.tokens.length > 0) return `bearer tokens (${c.api.tokens.length} in TRAILBOT_API_TOKENS)`;
+  if (c.oidc) return 'no bearer tokens: this machine only (OIDC signs approvers in to the approval pages, not to /api; set TRAILBOT_API_TOKENS to serve others)';
   return 'no authentication: this machine only (set TRAILBOT_API_TOKENS to serve others)';
 }
 
