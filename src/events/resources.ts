@@ -36,6 +36,8 @@ const PARAMS: Record<string, string> = {
   'ec2:launchTemplateId': 'AWS::EC2::LaunchTemplate',
   'ec2:imageId': 'AWS::EC2::Image',
   'sts:roleArn': 'AWS::IAM::Role',
+  // AssumeRoot: the member account whose root is taken.
+  'sts:targetPrincipal': 'AWS::Organizations::Account',
   'iam:userName': 'AWS::IAM::User',
   'iam:roleName': 'AWS::IAM::Role',
   'iam:groupName': 'AWS::IAM::Group',

@@ -1,5 +1,5 @@
 import type { RawRecord } from '../events/model.ts';
-import { type CompiledFlows, compileFlows } from './compile.ts';
+import { type CompiledFlows, compileFlows, severityFor } from './compile.ts';
 import type { FlowsConfig } from './config.ts';
 import { emptySnapshot, type EngineEvent, type FindingHead, fold, matchEvents, quietIn, type Snapshot } from './engine.ts';
 import type { Finding } from './finding.ts';
@@ -92,7 +92,7 @@ export class Detector {
           key: h.key,
           flow: h.flow,
           kind: flow.def.kind,
-          severity: flow.severity,
+          severity: severityFor(flow, events[0]!, env),
           status: 'open',
           count: h.count,
           firstSeen: iso(h.firstSeen),

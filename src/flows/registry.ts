@@ -5,6 +5,20 @@ import { clickopsProduction } from './catalog/clickops-production.ts';
 import { clickops } from './catalog/clickops.ts';
 import { cloudtrailConfigChange } from './catalog/cloudtrail-config-change.ts';
 import { configServiceChange } from './catalog/config-service-change.ts';
+import { consoleCredentialsChanged } from './catalog/console-credentials-changed.ts';
+import { ec2InstanceConnectMany } from './catalog/ec2-instance-connect-many.ts';
+import { ec2InstanceSecretsRead } from './catalog/ec2-instance-secrets-read.ts';
+import { ec2SerialConsole } from './catalog/ec2-serial-console.ts';
+import { ec2UnusualInstanceType } from './catalog/ec2-unusual-instance-type.ts';
+import { ec2UserDataModified } from './catalog/ec2-user-data-modified.ts';
+import { externalIdentityTrustAdded } from './catalog/external-identity-trust-added.ts';
+import { federationTokenIssued } from './catalog/federation-token-issued.ts';
+import { iamChangeFromWorkload } from './catalog/iam-change-from-workload.ts';
+import { instanceCredentialsUsedOutside } from './catalog/instance-credentials-used-outside.ts';
+import { roleAssumedFirstTime } from './catalog/role-assumed-first-time.ts';
+import { ssmCommandManyInstances } from './catalog/ssm-command-many-instances.ts';
+import { ssmSessionManyInstances } from './catalog/ssm-session-many-instances.ts';
+import { workloadDiscoveryBurst } from './catalog/workload-discovery-burst.ts';
 import { consoleLoginFailures } from './catalog/console-login-failures.ts';
 import { consoleLoginWithoutMfa } from './catalog/console-login-without-mfa.ts';
 import { iamPolicyChange } from './catalog/iam-policy-change.ts';
@@ -59,4 +73,19 @@ export const FLOWS: readonly AnyFlow[] = [
   newService,
   sensitiveDelete,
   loggingDisabled,
+  // Identity and workloads (Detection II)
+  consoleCredentialsChanged,
+  federationTokenIssued,
+  externalIdentityTrustAdded,
+  roleAssumedFirstTime,
+  ec2UserDataModified,
+  ec2InstanceSecretsRead,
+  ec2UnusualInstanceType,
+  ec2SerialConsole,
+  ec2InstanceConnectMany,
+  ssmSessionManyInstances,
+  ssmCommandManyInstances,
+  instanceCredentialsUsedOutside,
+  workloadDiscoveryBurst,
+  iamChangeFromWorkload,
 ];

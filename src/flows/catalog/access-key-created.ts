@@ -15,6 +15,8 @@ export const accessKeyCreated = defineFlow({
   params: {},
   dedupPeriod: '24h',
   allow: ['iac', 'automation'],
+  // A key made by an instance's or a function's session is reported by iam-change-from-workload.
+  yieldsTo: ['iam-change-from-workload'],
   actions: [...ACTIONS],
   match: (e) => succeeded(e) && isCall(e, 'iam', ACTIONS),
   key: byActor,

@@ -24,7 +24,7 @@ export const iamPolicyChange = defineFlow({
   allow: ['iac', 'automation'],
   actions: [...ACTIONS],
   // Full administrator access is reported by admin-policy-attached, with more urgency.
-  yieldsTo: ['admin-policy-attached'],
+  yieldsTo: ['admin-policy-attached', 'iam-change-from-workload'],
   match: (e) => succeeded(e) && isCall(e, 'iam', ACTIONS),
   key: byActor,
   context: (e) => ({ trustPolicy: e.action === 'UpdateAssumeRolePolicy' }),
