@@ -39,10 +39,25 @@ import { sensitiveDelete } from './catalog/sensitive-delete.ts';
 import { unauthorizedApiCalls } from './catalog/unauthorized-api-calls.ts';
 import { unexpectedRegion } from './catalog/unexpected-region.ts';
 import { vpcChange } from './catalog/vpc-change.ts';
+import { accessKeyQuarantined } from './catalog/access-key-quarantined.ts';
+import { backupOrImageDeleted } from './catalog/backup-or-image-deleted.ts';
+import { bedrockModelAccessEnabled } from './catalog/bedrock-model-access-enabled.ts';
+import { criticalActionDenied } from './catalog/critical-action-denied.ts';
+import { detectionTampered } from './catalog/detection-tampered.ts';
+import { organizationLeaveAttempt } from './catalog/organization-leave-attempt.ts';
+import { route53DomainTransfer } from './catalog/route53-domain-transfer.ts';
+import { s3ObjectsMassDeleted } from './catalog/s3-objects-mass-deleted.ts';
+import { s3RansomNote } from './catalog/s3-ransom-note.ts';
+import { s3SseCEncryption } from './catalog/s3-sse-c-encryption.ts';
+import { sagemakerLifecycleConfig } from './catalog/sagemaker-lifecycle-config.ts';
+import { secretsBatchRead } from './catalog/secrets-batch-read.ts';
+import { secretsBulkRead } from './catalog/secrets-bulk-read.ts';
+import { sesEnumeration } from './catalog/ses-enumeration.ts';
+import { ssmParametersBulkDecrypt } from './catalog/ssm-parameters-bulk-decrypt.ts';
 import type { AnyFlow } from './define.ts';
 
-/** Every built-in flow, in the order `trailbot flows list` shows them. Add a flow here and nowhere else. */
-export const FLOWS: readonly AnyFlow[] = [
+/** The catalog's flows, in the order `trailbot flows list` shows them. Add a flow here and nowhere else. */
+const CATALOG: readonly AnyFlow[] = [
   // CIS AWS Foundations monitoring controls
   rootActivity,
   consoleLoginWithoutMfa,
@@ -88,4 +103,25 @@ export const FLOWS: readonly AnyFlow[] = [
   instanceCredentialsUsedOutside,
   workloadDiscoveryBurst,
   iamChangeFromWorkload,
+  // Data, secrets and tampering (Detection II)
+  secretsBulkRead,
+  secretsBatchRead,
+  ssmParametersBulkDecrypt,
+  sesEnumeration,
+  bedrockModelAccessEnabled,
+  sagemakerLifecycleConfig,
+  organizationLeaveAttempt,
+  backupOrImageDeleted,
+  s3ObjectsMassDeleted,
+  s3SseCEncryption,
+  s3RansomNote,
+  detectionTampered,
+  accessKeyQuarantined,
+  route53DomainTransfer,
 ];
+
+/**
+ * Every built-in flow: the catalog, then critical-action-denied, which watches for denied attempts at
+ * what the catalog's high and critical flows report and so is built from it.
+ */
+export const FLOWS: readonly AnyFlow[] = [...CATALOG, criticalActionDenied(CATALOG)];

@@ -13,8 +13,14 @@ describe(ID, () => {
     expect(f).toHaveLength(1);
     expect(f[0]!.title).toBe('IAM trust policy changed: christophe updated the IAM role stratus-red-team-backdoor-r-role');
   });
-  it('raises on a managed policy attached from the console (Panther test log)', () => {
-    expect(findings([record('flows/panther-analysis.json', 'AttachUserPolicy')], ID)).toHaveLength(1);
+  it('raises on a managed policy attached from the console (Panther test log, policy changed to ReadOnlyAccess)', () => {
+    const r = record('flows/panther-analysis.json', 'AttachUserPolicy');
+    (r.requestParameters as Record<string, unknown>).policyArn = 'arn:aws:iam::aws:policy/ReadOnlyAccess';
+    expect(findings([r], ID)).toHaveLength(1);
+  });
+  it("leaves AWS's compromised-key quarantine to access-key-quarantined (the Panther record as published)", () => {
+    const all = findings([record('flows/panther-analysis.json', 'AttachUserPolicy')]);
+    expect(all.map((x) => x.flow)).toEqual(['access-key-quarantined']);
   });
   it('leaves AdministratorAccess to admin-policy-attached (nothing doubled)', () => {
     const all = findings([record(`${R}stratus-aws.persistence.iam-create-admin-user.json`, 'AttachUserPolicy')]);

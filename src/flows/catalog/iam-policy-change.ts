@@ -23,8 +23,9 @@ export const iamPolicyChange = defineFlow({
   dedupPeriod: '24h',
   allow: ['iac', 'automation'],
   actions: [...ACTIONS],
-  // Full administrator access is reported by admin-policy-attached, with more urgency.
-  yieldsTo: ['admin-policy-attached', 'iam-change-from-workload'],
+  // Full administrator access is reported by admin-policy-attached, with more urgency; AWS's
+  // quarantine of an exposed key by access-key-quarantined.
+  yieldsTo: ['admin-policy-attached', 'access-key-quarantined', 'iam-change-from-workload'],
   match: (e) => succeeded(e) && isCall(e, 'iam', ACTIONS),
   key: byActor,
   context: (e) => ({ trustPolicy: e.action === 'UpdateAssumeRolePolicy' }),

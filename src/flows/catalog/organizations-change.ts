@@ -16,6 +16,8 @@ export const organizationsChange = defineFlow({
   dedupPeriod: '24h',
   allow: ['iac'],
   actions: [...ACTIONS],
+  // An account leaving (or trying to) is reported by organization-leave-attempt.
+  yieldsTo: ['organization-leave-attempt'],
   match: (e) => succeeded(e) && isCall(e, 'organizations', ACTIONS),
   key: byActor,
 });

@@ -14,6 +14,8 @@ export const scpDenied = defineFlow({
   params: {},
   dedupPeriod: '24h',
   allow: [],
+  // A guardrail stopping a high or critical change, or an attempt to leave the organization, is reported as that.
+  yieldsTo: ['critical-action-denied', 'organization-leave-attempt'],
   match: (e) => e.outcome === 'denied' && e.errorMessage !== null && SCP.test(e.errorMessage),
   key: byActor,
 });

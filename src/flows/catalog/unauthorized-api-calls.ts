@@ -14,7 +14,9 @@ export const unauthorizedApiCalls = defineFlow({
   dedupPeriod: '24h',
   allow: ['automation'],
   // Calls denied by a service control policy are the organization's guardrails working: scp-denied reports them.
-  yieldsTo: ['scp-denied'],
+  // A denied try at a high or critical change, at leaving the organization or at Bedrock model access is
+  // reported on its own, at once.
+  yieldsTo: ['scp-denied', 'critical-action-denied', 'organization-leave-attempt', 'bedrock-model-access-enabled'],
   match: (e) => e.outcome === 'denied' && isHumanOrProgram(e),
   key: byActor,
 });
