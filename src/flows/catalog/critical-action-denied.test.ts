@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
-import { call } from '../../../test/fixtures/flows/build.ts';
+import { call, roleSession } from '../../../test/fixtures/flows/build.ts';
 import { denied, MALLORY } from '../../../test/fixtures/flows/data-records.ts';
 import { findings, record } from '../../../test/fixtures/flows/load.ts';
 import { compileFlows } from '../compile.ts';
@@ -29,6 +29,17 @@ describe(ID, () => {
     scp.errorMessage = `User: ${String(MALLORY.arn)} is not authorized to perform: cloudtrail:DeleteTrail with an explicit deny in a service control policy`;
     expect(findings([scp], undefined).map((f) => f.flow)).toEqual([ID]);
     expect(findings([scp], undefined, { [ID]: { enabled: false } }).map((f) => f.flow)).toEqual(['scp-denied']);
+  });
+
+  it('leaves an IaC identity refused one permission alone, unless a service control policy refused it (scp-denied)', () => {
+    const pipeline = roleSession('terraform-apply', 'run-42');
+    const cfg = { allow: { iacIdentities: ['terraform-apply'] } };
+    const plain = denied('cloudtrail.amazonaws.com', 'StopLogging', TRAIL, pipeline);
+    expect(findings([plain], undefined)).toHaveLength(1);
+    expect(findings([plain], undefined, cfg)).toEqual([]);
+    const scp = denied('cloudtrail.amazonaws.com', 'StopLogging', TRAIL, pipeline);
+    scp.errorMessage = 'User: arn:aws:sts::111122223333:assumed-role/terraform-apply/run-42 is not authorized to perform: cloudtrail:StopLogging with an explicit deny in a service control policy';
+    expect(findings([scp], undefined, cfg).map((f) => f.flow)).toEqual(['scp-denied']);
   });
 
   it("asks the source flow's own conditions: a denied UpdateDetector counts only when it would turn GuardDuty off", () => {

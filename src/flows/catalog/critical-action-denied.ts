@@ -59,7 +59,9 @@ export function criticalActionDenied(catalog: readonly AnyFlow[]): SingleFlow {
     references: ['Panther AWS.CloudTrail.UnauthorizedAPICall (single-event variant)', 'stratus: aws.defense-evasion.organizations-leave'],
     params: {},
     dedupPeriod: '24h',
-    allow: [],
+    // A pipeline on the IaC list (or CloudFormation) refused one permission is a deployment to fix,
+    // and a service control policy's refusal of it is still reported, by scp-denied.
+    allow: ['iac'],
     actions: [...byAction.keys()],
     // A source flow that matched the denied call itself (it counts any outcome) reports it.
     yieldsTo: sources.map((f) => f.id),
