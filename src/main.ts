@@ -26,7 +26,7 @@ import { syncSlackPage } from './actions/slack/sync.ts';
 import type { Config } from './config/index.ts';
 import { evaluateFlows, parseFlowsConfig } from './flows/index.ts';
 import { getReport, runScheduledReport } from './reports/scheduled.ts';
-import { createIamAccess, type IamAccess } from './integrations/aws/iam.ts';
+import { createIamAccess, type IamAccess, trailbotRoleNames } from './integrations/aws/iam.ts';
 import { createJiraClient } from './integrations/jira/client.ts';
 import type { JiraPort } from './integrations/jira/port.ts';
 import { createResponder, createSlackClient } from './integrations/slack/client.ts';
@@ -56,7 +56,7 @@ export function jiraOptions(config: Config, jira?: JiraPort): JiraNotifyOptions 
 /** A finding about a person gets "Review deactivation of <who>" and "Dismiss" links (with APPROVAL_SECRET), in its ticket and its Slack alert. */
 function linksOf(config: Config): JiraNotifyOptions['links'] {
   if (!config.approvalSecret) return undefined;
-  const o = { secret: config.approvalSecret, publicUrl: config.publicUrl, settings: config.approvals };
+  const o = { secret: config.approvalSecret, publicUrl: config.publicUrl, settings: config.approvals, trailbotRoles: (account: string) => trailbotRoleNames(config, account) };
   return (db, f) => approvalLinks(db, f.id, o);
 }
 

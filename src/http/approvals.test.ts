@@ -350,6 +350,26 @@ describe('GET /approvals/<token>', () => {
   });
 });
 
+describe('trailbot itself', () => {
+  it("a finding about trailbot's own IAM user (its credentials, STS GetCallerIdentity) gets a page that says it will not deactivate it, and no Approve form", async () => {
+    await enqueue(svc.queue, 'ingest-batch', {
+      source: 'approvals-test',
+      records: calls({ type: 'IAMUser', principalId: 'AIDATRAILBOT000000000', arn: `arn:aws:iam::${BASE}:user/trailbot`, accountId: BASE, accessKeyId: DEFAULT_BASE_CREDENTIALS.accessKeyId, userName: 'trailbot' }),
+    });
+    const f = await findingOf('trailbot');
+    const { review } = await ticketLinks(f);
+    const before = iamWrites();
+    const ana = new Browser();
+    await ana.signIn(base, 'ana');
+    const html = (await (await ana.fetch(review)).text()).replace(/&#x27;/g, "'");
+    expect(html).toContain('trailbot will not deactivate this identity.');
+    expect(html).toContain(`trailbot is trailbot itself in account ${BASE} (IAM user trailbot, whose keys trailbot's credentials are`);
+    expect(html).not.toContain('could not be read from the account just now');
+    expect(forms(html).filter((x) => x.button.includes('Approve'))).toHaveLength(0);
+    expect(iamWrites()).toBe(before);
+  });
+});
+
 describe('approving', () => {
   it('two approvers approve: the plan is carried out in IAM, the audit lists it, Jira gets the comment and the transition, Slack the reply; the link then works no more; reactivation restores the keys', async () => {
     const f = await findingOf('ivan');

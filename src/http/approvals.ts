@@ -157,7 +157,9 @@ export function createApprovalPages(o: ApprovalPagesOptions): Hono {
           }
         : null,
       reading: open && ch.action !== 'dismiss' && !shown && !a.planError,
-      planError: open && !shown && a.planError ? a.planError : null,
+      // A refusal (the target is trailbot itself) is said as one, not as a read that may work next time.
+      planError: open && !shown && a.planError && !a.planError.startsWith('E_APPROVAL_REFUSED: ') ? a.planError : null,
+      planRefused: open && !shown && a.planError?.startsWith('E_APPROVAL_REFUSED: ') ? a.planError.slice('E_APPROVAL_REFUSED: '.length).replace(/ — .*$/, '') : null,
       results: run
         ? {
             state: run.state,

@@ -4,10 +4,10 @@ import { createTestDatabase } from '../../../test/helpers/db.ts';
 import type { RawRecord } from '../../events/model.ts';
 import { normalize } from '../../events/normalize.ts';
 import { defaultFlowsConfig, evaluateFlows } from '../../flows/index.ts';
-import { createIamAccess, type IamAccess, type IamPort } from '../../integrations/aws/iam.ts';
+import { createIamAccess, type IamAccess, type IamPort, trailbotRoleNames } from '../../integrations/aws/iam.ts';
 import { DEFAULT_BASE_CREDENTIALS, type Standins, startStandins } from '../../integrations/aws/standins/index.ts';
 import { openStore, type Store } from '../../store/index.ts';
-import { DENY_ALL_ARN, type Plan, proposePlan, type RoleSessionTarget, reversePlan, sessionDenyName, type Target, targetOf, targetOfFinding, type UserTarget } from './plan.ts';
+import { DENY_ALL_ARN, type Plan, proposePlan, type RoleSessionTarget, reversePlan, sessionDenyName, type Target, targetOf, targetOfFinding, trailbotItself, type UserTarget } from './plan.ts';
 
 const BASE = DEFAULT_BASE_CREDENTIALS.accountId;
 const actors = records('actors.json');
@@ -187,6 +187,67 @@ describe('proposePlan: the exact steps, read from the live account, changing not
       'AWSReservedSSO_Admin_0123abcd is an IAM Identity Center role: the deny stops firstname.lastname@example.com in account 123456789012 only; their Identity Center user is not disabled and can still reach other accounts.',
     );
     expect(plan.notes).toContain("Nobody else used role AWSReservedSSO_Admin_0123abcd in the last 30 days, as far as trailbot's store shows.");
+  });
+});
+
+describe("trailbot itself is never a target: a deny on it would cut trailbot off in that account, and from undoing it", () => {
+  const MEMBER = '111111111111';
+  const session = (account: string, roleName: string, sessionName = 'someone'): RoleSessionTarget => ({ kind: 'role-session', account, roleName, sessionName, sso: false, arn: null, roleId: null, name: `${roleName}/${sessionName}`, email: null });
+  const reads = () => aws.iam.requests.length;
+
+  it('targetOf refuses a session of a role trailbot assumes in that account (accounts[].roleName, a source\'s roleName), with the reason', () => {
+    const config = { accounts: [{ id: MEMBER, roleName: 'TrailbotResponder' }], sources: [{ kind: 'lookup', roleName: 'org/TrailbotReader' }, { kind: 's3', account: '222222222222', roleName: 'TrailbotS3' }] } as never;
+    expect(trailbotRoleNames(config, MEMBER).sort()).toEqual(['TrailbotReader', 'TrailbotResponder']);
+    expect(trailbotRoleNames(config, '222222222222').sort()).toEqual(['TrailbotReader', 'TrailbotS3']);
+    const actor = { ...actorOf('1917948f-3042-46ec-98e2-62865EXAMPLE'), roleName: 'trailbotresponder', sessionName: 'trailbot-approvals', name: 'trailbotresponder/trailbot-approvals' };
+    const refused = targetOf(actor, { trailbotRoles: (a) => trailbotRoleNames(config, a) });
+    expect(refused).toMatchObject({ kind: 'refused', reason: 'trailbot', account: MEMBER });
+    expect((refused as { message: string }).message).toBe(
+      `trailbotresponder/trailbot-approvals is trailbot itself in account ${MEMBER} (role trailbotresponder, which trailbot assumes there): a deny on it would cut trailbot off in that account, including from undoing the deactivation. trailbot will not propose it; if its credentials were misused, rotate them and restrict its role by hand.`,
+    );
+    // The same role name in an account trailbot does not assume it in is someone else's.
+    expect(targetOf({ ...actor, accountId: '333333333333' }, { trailbotRoles: (a) => trailbotRoleNames(config, a) })).toMatchObject({ kind: 'role-session' });
+    expect(targetOf(actor)).toMatchObject({ kind: 'role-session' });
+  });
+
+  it("trailbotItself: the IAM user or the role session of its own credentials (GetCallerIdentity), in that account only", () => {
+    const caller = (arn: string) => ({ roleNames: [], caller: { account: BASE, arn } });
+    const user: UserTarget = { kind: 'iam-user', account: BASE, userName: 'Trailbot', arn: null, name: 'Trailbot', email: null };
+    expect(trailbotItself(user, caller(`arn:aws:iam::${BASE}:user/ops/trailbot`))).toContain('IAM user Trailbot');
+    expect(trailbotItself({ ...user, account: MEMBER }, caller(`arn:aws:iam::${BASE}:user/trailbot`))).toBeUndefined();
+    expect(trailbotItself(session(BASE, 'TrailbotRunner', 'i-0abc'), caller(`arn:aws:sts::${BASE}:assumed-role/TrailbotRunner/i-0123`))).toContain('role TrailbotRunner');
+    expect(trailbotItself(session(BASE, 'Deployer'), caller(`arn:aws:sts::${BASE}:assumed-role/TrailbotRunner/i-0123`))).toBeUndefined();
+    expect(trailbotItself(user, caller(`arn:aws:sts::${BASE}:assumed-role/Trailbot/x`))).toBeUndefined();
+  });
+
+  it("proposePlan refuses trailbot's own IAM user (the stand-in's base credentials are user trailbot) before reading anything", async () => {
+    aws.iam.createUser(BASE, 'trailbot', { keys: 1 });
+    const [w, r] = [writes(), reads()];
+    const user: UserTarget = { kind: 'iam-user', account: BASE, userName: 'trailbot', arn: null, name: 'trailbot', email: null };
+    await expect(proposePlan(iam, user)).rejects.toMatchObject({ code: 'E_APPROVAL_REFUSED', message: expect.stringContaining(`trailbot is trailbot itself in account ${BASE} (IAM user trailbot, whose keys trailbot's credentials are (arn:aws:iam::${BASE}:user/trailbot))`) });
+    expect([writes(), reads()]).toEqual([w, r]);
+    // Another user of the account is proposed as usual.
+    aws.iam.createUser(BASE, 'trailbot-not', {});
+    await expect(proposePlan(iam, { ...user, userName: 'trailbot-not' })).resolves.toMatchObject({ kind: 'deactivate' });
+  });
+
+  it('proposePlan refuses a session of the role trailbot assumed in a member account, whatever the session', async () => {
+    const member = createIamAccess({
+      config: { aws: { endpoints: { default: aws.url } }, accounts: [], sources: [{ kind: 'lookup', roleName: 'TrailbotReader' }] } as never,
+      credentials: { accessKeyId: DEFAULT_BASE_CREDENTIALS.accessKeyId, secretAccessKey: DEFAULT_BASE_CREDENTIALS.secretAccessKey },
+    });
+    try {
+      const port = await member.forAccount(MEMBER);
+      expect(await port.trailbot()).toMatchObject({ account: MEMBER, roleNames: ['TrailbotReader'], caller: { account: MEMBER, arn: expect.stringMatching(new RegExp(`^arn:aws:sts::${MEMBER}:assumed-role/TrailbotReader/`)) } });
+      const w = writes();
+      for (const s of ['trailbot-approvals', 'alice']) {
+        await expect(proposePlan(port, session(MEMBER, 'TrailbotReader', s))).rejects.toMatchObject({ code: 'E_APPROVAL_REFUSED', message: expect.stringContaining('role TrailbotReader, which trailbot assumes there') });
+        await expect(proposePlan(port, session(MEMBER, 'TrailbotReader', s), { revokeOlderSessions: true })).rejects.toMatchObject({ code: 'E_APPROVAL_REFUSED' });
+      }
+      expect(writes()).toBe(w);
+    } finally {
+      member.destroy();
+    }
   });
 });
 

@@ -4,7 +4,7 @@ import type Handlebars from 'handlebars';
 import { parse } from 'yaml';
 import { TrailbotError } from '../../errors.ts';
 import type { Actor } from '../../events/model.ts';
-import type { AccessKeyStatus, IamAccessKey, IamAttachedPolicy, IamPort, PolicyDocument } from '../../integrations/aws/iam.ts';
+import type { AccessKeyStatus, IamAccessKey, IamAttachedPolicy, IamPort, PolicyDocument, TrailbotIdentity } from '../../integrations/aws/iam.ts';
 import type { Db } from '../../store/index.ts';
 import { compileText, readTemplate, textEnv } from '../../templates/index.ts';
 
@@ -21,6 +21,9 @@ import { compileText, readTemplate, textEnv } from '../../templates/index.ts';
  *   (every session of the role issued before now); plus who else used the role, so the blast radius
  *   is seen before anyone approves.
  * - Root, AWS services, other accounts' callers, federated users: refused, with the reason.
+ * - trailbot itself: a role it is configured to assume in the account (`targetOf` with its role names,
+ *   and `proposePlan`), or the identity of its own credentials there (STS GetCallerIdentity, checked by
+ *   `proposePlan`): a deny on it would cut trailbot off in that account, including from undoing it.
  */
 
 export const DENY_ALL_ARN = 'arn:aws:iam::aws:policy/AWSDenyAll';
@@ -55,7 +58,7 @@ export interface RoleSessionTarget {
 
 export type Target = UserTarget | RoleSessionTarget;
 
-export type RefusalReason = 'root' | 'aws-service' | 'service-role' | 'other-account' | 'federated' | 'identity-center' | 'no-account' | 'unknown';
+export type RefusalReason = 'root' | 'aws-service' | 'service-role' | 'other-account' | 'federated' | 'identity-center' | 'no-account' | 'trailbot' | 'unknown';
 
 export interface Refusal {
   kind: 'refused';
@@ -174,13 +177,45 @@ export function say(path: string, data: object = {}): string {
 const SSO_ROLE = /^AWSReservedSSO_/;
 const SERVICE_ROLE = /^AWSServiceRoleFor/;
 
-function refuse(reason: RefusalReason, actor: Pick<Actor, 'name' | 'accountId' | 'type' | 'roleName'>): Refusal {
+function refuse(reason: RefusalReason, actor: Pick<Actor, 'name' | 'accountId' | 'type' | 'roleName'>, extra: Record<string, string> = {}): Refusal {
   const name = actor.name;
-  return { kind: 'refused', reason, name, account: actor.accountId, message: say(`refusals.${reason}`, { name: name ?? 'this caller', account: actor.accountId ?? 'the account', type: actor.type ?? 'no type', roleName: actor.roleName }) };
+  return { kind: 'refused', reason, name, account: actor.accountId, message: say(`refusals.${reason}`, { name: name ?? 'this caller', account: actor.accountId ?? 'the account', type: actor.type ?? 'no type', roleName: actor.roleName, ...extra }) };
+}
+
+const sameName = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+
+/**
+ * Why `target` is trailbot itself in its account, or undefined: a role trailbot is configured to assume
+ * there (any session of it: revoking older sessions would cut them all), the role of its own
+ * credentials' session, or the IAM user its credentials are (IAM names are case-insensitive).
+ */
+export function trailbotItself(target: Target, self: Pick<TrailbotIdentity, 'roleNames'> & { caller?: { account: string; arn: string } | undefined }): string | undefined {
+  const caller = self.caller && self.caller.account === target.account ? self.caller.arn : '';
+  const assumed = /^arn:aws[\w-]*:sts::\d{12}:assumed-role\/([^/]+)\//.exec(caller)?.[1];
+  const user = /^arn:aws[\w-]*:iam::\d{12}:user\/(?:.*\/)?([^/]+)$/.exec(caller)?.[1];
+  if (target.kind === 'role-session') {
+    if (self.roleNames.some((r) => sameName(r, target.roleName))) return `role ${target.roleName}, which trailbot assumes there`;
+    if (assumed && sameName(assumed, target.roleName)) return `role ${target.roleName}, whose session trailbot's credentials are (${caller})`;
+  } else if (user && sameName(user, target.userName)) {
+    return `IAM user ${target.userName}, whose keys trailbot's credentials are (${caller})`;
+  }
+  return undefined;
+}
+
+export interface TargetOptions {
+  /** The role names trailbot assumes in an account (trailbotRoleNames of the config): their sessions are refused. */
+  trailbotRoles?: ((account: string) => string[]) | undefined;
 }
 
 /** The identity an event's actor is, as something trailbot can deactivate, or why it cannot. */
-export function targetOf(actor: Actor): Target | Refusal {
+export function targetOf(actor: Actor, opts: TargetOptions = {}): Target | Refusal {
+  const t = targetOfActor(actor);
+  if (t.kind === 'refused' || !opts.trailbotRoles) return t;
+  const what = trailbotItself(t, { roleNames: opts.trailbotRoles(t.account) });
+  return what ? refuse('trailbot', actor, { name: t.name, what }) : t;
+}
+
+function targetOfActor(actor: Actor): Target | Refusal {
   const type = actor.type;
   if (type === 'Root') return refuse('root', actor);
   if (type === 'AWSService' || (!type && actor.invokedBy)) return refuse('aws-service', actor);
@@ -214,7 +249,7 @@ export function targetOf(actor: Actor): Target | Refusal {
  * The person a finding is about: the actor of most of its events (the earliest on a tie), as a target
  * or a refusal. Undefined when the finding or its events are not in the store.
  */
-export async function targetOfFinding(db: Db, findingId: string): Promise<Target | Refusal | undefined> {
+export async function targetOfFinding(db: Db, findingId: string, opts: TargetOptions = {}): Promise<Target | Refusal | undefined> {
   const r = await db.query<{
     actor_type: string | null; actor_name: string | null; actor_arn: string | null; actor_account: string | null; principal_id: string | null;
     access_key_id: string | null; user_name: string | null; role_name: string | null; session_name: string | null; email: string | null; invoked_by: string | null;
@@ -232,7 +267,7 @@ export async function targetOfFinding(db: Db, findingId: string): Promise<Target
   return targetOf({
     type: x.actor_type, name: x.actor_name, arn: x.actor_arn, accountId: x.actor_account, principalId: x.principal_id, accessKeyId: x.access_key_id,
     userName: x.user_name, roleName: x.role_name, sessionName: x.session_name, email: x.email, invokedBy: x.invoked_by, mfa: null,
-  });
+  }, opts);
 }
 
 /** Other sessions of the role seen in the store in the last `days` days, most recent first. */
@@ -399,11 +434,18 @@ export interface ProposeOptions {
 const isoNow = (now: number): string => new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /**
- * The exact steps, read from the live account (a dry run: only reads). Throws E_IAM_NOT_FOUND when the
- * user or role is not in the account, and IamPort's other coded errors.
+ * The exact steps, read from the live account (a dry run: only reads). Throws E_APPROVAL_REFUSED when
+ * the target is trailbot itself there (before anything is read), E_IAM_NOT_FOUND when the user or role
+ * is not in the account, and IamPort's other coded errors.
  */
 export async function proposePlan(iam: IamPort, target: Target, opts: ProposeOptions = {}): Promise<Plan> {
   const now = opts.now ?? Date.now();
+  const what = trailbotItself(target, await iam.trailbot());
+  if (what) {
+    throw new TrailbotError('E_APPROVAL_REFUSED', say('refusals.trailbot', { name: target.name, account: target.account, what }), {
+      hint: 'nothing was changed; trailbot proposes no deactivation of its own identity',
+    });
+  }
   const base = { version: 1 as const, kind: 'deactivate' as const, target, account: target.account, readAt: isoNow(now), options: { revokeOlderSessions: Boolean(opts.revokeOlderSessions) && target.kind === 'role-session' } };
   return target.kind === 'iam-user' ? { ...base, ...(await userSteps(iam, target)) } : { ...base, ...(await roleSteps(iam, target, base.options.revokeOlderSessions, opts.db, now)) };
 }

@@ -114,6 +114,8 @@ export interface LinkOptions {
   secret: string | undefined;
   publicUrl: string;
   settings: Pick<ApprovalSettings, 'required' | 'linkTtlMs'>;
+  /** The role names trailbot assumes in an account (trailbotRoleNames): a finding about one of their sessions gets no links. */
+  trailbotRoles?: ((account: string) => string[]) | undefined;
 }
 
 export interface ApprovalLink {
@@ -124,11 +126,11 @@ export interface ApprovalLink {
 /**
  * The links of a finding about a person (an IAM user or a role session): "Review deactivation of
  * <who>" and "Dismiss", its proposal made (once) on the way. None without APPROVAL_SECRET, or when the
- * finding is about root, an AWS service or anyone trailbot cannot deactivate.
+ * finding is about root, an AWS service, trailbot itself or anyone trailbot cannot deactivate.
  */
 export async function approvalLinks(db: Db, findingId: string, o: LinkOptions): Promise<ApprovalLink[]> {
   if (!o.secret) return [];
-  const t = await targetOfFinding(db, findingId);
+  const t = await targetOfFinding(db, findingId, { trailbotRoles: o.trailbotRoles });
   if (!t || t.kind === 'refused') return [];
   const a = await proposeDeactivation(db, { findingId, target: t, principal: principalOf(t), required: o.settings.required, ttlMs: o.settings.linkTtlMs });
   return [

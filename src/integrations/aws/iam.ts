@@ -18,7 +18,7 @@ import type { Config } from '../../config/index.ts';
 import { TrailbotError } from '../../errors.ts';
 import { awsErrorName, classifyAwsError, scrubAws } from './errors.ts';
 import { type Aws, type AwsTarget, createAws } from './index.ts';
-import type { AwsCredentials } from './sts.ts';
+import type { AwsCredentials, CallerIdentity } from './sts.ts';
 
 /**
  * The IAM calls approvals make (src/actions/approvals), behind a narrow port with the real
@@ -78,9 +78,23 @@ export interface IamRole {
 /** An IAM policy document as JSON (what PutRolePolicy takes and GetRolePolicy gives back, decoded). */
 export type PolicyDocument = { Version: string; Statement: unknown } & Record<string, unknown>;
 
+/**
+ * trailbot's own identity in an account: what it must never deactivate there, or it would cut itself off
+ * (including from undoing it). `caller` is STS GetCallerIdentity of the credentials this port uses;
+ * `roleNames` every role trailbot is configured to assume in the account (`accounts[].roleName`, the
+ * `roleName` of the sources that read it).
+ */
+export interface TrailbotIdentity {
+  account: string;
+  caller: CallerIdentity;
+  roleNames: string[];
+}
+
 export interface IamPort {
   /** The account every call of this port acts on. */
   readonly account: string;
+  /** trailbot's own identity in this account (GetCallerIdentity once, then kept). */
+  trailbot(): Promise<TrailbotIdentity>;
   getUser(userName: string): Promise<IamUser | undefined>;
   listAccessKeys(userName: string): Promise<IamAccessKey[]>;
   updateAccessKey(userName: string, accessKeyId: string, status: AccessKeyStatus): Promise<void>;
@@ -160,8 +174,11 @@ export function decodePolicyDocument(text: string): PolicyDocument {
   return JSON.parse(decoded) as PolicyDocument;
 }
 
+/** The IAM calls of a port, without who trailbot is (createIamAccess adds that). */
+export type IamCalls = Omit<IamPort, 'trailbot'>;
+
 /** The port over an IAMClient whose credentials act on `account`. */
-export function iamPort(client: IAMClient, account: string): IamPort {
+export function iamPort(client: IAMClient, account: string): IamCalls {
   const call = async <T>(action: string, what: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
@@ -286,6 +303,24 @@ export function approvalRoleFor(config: Pick<Config, 'accounts' | 'sources'>, ac
   return undefined;
 }
 
+/**
+ * Every role name trailbot is configured to assume in `account`: its `accounts:` entry's `roleName` and
+ * the `roleName` of each source that reads the account (a lookup source listing it or listing none, an
+ * S3 or SQS source of that account). A deny on any of them would cut trailbot off there.
+ */
+export function trailbotRoleNames(config: Pick<Config, 'accounts' | 'sources'>, account: string): string[] {
+  const names = new Set<string>();
+  const entry = config.accounts.find((a) => a.id === account);
+  if (entry?.roleName) names.add(entry.roleName);
+  for (const s of config.sources as { kind?: string; accounts?: string[]; roleName?: string; account?: string }[]) {
+    if (!s.roleName) continue;
+    const reads = s.kind === 'lookup' ? !s.accounts || s.accounts.includes(account) : s.account === account;
+    if (reads) names.add(s.roleName);
+  }
+  // A role name may carry a path (TeamRoles/Trailbot): the role's name is its last part.
+  return [...names].map((n) => n.slice(n.lastIndexOf('/') + 1));
+}
+
 /** IamPorts per account, sharing credentials and clients. */
 export interface IamAccess {
   /** trailbot's own account (STS GetCallerIdentity). */
@@ -331,7 +366,23 @@ export function createIamAccess(opts: IamAccessOptions): IamAccess {
         target = { account, roleName: role.roleName, externalId: role.externalId };
       }
       try {
-        return await aws.iam(target, account);
+        const calls = await aws.iam(target, account);
+        const roleNames = trailbotRoleNames(opts.config, account);
+        let self: Promise<TrailbotIdentity> | undefined;
+        const trailbot = (): Promise<TrailbotIdentity> => {
+          self ??= aws.callerIdentity(target).then(
+            (caller) => ({ account, caller, roleNames }),
+            (e: unknown) => {
+              self = undefined;
+              throw new TrailbotError('E_IAM_DENIED', `cannot tell who trailbot is in account ${account} (sts:GetCallerIdentity): ${(e as Error).message}`, {
+                hint: "trailbot checks it never deactivates itself; check its credentials and the role it assumes there",
+                cause: e,
+              });
+            },
+          );
+          return self;
+        };
+        return { ...calls, trailbot };
       } catch (e) {
         if (e instanceof TrailbotError && e.code.startsWith('E_IAM_')) throw e;
         throw new TrailbotError('E_IAM_DENIED', `cannot reach account ${account}: ${(e as Error).message}`, {

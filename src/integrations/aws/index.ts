@@ -5,18 +5,18 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { STSClient } from '@aws-sdk/client-sts';
 import { TrailbotError } from '../../errors.ts';
 import { type CloudTrailPort, cloudTrailPort } from './cloudtrail.ts';
-import { type IamPort, iamPort } from './iam.ts';
+import { type IamCalls, iamPort } from './iam.ts';
 import { memoryLimiter, type RateLimiter } from './limiter.ts';
 import { type S3Port, s3Port } from './s3.ts';
 import { type SqsPort, sqsPort } from './sqs.ts';
-import { type AwsCredentials, type StsPort, stsPort } from './sts.ts';
+import { type AwsCredentials, type CallerIdentity, type StsPort, stsPort } from './sts.ts';
 
 export type { CloudTrailPort, LookupEvent, LookupInput, LookupPage } from './cloudtrail.ts';
 export type { IamPort } from './iam.ts';
 export type { RateLimiter } from './limiter.ts';
 export type { S3Port } from './s3.ts';
 export type { QueueMessage, SqsPort } from './sqs.ts';
-export type { AwsCredentials, StsPort } from './sts.ts';
+export type { AwsCredentials, CallerIdentity, StsPort } from './sts.ts';
 
 /**
  * The AWS clients trailbot uses, behind narrow ports (CloudTrailPort, S3Port, SqsPort, StsPort) with
@@ -58,7 +58,9 @@ export interface Aws {
   s3(target: AwsTarget, region: string): Promise<S3Port>;
   sqs(target: AwsTarget, region: string): Promise<SqsPort>;
   /** IAM (global; signed for us-east-1) acting on `account`: trailbot's own, or the target's role's. */
-  iam(target: AwsTarget, account: string): Promise<IamPort>;
+  iam(target: AwsTarget, account: string): Promise<IamCalls>;
+  /** Who the credentials of `target` are (STS GetCallerIdentity with them): trailbot's own identity there. */
+  callerIdentity(target: AwsTarget): Promise<CallerIdentity>;
   destroy(): void;
 }
 
@@ -166,6 +168,14 @@ export function createAws(opts: AwsOptions = {}): Aws {
         const client = new IAMClient(common('iam', 'us-east-1', await credentialsFor(t)));
         destroyers.push(() => client.destroy());
         return iamPort(client, account);
+      }),
+    callerIdentity: (t) =>
+      cached(`caller|${targetKey(t)}`, async () => {
+        const creds = await credentialsFor(t);
+        if (creds === base) return sts.callerIdentity();
+        const client = new STSClient(common('sts', opts.region ?? 'us-east-1', creds));
+        destroyers.push(() => client.destroy());
+        return stsPort(client).callerIdentity();
       }),
     destroy() {
       for (const d of destroyers.splice(0)) d();

@@ -10,23 +10,38 @@ export interface AwsCredentials {
   expiration?: Date | undefined;
 }
 
+/** Who a set of credentials is (GetCallerIdentity). */
+export interface CallerIdentity {
+  account: string;
+  /** arn:aws:iam::<account>:user/<name>, arn:aws:sts::<account>:assumed-role/<role>/<session>, … */
+  arn: string;
+  /** AIDA… for a user, `<RoleId>:<session>` for a role session. */
+  userId: string;
+}
+
 /** The STS calls trailbot makes: who am I, and credentials for a role in a member account. */
 export interface StsPort {
   /** The account of trailbot's own credentials (GetCallerIdentity). */
   callerAccount(): Promise<string>;
+  /** The whole identity of these credentials (GetCallerIdentity). */
+  callerIdentity(): Promise<CallerIdentity>;
   assumeRole(input: { roleArn: string; sessionName: string; externalId?: string | undefined; durationSeconds?: number }): Promise<AwsCredentials>;
 }
 
 export function stsPort(client: STSClient): StsPort {
+  const callerIdentity = async (): Promise<CallerIdentity> => {
+    try {
+      const r = await client.send(new GetCallerIdentityCommand({}));
+      if (!r.Account) throw new Error('GetCallerIdentity returned no account');
+      return { account: r.Account, arn: r.Arn ?? '', userId: r.UserId ?? '' };
+    } catch (e) {
+      throw awsError(e, 'cannot tell which AWS account trailbot runs as (sts:GetCallerIdentity)', 'check the AWS credentials trailbot runs with (environment, profile or instance role)');
+    }
+  };
   return {
+    callerIdentity,
     async callerAccount() {
-      try {
-        const r = await client.send(new GetCallerIdentityCommand({}));
-        if (!r.Account) throw new Error('GetCallerIdentity returned no account');
-        return r.Account;
-      } catch (e) {
-        throw awsError(e, 'cannot tell which AWS account trailbot runs as (sts:GetCallerIdentity)', 'check the AWS credentials trailbot runs with (environment, profile or instance role)');
-      }
+      return (await callerIdentity()).account;
     },
     async assumeRole({ roleArn, sessionName, externalId, durationSeconds = 3600 }) {
       try {
