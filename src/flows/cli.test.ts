@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../cli/main.ts';
 import { normalize } from '../events/normalize.ts';
+import { FLOWS } from './registry.ts';
 import { openStore } from '../store/index.ts';
 import { records } from '../../test/fixtures/flows/load.ts';
 import { createTestDatabase } from '../../test/helpers/db.ts';
@@ -46,7 +47,7 @@ describe('trailbot flows list / detect / report', () => {
     expect(r.code).toBe(0);
     const lines = r.out.trim().split('\n');
     expect(lines[0]).toMatch(/^ID +KIND +SEVERITY +ENABLED +DESCRIPTION$/);
-    expect(lines).toHaveLength(28);
+    expect(lines).toHaveLength(FLOWS.length + 1);
     expect(r.out).toMatch(/new-service +first-seen +low +no /);
     expect(r.out).toMatch(/clickops-burst +threshold +high +yes /);
   });

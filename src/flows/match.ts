@@ -110,6 +110,19 @@ export function cloudFormationMade(e: TrailEvent): boolean {
 }
 const CFN = 'cloudformation.amazonaws.com';
 
+/**
+ * AWS acting for the account rather than a person or program: an AWS service as the actor, a service
+ * event, or a call a service made on the principal's behalf (`invokedBy` an AWS service host, which
+ * AWS writes and a caller cannot: target tracking deleting the alarms it made, AWS Backup expiring a
+ * recovery point). The console (`signin.amazonaws.com`) and CloudFormation do not count: a person
+ * is behind those, and CloudFormation is the `iac` allow-list's to judge.
+ */
+export function madeByAws(e: TrailEvent): boolean {
+  if (!isHumanOrProgram(e)) return true;
+  const by = e.actor.invokedBy;
+  return by !== null && by.endsWith('.amazonaws.com') && by !== CFN && by !== 'signin.amazonaws.com';
+}
+
 /** A case-insensitive glob (`*` matches anything, including `/` and `:`). */
 export function globToRegExp(pattern: string): RegExp {
   const body = pattern

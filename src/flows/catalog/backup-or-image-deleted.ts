@@ -1,6 +1,6 @@
 import type { TrailEvent } from '../../events/model.ts';
 import { defineFlow } from '../define.ts';
-import { byActor, isHumanOrProgram, serviceOf, succeeded } from '../match.ts';
+import { byActor, madeByAws, serviceOf, succeeded } from '../match.ts';
 
 /** `service:action` → what was deleted, in the templates' words. */
 const DELETES: Readonly<Record<string, string>> = {
@@ -12,17 +12,6 @@ const DELETES: Readonly<Record<string, string>> = {
   'backup:DeleteRecoveryPoint': 'AWS Backup recovery point',
   'backup:DeleteBackupVault': 'AWS Backup vault',
 };
-
-/**
- * AWS removing what its own schedules made: AWS Backup expiring recovery points, Data Lifecycle
- * Manager deregistering AMIs, RDS dropping automated backups past their retention. AWS writes
- * `invokedBy` (a caller cannot); CloudFormation is left to the `iac` allow-list.
- */
-function madeByAws(e: TrailEvent): boolean {
-  if (!isHumanOrProgram(e)) return true;
-  const by = e.actor.invokedBy;
-  return by !== null && by.endsWith('.amazonaws.com') && by !== 'cloudformation.amazonaws.com' && by !== 'signin.amazonaws.com';
-}
 
 function deleted(e: TrailEvent): string | undefined {
   return DELETES[`${serviceOf(e)}:${e.action ?? ''}`];
@@ -41,6 +30,7 @@ export const backupOrImageDeleted = defineFlow({
   dedupPeriod: '24h',
   allow: ['iac', 'automation'],
   actions: [...new Set(Object.keys(DELETES).map((k) => k.slice(k.indexOf(':') + 1)))],
+  // Not AWS removing what its schedules made (AWS Backup expiry, Data Lifecycle Manager, RDS retention).
   match: (e) => succeeded(e) && deleted(e) !== undefined && !madeByAws(e),
   key: byActor,
   context: (e) => ({ deleted: deleted(e) ?? null }),

@@ -1,6 +1,6 @@
 import type { TrailEvent } from '../../events/model.ts';
 import { defineFlow, type FlowEnv } from '../define.ts';
-import { byActor, isHumanOrProgram, serviceOf, succeeded } from '../match.ts';
+import { byActor, madeByAws, serviceOf, succeeded } from '../match.ts';
 
 /**
  * `service:action` → what it weakens, in the templates' words. Turning logging sources off
@@ -53,18 +53,6 @@ const TAMPER: Readonly<Record<string, string>> = {
 
 const ACTIONS = [...new Set(Object.keys(TAMPER).map((k) => k.slice(k.indexOf(':') + 1)))];
 
-/**
- * AWS acting for the account, not a person or program: target-tracking scaling deletes the alarms it
- * made, services remove the EventBridge rules they manage. `invokedBy` and a service host as the
- * source are written by AWS, never by the caller (unlike the user agent). CloudFormation is left to
- * the `iac` allow-list.
- */
-function madeByAws(e: TrailEvent): boolean {
-  if (!isHumanOrProgram(e)) return true;
-  const by = e.actor.invokedBy;
-  return by !== null && by.endsWith('.amazonaws.com') && by !== 'cloudformation.amazonaws.com' && by !== 'signin.amazonaws.com';
-}
-
 function what(e: TrailEvent): string | undefined {
   return TAMPER[`${serviceOf(e)}:${e.action ?? ''}`];
 }
@@ -104,6 +92,7 @@ export const detectionTampered = defineFlow({
   allow: ['iac'],
   actions: ACTIONS,
   needsRequest: true,
+  // Not AWS cleaning up after itself (target tracking deleting its alarms, services removing their rules).
   match: (e, _p, env) => succeeded(e) && what(e) !== undefined && !madeByAws(e) && weakens(e, env),
   key: byActor,
   context: (e) => ({ watcher: what(e) ?? null }),
