@@ -159,9 +159,17 @@ function egressMatcher(cidrs: readonly string[]): ((ip: string) => boolean) | nu
     const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
     list.addSubnet(addr, bits === undefined ? (family === 'ipv6' ? 128 : 32) : Number(bits), family);
   }
+  // Answers by address: a deployment's instances call from a handful of them, and BlockList.check costs microseconds.
+  const seen = new Map<string, boolean>();
   return (ip) => {
-    const v = isIP(ip);
-    return v !== 0 && list.check(ip, v === 6 ? 'ipv6' : 'ipv4');
+    let inside = seen.get(ip);
+    if (inside === undefined) {
+      const v = isIP(ip);
+      inside = v !== 0 && list.check(ip, v === 6 ? 'ipv6' : 'ipv4');
+      if (seen.size >= 10_000) seen.clear();
+      seen.set(ip, inside);
+    }
+    return inside;
   };
 }
 

@@ -4,13 +4,15 @@ import { workloadOf } from '../workload.ts';
 
 /**
  * Calls that map an account: who am I, what is there, who is watching. An application calls one or
- * two of them; an attacker holding its credentials calls them one after the other.
+ * two of them; an attacker holding its credentials calls them one after the other. Left out on
+ * purpose: the EC2 describes workloads make all day (DescribeInstances, DescribeVolumes,
+ * DescribeSecurityGroups, DescribeVpcs, DescribeRegions: cluster agents, autoscalers, exporters).
  */
 const DISCOVERY = new Set([
   'GetCallerIdentity', 'GetAccountSummary', 'GetAccountAuthorizationDetails', 'ListAccountAliases',
   'ListUsers', 'ListRoles', 'ListGroups', 'ListPolicies', 'ListAccessKeys', 'ListAttachedRolePolicies', 'ListRolePolicies',
   'ListAttachedUserPolicies', 'ListUserPolicies', 'GetAccountPasswordPolicy', 'ListInstanceProfiles', 'ListSAMLProviders', 'ListOpenIDConnectProviders',
-  'ListBuckets', 'DescribeSnapshots', 'DescribeImages', 'DescribeInstances', 'DescribeVolumes', 'DescribeSecurityGroups', 'DescribeVpcs', 'DescribeRegions',
+  'ListBuckets', 'DescribeSnapshots',
   'DescribeTrails', 'GetTrailStatus', 'ListTrails', 'GetEventSelectors', 'ListDetectors', 'DescribeConfigurationRecorders',
   'ListSecrets', 'DescribeParameters', 'ListKeys', 'ListFunctions20150331', 'ListFunctions', 'DescribeDBInstances', 'DescribeDBSnapshots',
   'ListClusters', 'ListTopics', 'ListQueues', 'ListTables', 'ListStacks', 'DescribeStacks', 'ListAccounts', 'DescribeOrganization',
