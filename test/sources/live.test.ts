@@ -63,10 +63,11 @@ describe('live lookup', () => {
 
   it('says which account-regions were throttled when the budget is busy until the time limit', async () => {
     // The base account's eu-west-1 budget is taken (a backfill, another tool) for longer than the lookup may wait.
-    await limiter.penalize(limiterKeyFor(BASE_ACCOUNT, 'eu-west-1'), 5000);
+    // (Generous times: on a loaded machine the other account-regions must still answer within the limit.)
+    await limiter.penalize(limiterKeyFor(BASE_ACCOUNT, 'eu-west-1'), 30_000);
     const t0 = performance.now();
-    const r = await sources.live(db.store, { who: 'maria', timeoutMs: 1200, storeFound: true });
-    expect(performance.now() - t0).toBeLessThan(2500);
+    const r = await sources.live(db.store, { who: 'maria', timeoutMs: 4000, storeFound: true });
+    expect(performance.now() - t0).toBeLessThan(10_000); // ends at the limit, not when the budget frees (30 s)
     const throttled = r.partial.filter((q) => q.status === 'throttled');
     expect(new Set(throttled.map((q) => `${q.account}/${q.region}`))).toEqual(new Set([`${BASE_ACCOUNT}/eu-west-1`]));
     expect(r.note).toMatch(new RegExp(`throttled: ${BASE_ACCOUNT}/eu-west-1`));
