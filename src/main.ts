@@ -24,7 +24,7 @@ import { deliverReport } from './actions/slack/reports.ts';
 import { replyEveryMs, routeMessage, slackRouted } from './actions/slack/routing.ts';
 import { syncSlackPage } from './actions/slack/sync.ts';
 import type { Config } from './config/index.ts';
-import { evaluateFlows, parseFlowsConfig } from './flows/index.ts';
+import { deploymentOf, evaluateFlows, parseFlowsConfig } from './flows/index.ts';
 import { getReport, runScheduledReport } from './reports/scheduled.ts';
 import { createIamAccess, type IamAccess, trailbotRoleNames } from './integrations/aws/iam.ts';
 import { createJiraClient } from './integrations/jira/client.ts';
@@ -72,7 +72,7 @@ export function slackOptions(config: Config, slack?: SlackPort): SlackNotifyOpti
 
 /** The stages the queued jobs call. `jira` and `slack` replace the clients made from the settings (tests). */
 export function wirePipeline(config: Config, sources: Sources, opts: { jira?: JiraPort; slack?: SlackPort; settleMs?: number; iam?: IamAccess } = {}): Pipeline {
-  const flows = parseFlowsConfig(config.flows, config.accounts.map((a) => a.id));
+  const flows = parseFlowsConfig(config.flows, deploymentOf(config));
   const tickets = { ...jiraOptions(config, opts.jira), settleMs: opts.settleMs };
   const notifyJira = createJiraNotifier(tickets);
   const messages = slackOptions(config, opts.slack);

@@ -1,7 +1,7 @@
 import { Argument, Option } from 'commander';
 import { normalizeItems, type Rejection } from '../ingest.ts';
 import { compileFlows } from '../flows/compile.ts';
-import { type FlowsConfig, parseFlowsConfig } from '../flows/config.ts';
+import { deploymentOf, type FlowsConfig, parseFlowsConfig } from '../flows/config.ts';
 import { Detector } from '../flows/detector.ts';
 import { findingJson } from '../flows/finding.ts';
 import { buildReport, DEFAULT_PERIOD, REPORT_FORMATS, REPORT_KINDS, type ReportFormat, type ReportKind, renderReport } from '../reports/index.ts';
@@ -13,7 +13,7 @@ import { parseSinceUntil } from './time.ts';
 /** The `flows:` section of the configuration, validated (E_CONFIG_INVALID names the wrong keys). */
 function flowsConfig(cli: Cli): FlowsConfig {
   const c = cli.config();
-  return parseFlowsConfig(c.flows, c.accounts.map((a) => a.id));
+  return parseFlowsConfig(c.flows, deploymentOf(c));
 }
 
 function pad(s: string, n: number): string {

@@ -238,6 +238,7 @@ export function compileFlows(config: FlowsConfig, registry: readonly AnyFlow[] =
   const perAccount = new Map(Object.entries(config.expected.accounts).map(([k, v]) => [k, new Set(v)]));
   const ours = new Set<string>([...config.trustedAccounts, ...config.ownAccounts]);
   const egress = egressMatcher(config.expected.egressCidrs);
+  const trailBuckets: ReadonlySet<string> = new Set(config.trailBuckets);
   const env = (raws: ReadonlyMap<string, RawRecord>): FlowEnv => ({
     request: (e) => partOf(raws, e, 'requestParameters'),
     response: (e) => partOf(raws, e, 'responseElements'),
@@ -250,6 +251,7 @@ export function compileFlows(config: FlowsConfig, registry: readonly AnyFlow[] =
       return account !== null && (perAccount.get(account)?.has(region) ?? false);
     },
     knownAccount: (e, id) => id === e.account || ours.has(id),
+    trailBuckets,
     egressConfigured: egress !== null,
     insideEgress: (ip) => egress !== null && ip !== null && egress(ip),
   });

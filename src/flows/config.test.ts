@@ -25,6 +25,16 @@ describe('flows configuration', () => {
         'organizations-change', 'clickops', 'clickops-burst', 'clickops-production', 'key-pair-change', 'access-key-created',
         'iam-user-created-or-deleted', 'admin-policy-attached', 'scp-denied', 'unexpected-region', 'new-service',
         'sensitive-delete', 'logging-disabled',
+        // Detection II (issue 12)
+        'ebs-snapshot-shared', 'ami-shared', 'rds-snapshot-shared', 's3-bucket-shared-externally', 'resource-made-public',
+        'rds-instance-made-public', 'lambda-exposed', 'lambda-code-changed', 'role-trust-external', 'console-credentials-changed',
+        'federation-token-issued', 'external-identity-trust-added', 'ec2-user-data-modified', 'ec2-instance-secrets-read',
+        'ec2-unusual-instance-type', 'ec2-serial-console', 'ec2-instance-connect-many', 'ssm-session-many-instances',
+        'ssm-command-many-instances', 'instance-credentials-used-outside', 'workload-discovery-burst', 'iam-change-from-workload',
+        'secrets-bulk-read', 'secrets-batch-read', 'ssm-parameters-bulk-decrypt', 'ses-enumeration', 'bedrock-model-access-enabled',
+        'sagemaker-lifecycle-config', 'organization-leave-attempt', 'critical-action-denied', 'trail-bucket-short-lifecycle',
+        'data-protection-disabled', 'backup-or-image-deleted', 'data-exported', 's3-objects-mass-deleted', 's3-sse-c-encryption',
+        's3-ransom-note', 'detection-tampered', 'access-key-quarantined', 'route53-domain-transfer', 'role-assumed-first-time',
       ].sort(),
     );
   });

@@ -122,10 +122,28 @@ export const flowsConfigSchema = z
   .prefault({});
 
 /**
- * The parsed section, plus `ownAccounts`: the ids under the file's top-level `accounts:`, which
- * `parseFlowsConfig` is given (not a key of `flows:`).
+ * What the rest of `trailbot.config.yaml` tells the flows about the deployment (not keys of `flows:`):
+ * the account ids under `accounts:`, and the trail buckets the s3 and sqs sources read.
  */
-export type FlowsConfig = z.output<typeof flowsConfigSchema> & { ownAccounts: readonly string[] };
+export interface Deployment {
+  accounts?: readonly string[];
+  trailBuckets?: readonly string[];
+}
+
+/** The parsed section, plus the deployment `parseFlowsConfig` was given. */
+export type FlowsConfig = z.output<typeof flowsConfigSchema> & { ownAccounts: readonly string[]; trailBuckets: readonly string[] };
+
+/** The deployment facts from the whole configuration (`accounts:` ids, the s3 sources' bucket and the sqs sources' buckets). */
+export function deploymentOf(config: { accounts?: readonly { id: string }[]; sources?: readonly unknown[] }): Deployment {
+  const buckets = new Set<string>();
+  for (const s of config.sources ?? []) {
+    if (s === null || typeof s !== 'object') continue;
+    const src = s as { bucket?: unknown; buckets?: unknown };
+    if (typeof src.bucket === 'string') buckets.add(src.bucket);
+    if (Array.isArray(src.buckets)) for (const b of src.buckets) if (typeof b === 'string') buckets.add(b);
+  }
+  return { accounts: (config.accounts ?? []).map((a) => a.id), trailBuckets: [...buckets] };
+}
 /** What `trailbot.config.yaml` may hold under `flows:` (flow ids are checked at run time against the registry). */
 export type FlowsConfigInput = z.input<typeof flowsConfigSchema> & { [flowId: string]: unknown };
 export type FlowOverride = NonNullable<ReturnType<typeof overrideSchema>['_zod']['output']>;
@@ -197,12 +215,12 @@ export function describeFlowsConfigIssues(error: z.ZodError, prefix = 'flows'): 
 
 /**
  * Validates the `flows:` section (undefined = all defaults). Throws E_CONFIG_INVALID naming the keys.
- * `ownAccounts`: the account ids under the file's `accounts:` (with `flows.trustedAccounts`, the
- * accounts that are not "unknown").
+ * `deployment` (`deploymentOf`): the account ids under the file's `accounts:` (with
+ * `flows.trustedAccounts`, the accounts that are not "unknown") and the trail buckets.
  */
-export function parseFlowsConfig(raw: unknown, ownAccounts: readonly string[] = []): FlowsConfig {
+export function parseFlowsConfig(raw: unknown, deployment: Deployment = {}): FlowsConfig {
   const r = flowsConfigSchema.safeParse(raw ?? {});
-  if (r.success) return { ...r.data, ownAccounts };
+  if (r.success) return { ...r.data, ownAccounts: deployment.accounts ?? [], trailBuckets: deployment.trailBuckets ?? [] };
   const lines = describeFlowsConfigIssues(r.error);
   throw new TrailbotError('E_CONFIG_INVALID', `invalid flows settings:\n  ${lines.join('\n  ')}`, {
     hint: 'fix these keys under `flows:` in trailbot.config.yaml (`trailbot flows list` shows the flow ids)',

@@ -55,6 +55,8 @@ export interface FlowEnv {
    * in `flows.trustedAccounts`. What "an unknown account" means for sharing and trust flows.
    */
   knownAccount(e: TrailEvent, accountId: string): boolean;
+  /** The buckets trailbot reads trails from (the s3 sources' `bucket`, the sqs sources' `buckets`). */
+  readonly trailBuckets: ReadonlySet<string>;
   /** Whether `flows.expected.egressCidrs` lists any range (flows about egress stay off until it does). */
   readonly egressConfigured: boolean;
   /** Whether an IP address lies within `flows.expected.egressCidrs` (false when none are set or `ip` is not an address). */

@@ -66,7 +66,7 @@ describe('env: accounts and egress ranges from the flows settings', () => {
   const { event } = toEvent(record('records/stratus-aws.exfiltration.ec2-share-ebs-snapshot.json', 'ModifySnapshotAttribute'));
 
   it('knows the event’s own account, those under accounts: and flows.trustedAccounts', () => {
-    const env = compileFlows(parseFlowsConfig({ trustedAccounts: ['210987654321'] }, ['111111111111'])).env(new Map());
+    const env = compileFlows(parseFlowsConfig({ trustedAccounts: ['210987654321'] }, { accounts: ['111111111111'] })).env(new Map());
     expect(env.knownAccount(event, event.account!)).toBe(true);
     expect(env.knownAccount(event, '111111111111')).toBe(true);
     expect(env.knownAccount(event, '210987654321')).toBe(true);

@@ -7,7 +7,7 @@ import type { Finding } from './finding.ts';
 import { applyChanges, type FindingPage, findingsPage, getFindings, listFindings, loadSnapshot, lockFindings, renderStored } from './store.ts';
 
 export { compileFlows, type CompiledFlow, type CompiledFlows } from './compile.ts';
-export { defaultFlowsConfig, flowsConfigSchema, parseFlowsConfig, type FlowsConfig, type FlowsConfigInput } from './config.ts';
+export { defaultFlowsConfig, deploymentOf, flowsConfigSchema, parseFlowsConfig, type Deployment, type FlowsConfig, type FlowsConfigInput } from './config.ts';
 export { defineFlow, type FlowDef, type FlowKind, type Severity } from './define.ts';
 export { Detector, detect } from './detector.ts';
 export type { EngineEvent } from './engine.ts';

@@ -54,6 +54,18 @@ import { secretsBatchRead } from './catalog/secrets-batch-read.ts';
 import { secretsBulkRead } from './catalog/secrets-bulk-read.ts';
 import { sesEnumeration } from './catalog/ses-enumeration.ts';
 import { ssmParametersBulkDecrypt } from './catalog/ssm-parameters-bulk-decrypt.ts';
+import { amiShared } from './catalog/ami-shared.ts';
+import { dataExported } from './catalog/data-exported.ts';
+import { dataProtectionDisabled } from './catalog/data-protection-disabled.ts';
+import { ebsSnapshotShared } from './catalog/ebs-snapshot-shared.ts';
+import { lambdaCodeChanged } from './catalog/lambda-code-changed.ts';
+import { lambdaExposed } from './catalog/lambda-exposed.ts';
+import { rdsInstanceMadePublic } from './catalog/rds-instance-made-public.ts';
+import { rdsSnapshotShared } from './catalog/rds-snapshot-shared.ts';
+import { resourceMadePublic } from './catalog/resource-made-public.ts';
+import { roleTrustExternal } from './catalog/role-trust-external.ts';
+import { s3BucketSharedExternally } from './catalog/s3-bucket-shared-externally.ts';
+import { trailBucketShortLifecycle } from './catalog/trail-bucket-short-lifecycle.ts';
 import type { AnyFlow } from './define.ts';
 
 /** The catalog's flows, in the order `trailbot flows list` shows them. Add a flow here and nowhere else. */
@@ -118,6 +130,19 @@ const CATALOG: readonly AnyFlow[] = [
   detectionTampered,
   accessKeyQuarantined,
   route53DomainTransfer,
+  // Sharing and exposure (Detection II)
+  ebsSnapshotShared,
+  amiShared,
+  rdsSnapshotShared,
+  s3BucketSharedExternally,
+  resourceMadePublic,
+  rdsInstanceMadePublic,
+  lambdaExposed,
+  lambdaCodeChanged,
+  roleTrustExternal,
+  dataExported,
+  trailBucketShortLifecycle,
+  dataProtectionDisabled,
 ];
 
 /**

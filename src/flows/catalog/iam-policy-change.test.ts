@@ -7,7 +7,7 @@ const R = 'records/';
 const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
-  it('raises when a role trust policy is updated (Stratus iam-backdoor-role)', () => {
+  it('raises when a role trust policy is updated (Stratus iam-backdoor-role, its account listed under trustedAccounts)', () => {
     const { records, config } = positive();
     const f = findings(records, ID, config);
     expect(f).toHaveLength(1);
@@ -29,7 +29,11 @@ describe(ID, () => {
   });
   it('ignores failed changes and infrastructure-as-code identities', () => {
     expect(findings([record(`${R}denied.json`, 'DeleteGroupPolicy')], ID)).toEqual([]);
-    const { records } = positive();
-    expect(findings(records, ID, { allow: { iacIdentities: ['christophe'] } })).toEqual([]);
+    const { records, config } = positive();
+    expect(findings(records, ID, { ...config, allow: { iacIdentities: ['christophe'] } })).toEqual([]);
+  });
+  it('leaves a trust policy opened to an account that is not ours to role-trust-external (nothing doubled)', () => {
+    const all = findings([record(`${R}stratus-aws.persistence.iam-backdoor-role.json`, 'UpdateAssumeRolePolicy')]);
+    expect(all.map((x) => x.flow)).toEqual(['role-trust-external']);
   });
 });

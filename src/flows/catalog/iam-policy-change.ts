@@ -25,7 +25,7 @@ export const iamPolicyChange = defineFlow({
   actions: [...ACTIONS],
   // Full administrator access is reported by admin-policy-attached, with more urgency; AWS's
   // quarantine of an exposed key by access-key-quarantined.
-  yieldsTo: ['admin-policy-attached', 'access-key-quarantined', 'iam-change-from-workload'],
+  yieldsTo: ['admin-policy-attached', 'access-key-quarantined', 'iam-change-from-workload', 'role-trust-external'],
   match: (e) => succeeded(e) && isCall(e, 'iam', ACTIONS),
   key: byActor,
   context: (e) => ({ trustPolicy: e.action === 'UpdateAssumeRolePolicy' }),

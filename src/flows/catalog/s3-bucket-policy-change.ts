@@ -16,6 +16,9 @@ export const s3BucketPolicyChange = defineFlow({
   dedupPeriod: '24h',
   allow: ['iac', 'automation'],
   actions: [...ACTIONS],
+  // Reported better by the flows that read what the change does: opened to another account or to
+  // everyone, replication to another account, a trail bucket's logs set to expire.
+  yieldsTo: ['s3-bucket-shared-externally', 'resource-made-public', 'data-exported', 'trail-bucket-short-lifecycle'],
   match: (e) => succeeded(e) && isCall(e, 's3', ACTIONS),
   key: byActor,
 });
