@@ -28,6 +28,8 @@ function what(e: AuditRecord): string {
   if (typeof d.jira === 'string') parts.push(`Jira ${d.jira}`);
   if (typeof d.slack === 'string') parts.push('Slack thread');
   if (Array.isArray(d.notDone) && d.notDone.length) parts.push(`${d.notDone.length} not done`);
+  // A coalesced entry of someone not signed in: how many came from there for that reason in its minute.
+  if (e.count > 1) parts.push(`×${e.count} in that minute${e.lastAt ? `, the last at ${e.lastAt.slice(11, 19)}` : ''}`);
   return parts.join(', ');
 }
 

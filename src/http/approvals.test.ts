@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DENY_ALL_ARN } from '../actions/approvals/plan.ts';
-import { approvalsOf, type Approval, listAudit } from '../actions/approvals/store.ts';
+import { approvalsOf, type Approval, listAudit, reactivationOf } from '../actions/approvals/store.ts';
 import { signLink } from '../actions/approvals/tokens.ts';
 import { currentTicket } from '../actions/jira/tickets.ts';
 import { approvalSettings } from '../actions/approvals/rules.ts';
@@ -25,7 +25,7 @@ import { record } from '../../test/helpers/fixtures.ts';
 import { Browser, startOidcProvider, type TestProvider } from '../../test/helpers/oidc.ts';
 import { waitFor } from '../../test/helpers/wait.ts';
 import { createApprovalPages } from './approvals.ts';
-import { createSignIn } from './signin.ts';
+import { createSignIn, SESSION_COOKIE } from './signin.ts';
 
 /**
  * The people side of approvals, in one trailbot service (PostgreSQL store, the inline queue, its HTTP
@@ -333,6 +333,17 @@ describe('GET /approvals/<token>', () => {
     expect(r5.status).toBe(403);
     expect(await r5.text()).toContain('nobody approves their own deactivation');
 
+    // A copy of an approver's cookie stops working when they sign out (the session is ended on the server).
+    const gone = new Browser();
+    await gone.signIn(base, 'bob');
+    const goneForm = await formOf(gone);
+    const copy = new Browser();
+    copy.setCookie(base, SESSION_COOKIE, gone.cookie(base, SESSION_COOKIE)!);
+    expect((await gone.fetch(`${base}/auth/logout`, { form: {}, headers: { origin: base } })).status).toBe(303);
+    const r6 = await post(copy, goneForm);
+    expect(r6.status).toBe(401);
+    expect(await r6.text()).toContain('Sign in first');
+
     expect(iamWrites()).toBe(before);
     const a = await approvalOf(f);
     expect(a.state).toBe('proposed');
@@ -347,6 +358,28 @@ describe('GET /approvals/<token>', () => {
         ['ivan@corp.example', 'self'],
       ]),
     );
+  });
+});
+
+describe('the audit log under anonymous load', () => {
+  it('what nobody signed in sends is coalesced: junk links and views make one row per address and reason a minute, with a count', async () => {
+    const f = await findingOf('ivan');
+    const { review } = await ticketLinks(f);
+    const a = await approvalOf(f);
+    const sum = (rows: { count: number }[]) => rows.reduce((n, r) => n + r.count, 0);
+    const junk = async () => (await listAudit(svc.store.db, { action: 'refused', limit: 5000 })).filter((r) => r.actor === null && (r.detail as { reason: string }).reason === 'malformed');
+    const views = async () => (await listAudit(svc.store.db, { approvalId: a.id, action: 'viewed', limit: 5000 })).filter((r) => r.actor === null);
+    const [junk0, views0] = [await junk(), await views()];
+    for (let i = 0; i < 40; i++) expect((await new Browser().fetch(`${base}/approvals/junk${i}`)).status).toBe(400);
+    for (let i = 0; i < 10; i++) expect((await new Browser().fetch(review)).status).toBe(200);
+    const [junk1, views1] = [await junk(), await views()];
+    // At most one new row each (two if the minute turned meanwhile), and the counts say how many came.
+    expect(junk1.length - junk0.length).toBeLessThanOrEqual(2);
+    expect(sum(junk1) - sum(junk0)).toBe(40);
+    expect(views1.length - views0.length).toBeLessThanOrEqual(2);
+    expect(sum(views1) - sum(views0)).toBe(10);
+    expect(junk1[0]).toMatchObject({ ip: '127.0.0.1', outcome: 'refused' });
+    expect(junk1[0]!.count).toBeGreaterThan(1);
   });
 });
 
@@ -451,6 +484,93 @@ describe('approving', () => {
     expect(aws.iam.user(BASE, 'ivan')!.attachedPolicies).toEqual([]);
     expect(aws.iam.user(BASE, 'ivan')!.loginProfile).toBeNull();
     await waitFor('the reactivation comment', async () => jira.issue(key)!.comments.some((c) => adfText(c.body).includes('approved the reactivation of ivan')));
+  });
+
+  it('a reactivation that expired or was dismissed can be proposed again by an approver from the deactivation\'s page (even once its link expired): CSRF-checked, approver rules, audited, never two live; a GET changes nothing', async () => {
+    aws.iam.createUser(BASE, 'rex', { keys: 1 });
+    await enqueue(svc.queue, 'ingest-batch', {
+      source: 'approvals-test',
+      records: calls({ type: 'IAMUser', principalId: 'AIDAREX00000000000000', arn: `arn:aws:iam::${BASE}:user/rex`, accountId: BASE, accessKeyId: 'AKIAREX0000000000000', userName: 'rex' }),
+    });
+    const f = await findingOf('rex');
+    const { review } = await ticketLinks(f);
+    const [ana, bob, eve] = [new Browser(), new Browser(), new Browser()];
+    await ana.signIn(base, 'ana');
+    await bob.signIn(base, 'bob');
+    await eve.signIn(base, 'eve');
+    const approveAs = async (b: Browser, url: string) => {
+      const form = forms(await (await b.fetch(url)).text()).find((x) => x.button.includes('Approve'))!;
+      expect((await b.fetch(url, { form: form.fields, headers: { origin: base } })).status).toBe(303);
+    };
+    for (const b of [ana, bob]) await approveAs(b, review);
+    const a = await waitFor('the deactivation', async () => ((await approvalOf(f)).state === 'done' ? approvalOf(f) : undefined), 20_000);
+    expect(aws.iam.user(BASE, 'rex')!.accessKeys[0]!.status).toBe('Inactive');
+    const reactivations = async () => (await approvalsOf(svc.store.db, f)).filter((x) => x.kind === 'reactivate');
+    const first = await waitFor('the reactivation proposal', () => reactivationOf(svc.store.db, a.id));
+    // While the reactivation's link works, the page links to it and offers nothing more.
+    let page = await (await ana.fetch(review)).text();
+    expect(page).toContain('Reactivate rex');
+    expect(forms(page).filter((x) => x.button.includes('again'))).toHaveLength(0);
+
+    // 72 h later: the reactivation expired unused, and so did the deactivation's own link.
+    await svc.store.db.query(`UPDATE approvals SET expires_at = now() - interval '1 minute' WHERE id = $1`, [first.id]);
+    const late = `${base}/approvals/${signLink(SECRET, { approval: a.id, finding: f, action: 'deactivate', principal: a.principal, expiresAt: Date.now() - 1000 })}`;
+    const anon = await new Browser().fetch(late);
+    expect(anon.status).toBe(410);
+    expect(await anon.text()).toContain('Sign in to see what became of it');
+    page = (await (await ana.fetch(late)).text()).replace(/&#x27;/g, "'");
+    expect(page).toContain('every step is carried out');
+    expect(page).toContain('The reactivation link expired on');
+    expect(page).not.toContain(`href="${base}/approvals/`);
+    const again = forms(page).find((x) => x.button === 'Propose the reactivation of rex again')!;
+    expect(again.fields).toMatchObject({ decision: 'reactivate-again', csrf: expect.any(String) });
+    // Nobody signed in: no form, a way to sign in. Looking changes nothing.
+    const anonPage = await (await new Browser().fetch(review)).text();
+    expect(forms(anonPage).filter((x) => x.button.includes('again'))).toHaveLength(0);
+    expect(anonPage).toContain('to propose the reactivation again');
+    expect(await reactivations()).toHaveLength(1);
+
+    // Refused, changing nothing: another site, no session, a bad CSRF token, someone not an approver, an approve decision on the expired link.
+    expect((await ana.fetch(late, { form: again.fields, headers: { origin: 'https://evil.example' } })).status).toBe(403);
+    expect((await new Browser().fetch(late, { form: again.fields, headers: { origin: base } })).status).toBe(410);
+    expect((await new Browser().fetch(review, { form: again.fields, headers: { origin: base } })).status).toBe(401);
+    expect((await bob.fetch(late, { form: again.fields, headers: { origin: base } })).status).toBe(403);
+    const evePage = await (await eve.fetch(late)).text();
+    const eveForm = forms(evePage).find((x) => x.button.includes('again'))!;
+    const refusedEve = await eve.fetch(late, { form: eveForm.fields, headers: { origin: base } });
+    expect(refusedEve.status).toBe(403);
+    expect(await refusedEve.text()).toContain('eve@corp.example is not among the approvers');
+    expect((await ana.fetch(late, { form: { ...again.fields, decision: 'approve' }, headers: { origin: base } })).status).toBe(410);
+    expect(await reactivations()).toHaveLength(1);
+
+    // ana proposes it again: a fresh, live proposal; posting the form twice makes no second one.
+    expect((await ana.fetch(late, { form: again.fields, headers: { origin: base } })).status).toBe(303);
+    expect((await ana.fetch(late, { form: again.fields, headers: { origin: base } })).status).toBe(409);
+    let all = await reactivations();
+    expect(all.map((x) => [x.round, x.state])).toEqual([[1, 'proposed'], [2, 'proposed']]);
+    const second = all[1]!;
+    expect(Date.parse(second.expiresAt)).toBeGreaterThan(Date.now() + 71 * 3600_000);
+    const proposed = (await listAudit(svc.store.db, { approvalId: second.id, action: 'proposed' }))[0]!;
+    expect(proposed).toMatchObject({ actor: 'ana@corp.example', ip: '127.0.0.1', detail: { kind: 'reactivate', reverses: a.id, round: 2, again: true, previous: { id: first.id, state: 'expired' } } });
+    expect((await listAudit(svc.store.db, { approvalId: a.id, action: 'refused', limit: 50 })).map((x) => (x.detail as { reason: string }).reason)).toEqual(expect.arrayContaining(['live', 'csrf', 'cross-site', 'not-an-approver', 'expired']));
+
+    // Dismissed this time: it can be proposed again once more (by bob), and that one is approved and carried out.
+    const dismiss = `${base}/approvals/${signLink(SECRET, { approval: second.id, finding: f, action: 'dismiss', principal: a.principal, expiresAt: Date.parse(second.expiresAt) })}`;
+    const d = forms(await (await ana.fetch(dismiss)).text()).find((x) => x.button === 'Dismiss')!;
+    expect((await ana.fetch(dismiss, { form: d.fields, headers: { origin: base } })).status).toBe(303);
+    page = (await (await bob.fetch(review)).text()).replace(/&#x27;/g, "'");
+    expect(page).toContain('The reactivation of rex was dismissed by ana@corp.example');
+    const bobAgain = forms(page).find((x) => x.button.includes('again'))!;
+    expect((await bob.fetch(review, { form: bobAgain.fields, headers: { origin: base } })).status).toBe(303);
+    all = await reactivations();
+    expect(all.map((x) => [x.round, x.state])).toEqual([[1, 'proposed'], [2, 'dismissed'], [3, 'proposed']]);
+    page = await (await bob.fetch(review)).text();
+    const link = /<a href="([^"]+)">Reactivate rex<\/a>/.exec(page)![1]!.replace(/&amp;/g, '&');
+    for (const b of [ana, bob]) await approveAs(b, link);
+    await waitFor('the reactivation', async () => aws.iam.user(BASE, 'rex')!.accessKeys[0]!.status === 'Active', 20_000);
+    // Carried out: nothing more to propose.
+    page = await (await ana.fetch(review)).text();
+    expect(forms(page).filter((x) => x.button.includes('again'))).toHaveLength(0);
   });
 
   it('a partial failure is shown as it is: what was done, what was NOT and why; the plan card no longer says nothing was changed; both approvers named', async () => {

@@ -6,7 +6,7 @@ import { getExecution, queueRemediation } from '../actions/approvals/execute.ts'
 import type { Plan, Target } from '../actions/approvals/plan.ts';
 import { linkFor, planDigest, type PlanRead } from '../actions/approvals/proposals.ts';
 import { type ApprovalSettings, mayApprove, type Refusal } from '../actions/approvals/rules.ts';
-import { type Approval, audit, getApproval, reactivationOf, recordApproval, recordDismissal } from '../actions/approvals/store.ts';
+import { type Approval, audit, auditAnonymous, type AuditEntry, getApproval, proposeReactivationAgain, reactivationOf, recordApproval, recordDismissal } from '../actions/approvals/store.ts';
 import { checkLink, type LinkAction, samePrincipal } from '../actions/approvals/tokens.ts';
 import { currentTicket } from '../actions/jira/tickets.ts';
 import { describeError } from '../errors.ts';
@@ -32,8 +32,13 @@ import { csrfOk, csrfToken, type Session, type SignIn, signInUrl } from './signi
  *   names), a same-site form, a signed-in approver, the CSRF token, the rules (an approver, not the
  *   target, a second person for the two-person rule), the plan still the one shown; then the decision
  *   is recorded under a row lock (the link works once) and the remediate job queued.
+ * - On a carried-out deactivation's page, a signed-in approver may propose its reactivation again
+ *   (`decision=reactivate-again`, same checks) when the last one expired or was dismissed: fresh links,
+ *   never two live ones. A decided approval's page stays readable to a signed-in person after its link
+ *   expired (for this); deciding never does.
  *
- * Every view, decision and refusal goes to the audit log with who, when and from where.
+ * Every view, decision and refusal goes to the audit log with who, when and from where; those of
+ * someone not signed in are coalesced (one row per address and reason a minute, with a count).
  */
 
 export interface ApprovalPagesOptions {
@@ -51,8 +56,9 @@ export interface ApprovalPagesOptions {
   planFreshMs?: number;
 }
 
-type Checked = { approval: Approval; action: LinkAction; token: string };
-type Bad = { status: ContentfulStatusCode; headline: string; lines: string[]; reason: string; approvalId?: string; findingId?: string };
+/** `expired`: the link is out of time, but names a decided approval a signed-in person may still look at. */
+type Checked = { approval: Approval; action: LinkAction; token: string; expired?: boolean };
+type Bad = { status: ContentfulStatusCode; headline: string; lines: string[]; reason: string; approvalId?: string; findingId?: string; signIn?: boolean };
 
 const KINDS: Record<Target['kind'], string> = { 'iam-user': 'IAM user', 'role-session': 'role session' };
 const fmt = (iso: string | null | undefined): string => (iso ? iso.replace('T', ' ').replace(/(\.\d+)?Z$/, '') : '');
@@ -74,9 +80,11 @@ export function createApprovalPages(o: ApprovalPagesOptions): Hono {
   });
 
   const note = (e: unknown) => log.error({ err: e }, `could not write the audit log: ${describeError(e)}`);
+  /** An audit entry: as it is for a signed-in person; coalesced (one row a minute per address and `key`, counted) for anyone else. */
+  const record = (e: AuditEntry, key: string): Promise<unknown> => (e.actor ? audit(db, e) : auditAnonymous(db, { ...e, reason: key })).catch(note);
 
   /** The link's token checked against the approval it names; what to answer when it is not good. */
-  async function check(c: Context, token: string): Promise<Checked | Bad> {
+  async function check(c: Context, token: string, session: Session | undefined): Promise<Checked | Bad> {
     if (!o.secret) return { status: 404, headline: 'Approval links are not set up on this trailbot.', lines: ['Set APPROVAL_SECRET (32+ random characters) on the web role and the workers.'], reason: 'no-secret' };
     const k = checkLink(o.secret, token);
     if (!k.ok && k.reason !== 'expired') {
@@ -88,15 +96,19 @@ export function createApprovalPages(o: ApprovalPagesOptions): Hono {
       return { status: 404, headline: 'This link does not belong to this finding.', lines: ['It names a proposal of another finding, or one that no longer exists. Open the link from the finding\'s own ticket.'], reason: 'wrong-finding', approvalId: a?.id, findingId: claims.finding };
     }
     if (!k.ok || Date.parse(a.expiresAt) <= Date.now()) {
-      return { status: 410, headline: `This link expired on ${fmt(a.expiresAt)} UTC.`, lines: ['Links work for a limited time (approvals.linkTtl). Nothing was changed; the finding stays as it is.'], reason: 'expired', approvalId: a.id, findingId: a.findingId };
+      // What became of a decided approval stays readable to someone signed in (and its reactivation can be proposed again from it).
+      if (a.state !== 'proposed' && session) return { approval: a, action: claims.action, token, expired: true };
+      const decided = a.state !== 'proposed';
+      const lines = decided ? ['Links work for a limited time (approvals.linkTtl). Sign in to see what became of it.'] : ['Links work for a limited time (approvals.linkTtl). Nothing was changed; the finding stays as it is.'];
+      return { status: 410, headline: `This link expired on ${fmt(a.expiresAt)} UTC.`, lines, reason: 'expired', approvalId: a.id, findingId: a.findingId, signIn: decided };
     }
     void c;
     return { approval: a, action: claims.action, token };
   }
 
   async function refuseLink(c: Context, bad: Bad, session: Session | undefined, method: string): Promise<Response> {
-    await audit(db, { action: 'refused', actor: session?.email ?? null, ...clientOf(c), approvalId: bad.approvalId ?? null, findingId: bad.findingId ?? null, outcome: 'refused', detail: { reason: bad.reason, method } }).catch(note);
-    return sendNotice(c, bad.status, frame(c, 'Approval link refused', session, c.req.path), { headline: bad.headline, lines: bad.lines, code: 'E_APPROVAL_LINK' });
+    await record({ action: 'refused', actor: session?.email ?? null, ...clientOf(c), approvalId: bad.approvalId ?? null, findingId: bad.findingId ?? null, outcome: 'refused', detail: { reason: bad.reason, method } }, `${bad.reason} ${method}${bad.approvalId ? ` ${bad.approvalId}` : ''}`);
+    return sendNotice(c, bad.status, frame(c, 'Approval link refused', session, c.req.path), { headline: bad.headline, lines: bad.lines, code: 'E_APPROVAL_LINK', signInUrl: bad.signIn && !session && signIn.configured ? signInUrl(c.req.path) : undefined });
   }
 
   /** Asks a worker to read the plan and waits a little for it (the page reloads itself if it takes longer). */
@@ -137,6 +149,28 @@ export function createApprovalPages(o: ApprovalPagesOptions): Hono {
     const csrf = session && o.secret ? csrfToken(o.secret, session.sid, a.id) : '';
     const who = t.name;
     const rule = o.settings.required === 2 ? 'Two different approvers are needed (approvals.required: 2).' : '';
+    // The reactivation: its link while it works; once it expired or was dismissed, a form to propose it again.
+    const againLive = again !== undefined && again.state === 'proposed' && Date.parse(again.expiresAt) > Date.now();
+    const lapsed = again && (again.state === 'dismissed' || (again.state === 'proposed' && !againLive)) ? again : undefined;
+    const undoable = a.kind === 'deactivate' && (a.state === 'done' || a.state === 'partial') && Boolean(run?.steps.some((s) => s.state === 'done' && s.outcome === 'changed' && s.reversible));
+    const offerAgain = undoable && (!again || lapsed !== undefined) && ch.action === 'deactivate';
+    const reactivate =
+      o.secret && (again || offerAgain)
+        ? {
+            url: again && !lapsed ? linkFor(o.secret, o.publicUrl, again, 'reactivate') : null,
+            text: `Reactivate ${who}`,
+            notes: run && a.plan ? reactivationNotes(a.plan as Plan) : [],
+            lapsed: lapsed
+              ? lapsed.state === 'dismissed'
+                ? `The reactivation of ${who} was dismissed by ${lapsed.decidedBy ?? 'someone'} on ${fmt(lapsed.decidedAt)} UTC; nothing was undone.`
+                : `The reactivation link expired on ${fmt(lapsed.expiresAt)} UTC; nothing was undone.`
+              : !again
+                ? `No reactivation is proposed for ${who}.`
+                : null,
+            again: offerAgain && session ? { action: path, csrf: csrfToken(o.secret, session.sid, `${a.id}:reactivate-again`), button: `Propose the reactivation of ${who} again` } : null,
+            signInUrl: offerAgain && !session && signIn.configured ? signInUrl(path) : undefined,
+          }
+        : null;
 
     const data: Record<string, unknown> = {
       status: banner ?? statusOf(a, run?.state),
@@ -170,7 +204,7 @@ export function createApprovalPages(o: ApprovalPagesOptions): Hono {
             warnings: run.warnings,
           }
         : null,
-      reactivate: again && o.secret ? { url: linkFor(o.secret, o.publicUrl, again, 'reactivate'), text: `Reactivate ${who}`, notes: (run && a.plan ? reactivationNotes(a.plan as Plan) : []) } : null,
+      reactivate,
       expires: fmt(a.expiresAt),
       decide: open
         ? {
@@ -195,11 +229,11 @@ export function createApprovalPages(o: ApprovalPagesOptions): Hono {
   }
 
   app.get('/:token', async (c) => {
-    const session = signIn.session(c);
-    const ch = await check(c, c.req.param('token'));
+    const session = await signIn.session(c);
+    const ch = await check(c, c.req.param('token'), session);
     if ('status' in ch) return refuseLink(c, ch, session, 'GET');
     const a = ch.approval;
-    await audit(db, { action: 'viewed', actor: session?.email ?? null, ...clientOf(c), approvalId: a.id, findingId: a.findingId, target: a.principal, outcome: 'ok', detail: { link: ch.action, state: a.state } }).catch(note);
+    await record({ action: 'viewed', actor: session?.email ?? null, ...clientOf(c), approvalId: a.id, findingId: a.findingId, target: a.principal, outcome: 'ok', detail: { link: ch.action, state: a.state, ...(ch.expired ? { expired: true } : {}) } }, `${ch.action} ${a.id}`);
     // An approval whose remediate job could not be queued (the queue was down when it was decided) is queued now: deciding is done, this only carries it out.
     if (a.state === 'approved' && a.plan && !(await getExecution(db, a.id))) {
       await queueRemediation({ enqueue: (k, i, opts) => enqueue(o.queue, k, i, opts) }, db, a.id, a.plan as Plan).catch((e: unknown) => log.warn({ err: e }, describeError(e)));
@@ -208,29 +242,40 @@ export function createApprovalPages(o: ApprovalPagesOptions): Hono {
   });
 
   // A decision is a few short fields: anything bigger is not one of these forms.
-  const small = bodyLimit({ maxSize: 16 * 1024, onError: (c) => sendNotice(c, 413, frame(c, 'Refused', signIn.session(c), c.req.path), { headline: 'This is not a form of the approval page; nothing was done.', code: 'E_TOO_LARGE' }) });
+  const small = bodyLimit({ maxSize: 16 * 1024, onError: async (c) => sendNotice(c, 413, frame(c, 'Refused', await signIn.session(c), c.req.path), { headline: 'This is not a form of the approval page; nothing was done.', code: 'E_TOO_LARGE' }) });
 
   app.post('/:token', small, async (c) => {
-    const session = signIn.session(c);
+    const session = await signIn.session(c);
     const who = clientOf(c);
-    const ch = await check(c, c.req.param('token'));
+    const ch = await check(c, c.req.param('token'), session);
     if ('status' in ch) return refuseLink(c, ch, session, 'POST');
     const a = ch.approval;
     const path = `/approvals/${ch.token}`;
     const refuse = async (status: ContentfulStatusCode, reason: string, headline: string, lines: string[], code = 'E_APPROVAL_REFUSED'): Promise<Response> => {
-      await audit(db, { action: 'refused', actor: session?.email ?? null, ...who, approvalId: a.id, findingId: a.findingId, target: a.principal, outcome: 'refused', detail: { reason, link: ch.action } }).catch(note);
+      await record({ action: 'refused', actor: session?.email ?? null, ...who, approvalId: a.id, findingId: a.findingId, target: a.principal, outcome: 'refused', detail: { reason, link: ch.action } }, `${reason} POST ${a.id}`);
       return sendNotice(c, status, frame(c, 'Not done', session, path), { headline, lines, code, back: path, signInUrl: !session && signIn.configured ? signInUrl(path) : undefined });
     };
     if (!sameSitePost(c, o.publicUrl)) return refuse(403, 'cross-site', 'A page of another site sent this; nothing was done.', ['Decide from the approval page itself.']);
     if (!signIn.configured) return refuse(403, 'no-oidc', 'Approving needs sign-in, which is not set up on this trailbot; nothing was done.', [`To let approvers decide, ${signIn.missing}.`]);
     if (!session) return refuse(401, 'no-session', 'Sign in first; nothing was done.', ['Deciding needs to know who you are: sign in with your company account, then decide on the page.']);
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
-    if (!csrfOk(o.secret!, session.sid, a.id, form.csrf)) return refuse(403, 'csrf', 'This form is out of date or was not sent from the approval page; nothing was done.', ['Open the approval page again (it makes a fresh form for your session) and decide there.']);
-    const decision = form.decision === 'dismiss' ? 'dismiss' : form.decision === 'approve' ? 'approve' : undefined;
-    if (!decision || (decision === 'approve' && ch.action === 'dismiss')) return refuse(400, 'bad-decision', 'This link dismisses; it cannot approve. Nothing was done.', ['Use the review link to approve.']);
     const t = a.target as Target;
     const names = { name: t.kind === 'iam-user' ? t.userName : t.sessionName, email: t.email };
     const decider = { email: session.email, ip: who.ip, userAgent: who.userAgent };
+    if (form.decision === 'reactivate-again') {
+      if (a.kind !== 'deactivate' || ch.action !== 'deactivate') return refuse(400, 'bad-decision', 'Only the page of a carried-out deactivation proposes its reactivation again; nothing was done.', []);
+      if (!csrfOk(o.secret!, session.sid, `${a.id}:reactivate-again`, form.csrf)) return refuse(403, 'csrf', 'This form is out of date or was not sent from the approval page; nothing was done.', ['Open the approval page again (it makes a fresh form for your session) and use it there.']);
+      const run = await getExecution(db, a.id);
+      if (!run?.steps.some((s) => s.state === 'done' && s.outcome === 'changed' && s.reversible)) return refuse(409, 'not-reversible', `Nothing this deactivation changed can be undone; nothing was done.`, []);
+      // The approver rules, as for approving the reactivation itself: an approver, not the person it is about.
+      const r = await proposeReactivationAgain(db, a.id, decider, { required: o.settings.required, ttlMs: o.settings.linkTtlMs }, () => mayApprove({ email: session.email, groups: session.groups }, names, [], o.settings));
+      if ('refused' in r) return refuse(r.refused.reason === 'live' || r.refused.reason === 'decided' || r.refused.reason === 'not-reversible' ? 409 : 403, r.refused.reason, `${r.refused.message}. Nothing was done.`, []);
+      return c.redirect(path, 303);
+    }
+    if (ch.expired) return refuse(410, 'expired', `This link expired on ${fmt(a.expiresAt)} UTC; nothing was done.`, ['Links work for a limited time (approvals.linkTtl).'], 'E_APPROVAL_LINK');
+    if (!csrfOk(o.secret!, session.sid, a.id, form.csrf)) return refuse(403, 'csrf', 'This form is out of date or was not sent from the approval page; nothing was done.', ['Open the approval page again (it makes a fresh form for your session) and decide there.']);
+    const decision = form.decision === 'dismiss' ? 'dismiss' : form.decision === 'approve' ? 'approve' : undefined;
+    if (!decision || (decision === 'approve' && ch.action === 'dismiss')) return refuse(400, 'bad-decision', 'This link dismisses; it cannot approve. Nothing was done.', ['Use the review link to approve.']);
     // Under the row lock: an approver, not the target; approving, not one who approved it already.
     const rule = (approving: boolean) => (x: Approval): Refusal | undefined => mayApprove({ email: session.email, groups: session.groups }, names, approving ? x.approvedBy.map((m) => m.email) : [], o.settings);
     const spent = (r: { spent: 'decided' | 'expired'; approval: Approval }): Promise<Response> =>

@@ -205,6 +205,52 @@ describe('sign-in with the OpenID provider', () => {
     expect((await listAudit(store.db, { action: 'signed-out' }))[0]).toMatchObject({ actor: 'ana@corp.example' });
   });
 
+  it('sign-out ends the session on the server: a copy of the cookie kept elsewhere (stolen) stops working too, until then it works', async () => {
+    mount(providers[0]);
+    const b = new Browser();
+    await b.signIn(base, 'ana');
+    const stolen = new Browser();
+    stolen.setCookie(base, SESSION_COOKIE, b.cookie(base, SESSION_COOKIE)!);
+    expect(await (await stolen.fetch(`${base}/auth/me`)).text()).toContain('ana@corp.example');
+    // Another session of the same person is not touched by this sign-out.
+    const other = new Browser();
+    await other.signIn(base, 'ana');
+    expect((await b.fetch(`${base}/auth/logout`, { form: {}, headers: { origin: base } })).status).toBe(303);
+    expect(b.cookie(base, SESSION_COOKIE)).toBeUndefined();
+    const page = await (await stolen.fetch(`${base}/auth/me`)).text();
+    expect(page).toContain('Nobody is signed in');
+    expect(page).not.toContain('ana@corp.example');
+    expect(await (await other.fetch(`${base}/auth/me`)).text()).toContain('ana@corp.example');
+    // The stolen copy cannot sign out anyone either (nobody is signed in with it: nothing audited).
+    const outs = (await listAudit(store.db, { action: 'signed-out' })).length;
+    expect((await stolen.fetch(`${base}/auth/logout`, { form: {}, headers: { origin: base } })).status).toBe(303);
+    expect((await listAudit(store.db, { action: 'signed-out' })).length).toBe(outs);
+    // Kept until the session would have ended anyway (8 h), then removed at a later sign-out.
+    const rows = (await store.db.query<{ left: number }>(`SELECT extract(epoch FROM expires_at - ended_at) / 3600 AS left FROM ended_sessions ORDER BY ended_at DESC LIMIT 1`)).rows;
+    expect(Number(rows[0]!.left)).toBeGreaterThan(7.9);
+    expect(Number(rows[0]!.left)).toBeLessThanOrEqual(8);
+    await store.db.query(`UPDATE ended_sessions SET expires_at = now() - interval '1 second'`);
+    await other.fetch(`${base}/auth/logout`, { form: {}, headers: { origin: base } });
+    expect((await store.db.query(`SELECT 1 FROM ended_sessions`)).rows).toHaveLength(1);
+  });
+
+  it('coalesces refused sign-ins of nobody: one audit row per address and kind of reason a minute, with how many came', async () => {
+    mount(providers[0]);
+    const noFlow = async () => (await listAudit(store.db, { action: 'sign-in-refused', limit: 1000 })).filter((r) => (r.detail as { reason: string }).reason === 'no-flow');
+    const before = await noFlow();
+    for (let i = 0; i < 25; i++) {
+      const res = await new Browser().fetch(`${base}/auth/callback?code=x${i}&state=junk${i}&error=e${i}`);
+      expect(res.status).toBe(400);
+    }
+    const after = await noFlow();
+    // At most one new row (another when the minute turned meanwhile; none when this minute had one), counting all 25.
+    expect(after.length - before.length).toBeLessThanOrEqual(2);
+    expect(after.reduce((n, r) => n + r.count, 0) - before.reduce((n, r) => n + r.count, 0)).toBe(25);
+    expect(after[0]).toMatchObject({ actor: null, ip: '127.0.0.1', outcome: 'refused' });
+    expect(after[0]!.count).toBeGreaterThan(1);
+    expect((after[0]!.detail as { coalesced: { by: string } }).coalesced.by).toBe('127.0.0.1');
+  });
+
   it('without OIDC settings (or APPROVAL_SECRET), says what to set', async () => {
     mount(undefined);
     const res = await new Browser().fetch(`${base}/auth/login?next=/x`);

@@ -4,7 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import * as oidc from 'openid-client';
 import { derivedKey } from '../actions/approvals/tokens.ts';
-import { audit } from '../actions/approvals/store.ts';
+import { audit, auditAnonymous, endSession, sessionEnded } from '../actions/approvals/store.ts';
 import { isLoopback } from '../config/index.ts';
 import { describeError, TrailbotError } from '../errors.ts';
 import type { Logger } from '../runtime/logger.ts';
@@ -23,10 +23,13 @@ import { clientOf, type PageFrame, sameSitePost, sendNotice, sendPage } from './
  *   (signature, issuer, audience, nonce, expiry); the person is its `email`, refused when
  *   `email_verified` is false. The session is a signed, HttpOnly, SameSite=Lax cookie (Secure when
  *   PUBLIC_URL is https) holding the e-mail, name and groups (the `approvals.groupsClaim` claim).
- * - `POST /auth/logout` ends it; `GET /auth/me` says who is signed in.
+ * - `POST /auth/logout` ends it: the cookie is deleted and the session id recorded as ended
+ *   (`ended_sessions`, until the session would have ended anyway), so a copy of the cookie kept
+ *   elsewhere stops working too. `GET /auth/me` says who is signed in.
  *
  * Cookies are signed with keys derived from APPROVAL_SECRET (HMAC-SHA256, checked in constant time).
- * Every sign-in, refusal and sign-out goes to the audit log.
+ * Every sign-in and sign-out goes to the audit log; refusals of someone not signed in are coalesced
+ * (one row per address and reason a minute, with a count: auditAnonymous).
  */
 
 export interface Session {
@@ -120,8 +123,8 @@ const WHAT_TO_SET = 'set OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET (the
 export interface SignIn {
   /** /auth/login, /auth/callback, /auth/logout, /auth/me (mount at /auth). */
   route: Hono;
-  /** The signed-in person of a request, if any. */
-  session(c: Context): Session | undefined;
+  /** The signed-in person of a request, if any: a cookie this trailbot signed, not expired, not signed out. */
+  session(c: Context): Promise<Session | undefined>;
   /** Whether sign-in is configured (OIDC settings and APPROVAL_SECRET). */
   configured: boolean;
   /** What to set for sign-in, when it is not configured. */
@@ -137,14 +140,35 @@ export function createSignIn(o: SignInOptions): SignIn {
   const redirectUri = `${o.publicUrl.replace(/\/+$/, '')}/auth/callback`;
   let discovered: Promise<oidc.Configuration> | undefined;
 
-  const session = (c: Context): Session | undefined => {
+  /** The cookie's session, if this trailbot signed it and it has not expired (signed out or not). */
+  const sealed = (c: Context): Session | undefined => {
     if (!sessionKey) return undefined;
     const s = unseal<Session>(sessionKey, getCookie(c, SESSION_COOKIE));
     if (!s || typeof s.email !== 'string' || typeof s.sid !== 'string' || typeof s.exp !== 'number' || s.exp <= Date.now()) return undefined;
     return { sid: s.sid, email: s.email, name: typeof s.name === 'string' ? s.name : undefined, groups: Array.isArray(s.groups) ? s.groups.filter((g) => typeof g === 'string') : [], exp: s.exp };
   };
+  // One look-up per request, however many times it is asked.
+  const known = new WeakMap<Request, Promise<Session | undefined>>();
+  const session = (c: Context): Promise<Session | undefined> => {
+    let p = known.get(c.req.raw);
+    if (!p) {
+      const s = sealed(c);
+      // A signed-out session is nobody's, whoever kept a copy of its cookie. When the store cannot say, nobody is signed in.
+      p = s
+        ? sessionEnded(o.db, s.sid).then(
+            (ended) => (ended ? undefined : s),
+            (e: unknown) => {
+              o.log.error({ err: e }, `could not check whether a session was signed out: ${describeError(e)}`);
+              return undefined;
+            },
+          )
+        : Promise.resolve(undefined);
+      known.set(c.req.raw, p);
+    }
+    return p;
+  };
 
-  const frame = (c: Context, title: string): PageFrame => ({ title, session: session(c), here: '/auth/me' });
+  const frame = async (c: Context, title: string): Promise<PageFrame> => ({ title, session: await session(c), here: '/auth/me' });
 
   /** The provider's configuration: discovered once (a failure is not kept: the next sign-in tries again). */
   const configuration = (): Promise<oidc.Configuration> => {
@@ -193,14 +217,14 @@ export function createSignIn(o: SignInOptions): SignIn {
   route.get('/login', async (c) => {
     const next = localPath(c.req.query('next'));
     if (!configured) {
-      return sendNotice(c, 404, frame(c, 'Sign-in is not set up'), { kind: 'notice', headline: 'Sign-in is not set up on this trailbot.', lines: [`To sign approvers in, ${WHAT_TO_SET}.`] });
+      return sendNotice(c, 404, await frame(c, 'Sign-in is not set up'), { kind: 'notice', headline: 'Sign-in is not set up on this trailbot.', lines: [`To sign approvers in, ${WHAT_TO_SET}.`] });
     }
     let config: oidc.Configuration;
     try {
       config = await configuration();
     } catch (e) {
       o.log.error({ err: e }, describeError(e));
-      return sendNotice(c, 502, frame(c, 'Sign-in is unavailable'), { headline: 'The company sign-in cannot be reached right now.', lines: ['Try again in a moment; if it persists, the server log says why.'], code: 'E_SIGNIN' });
+      return sendNotice(c, 502, await frame(c, 'Sign-in is unavailable'), { headline: 'The company sign-in cannot be reached right now.', lines: ['Try again in a moment; if it persists, the server log says why.'], code: 'E_SIGNIN' });
     }
     const verifier = oidc.randomPKCECodeVerifier();
     const flow: Flow = { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier, next, exp: Date.now() + FLOW_TTL_MS };
@@ -220,12 +244,17 @@ export function createSignIn(o: SignInOptions): SignIn {
 
   route.get('/callback', async (c) => {
     const who = clientOf(c);
-    if (!configured) return sendNotice(c, 404, frame(c, 'Sign-in is not set up'), { kind: 'notice', headline: 'Sign-in is not set up on this trailbot.', lines: [`To sign approvers in, ${WHAT_TO_SET}.`] });
+    if (!configured) return sendNotice(c, 404, await frame(c, 'Sign-in is not set up'), { kind: 'notice', headline: 'Sign-in is not set up on this trailbot.', lines: [`To sign approvers in, ${WHAT_TO_SET}.`] });
     const flow = unseal<Flow>(flowKey!, getCookie(c, FLOW_COOKIE));
     deleteCookie(c, FLOW_COOKIE, { path: '/auth', secure });
     const refuse = async (status: 400 | 403, headline: string, reason: string, lines: string[], email: string | null = null) => {
-      await audit(o.db, { action: 'sign-in-refused', actor: email, ...who, outcome: 'refused', detail: { reason } }).catch((e: unknown) => o.log.error({ err: e }, 'could not write the audit log'));
-      return sendNotice(c, status, frame(c, 'Sign-in refused'), { headline, lines, code: 'E_SIGNIN', signInUrl: flow ? `/auth/login?next=${encodeURIComponent(flow.next)}` : '/auth/login' });
+      // Anyone may call /auth/callback: without an e-mail the provider vouched for, refusals are coalesced
+      // by address and kind of reason (the provider's `error` is the caller's to choose).
+      const written = email
+        ? audit(o.db, { action: 'sign-in-refused', actor: email, ...who, outcome: 'refused', detail: { reason } })
+        : auditAnonymous(o.db, { action: 'sign-in-refused', actor: null, ...who, outcome: 'refused', detail: { reason }, reason: reason.replace(/:.*$/s, '') });
+      await written.catch((e: unknown) => o.log.error({ err: e }, 'could not write the audit log'));
+      return sendNotice(c, status, await frame(c, 'Sign-in refused'), { headline, lines, code: 'E_SIGNIN', signInUrl: flow ? `/auth/login?next=${encodeURIComponent(flow.next)}` : '/auth/login' });
     };
     if (!flow || typeof flow.exp !== 'number' || flow.exp <= Date.now()) {
       return refuse(400, 'This sign-in was not started here, or took too long.', 'no-flow', ['Start again: sign-in must finish within 10 minutes, in the browser that started it.']);
@@ -277,19 +306,29 @@ export function createSignIn(o: SignInOptions): SignIn {
     return c.redirect(flow.next, 303);
   });
 
-  route.post('/logout', bodyLimit({ maxSize: 16 * 1024, onError: (c) => sendNotice(c, 413, frame(c, 'Refused'), { headline: 'This is not the sign-out form; nothing was done.', code: 'E_TOO_LARGE' }) }), async (c) => {
-    if (!sameSitePost(c, o.publicUrl)) return sendNotice(c, 403, frame(c, 'Refused'), { headline: 'A page of another site tried to sign you out; nothing was done.', code: 'E_FORBIDDEN' });
-    const s = session(c);
+  route.post('/logout', bodyLimit({ maxSize: 16 * 1024, onError: async (c) => sendNotice(c, 413, await frame(c, 'Refused'), { headline: 'This is not the sign-out form; nothing was done.', code: 'E_TOO_LARGE' }) }), async (c) => {
+    if (!sameSitePost(c, o.publicUrl)) return sendNotice(c, 403, await frame(c, 'Refused'), { headline: 'A page of another site tried to sign you out; nothing was done.', code: 'E_FORBIDDEN' });
+    const s = await session(c);
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+    if (s) {
+      // Ended on the server, not only in this browser: a copy of the cookie is refused from now on.
+      // Recorded before the answer, so a failure says so instead of pretending to have signed out.
+      try {
+        await endSession(o.db, s.sid, s.exp);
+      } catch (e) {
+        o.log.error({ err: e }, `could not record the sign-out: ${describeError(e)}`);
+        return sendNotice(c, 503, await frame(c, 'Not signed out'), { headline: 'Signing out could not be recorded; you are still signed in.', lines: ['Try again in a moment.'], code: 'E_STORE_UNAVAILABLE' });
+      }
+    }
     deleteCookie(c, SESSION_COOKIE, { path: '/', secure });
-    if (s) await audit(o.db, { action: 'signed-out', actor: s.email, ...clientOf(c), outcome: 'ok' });
+    if (s) await audit(o.db, { action: 'signed-out', actor: s.email, ...clientOf(c), outcome: 'ok' }).catch((e: unknown) => o.log.error({ err: e }, 'could not write the audit log'));
     return c.redirect(localPath(typeof form.next === 'string' ? form.next : undefined), 303);
   });
 
-  route.get('/me', (c) => {
-    const s = session(c);
-    if (s) return sendPage(c, 200, 'signed-in', frame(c, 'Signed in'), { email: s.email, name: s.name, groups: s.groups, until: new Date(s.exp).toISOString().slice(0, 16).replace('T', ' ') });
-    return sendPage(c, 200, 'signed-in', { ...frame(c, 'Not signed in'), signInUrl: configured ? '/auth/login?next=%2Fauth%2Fme' : undefined }, { configured, missing: WHAT_TO_SET });
+  route.get('/me', async (c) => {
+    const s = await session(c);
+    if (s) return sendPage(c, 200, 'signed-in', await frame(c, 'Signed in'), { email: s.email, name: s.name, groups: s.groups, until: new Date(s.exp).toISOString().slice(0, 16).replace('T', ' ') });
+    return sendPage(c, 200, 'signed-in', { ...(await frame(c, 'Not signed in')), signInUrl: configured ? '/auth/login?next=%2Fauth%2Fme' : undefined }, { configured, missing: WHAT_TO_SET });
   });
 
   return { route, session, configured, missing: WHAT_TO_SET };

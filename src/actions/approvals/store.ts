@@ -43,11 +43,13 @@ export interface Approval {
   finishedAt: string | null;
   expiresAt: string;
   createdAt: string;
+  /** A reactivation's number among those of its deactivation (1, then 2 when proposed again, …). */
+  round: number;
 }
 
 const ISO = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 const COLS = `id, finding_id, kind, reverses, target, principal, state, required, approved_by, plan_read, ${ISO('plan_read_at')} AS plan_read_at, plan_error, ${ISO('plan_error_at')} AS plan_error_at,
-  plan, options, decided_by, ${ISO('decided_at')} AS decided_at, ${ISO('finished_at')} AS finished_at, ${ISO('expires_at')} AS expires_at, ${ISO('created_at')} AS created_at`;
+  plan, options, decided_by, ${ISO('decided_at')} AS decided_at, ${ISO('finished_at')} AS finished_at, ${ISO('expires_at')} AS expires_at, ${ISO('created_at')} AS created_at, round`;
 
 interface Row {
   id: string;
@@ -70,6 +72,7 @@ interface Row {
   finished_at: string | null;
   expires_at: string;
   created_at: string;
+  round: number;
 }
 
 /** jsonb comes back parsed from pg and PGlite alike; a string only if someone stored one. */
@@ -97,6 +100,7 @@ function fromRow(r: Row): Approval {
     finishedAt: r.finished_at,
     expiresAt: r.expires_at,
     createdAt: r.created_at,
+    round: Number(r.round ?? 1),
   };
 }
 
@@ -133,6 +137,10 @@ export interface AuditRecord extends Required<Omit<AuditEntry, 'detail'>> {
   seq: number;
   at: string;
   detail: unknown;
+  /** How many it stands for: 1, or for a coalesced anonymous refusal or view the count of its minute. */
+  count: number;
+  /** A coalesced entry: when the last one it counts came (null otherwise). */
+  lastAt: string | null;
 }
 
 /** Appends one entry (inside the caller's transaction when given one). */
@@ -141,6 +149,58 @@ export async function audit(db: Db, e: AuditEntry): Promise<void> {
     `INSERT INTO audit_log (action, actor, ip, user_agent, approval_id, finding_id, target, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
     [e.action, e.actor, e.ip ?? null, e.userAgent?.slice(0, 500) ?? null, e.approvalId ?? null, e.findingId ?? null, e.target ?? null, e.outcome ?? null, e.detail === undefined ? null : JSON.stringify(e.detail)],
   );
+}
+
+/** At most this many different (action, address, reason) rows of anonymous entries a minute; more share the address '*'. */
+export const ANONYMOUS_ROWS_PER_MINUTE = 200;
+
+/** The address anonymous entries are counted by: an IPv6 one by its /64 (one host holds them all), else as it is. */
+export function addressKey(ip: string | null | undefined): string {
+  if (!ip) return '-';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (!ip.includes(':')) return ip;
+  const bare = ip.split('%')[0]!;
+  const [head, tail] = bare.includes('::') ? (bare.split('::') as [string, string]) : [bare, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
+  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
+/**
+ * Appends an entry of someone not signed in (a refused link or sign-in, a view), coalesced: the first
+ * of its (action, address, reason) in a minute is written to the log as usual; the ones after it in the
+ * same minute only count up on that row (audit_repeats), which listAudit shows as `count`. So anonymous
+ * requests cannot flood the log, and the log still says how many came. `reason` is what the count is
+ * by: the refusal's reason (with the approval it names), or the approval viewed.
+ */
+export async function auditAnonymous(db: Db, e: AuditEntry & { reason: string }, now: number = Date.now()): Promise<{ count: number }> {
+  const minute = new Date(Math.floor(now / 60_000) * 60_000).toISOString();
+  const reason = e.reason.slice(0, 200);
+  return db.transaction(async (tx) => {
+    let ip = addressKey(e.ip);
+    const known = await tx.query(`SELECT 1 FROM audit_repeats WHERE action = $1 AND ip = $2 AND reason = $3 AND minute = $4`, [e.action, ip, reason, minute]);
+    if (known.rows.length === 0) {
+      const rows = await tx.query<{ n: string | number }>(`SELECT count(*) AS n FROM audit_repeats WHERE minute = $1`, [minute]);
+      if (Number(rows.rows[0]?.n ?? 0) >= ANONYMOUS_ROWS_PER_MINUTE) ip = '*';
+    }
+    const r = await tx.query<{ count: number }>(
+      `INSERT INTO audit_repeats (action, ip, reason, minute) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (action, ip, reason, minute) DO UPDATE SET count = audit_repeats.count + 1, last_at = clock_timestamp() RETURNING count`,
+      [e.action, ip, reason, minute],
+    );
+    const count = Number(r.rows[0]!.count);
+    if (count === 1) {
+      const detail = { ...((e.detail as object | undefined) ?? {}), coalesced: { by: ip === '*' ? 'many addresses' : ip, minute } };
+      const row = await tx.query<{ seq: string | number }>(
+        `INSERT INTO audit_log (action, actor, ip, user_agent, approval_id, finding_id, target, outcome, detail) VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8) RETURNING seq`,
+        [e.action, e.ip ?? null, e.userAgent?.slice(0, 500) ?? null, e.approvalId ?? null, e.findingId ?? null, e.target ?? null, e.outcome ?? null, JSON.stringify(detail)],
+      );
+      await tx.query(`UPDATE audit_repeats SET seq = $5 WHERE action = $1 AND ip = $2 AND reason = $3 AND minute = $4`, [e.action, ip, reason, minute, row.rows[0]!.seq]);
+    }
+    return { count };
+  });
 }
 
 export interface AuditQuery {
@@ -166,10 +226,13 @@ export async function listAudit(db: Db, q: AuditQuery = {}): Promise<AuditRecord
     target: string | null;
     outcome: string | null;
     detail: unknown;
+    count: string | number | null;
+    last_at: string | null;
   }>(
-    `SELECT seq, ${ISO('at')} AS at, action, actor, ip, user_agent, approval_id, finding_id, target, outcome, detail FROM audit_log
-     WHERE ($1::text IS NULL OR approval_id = $1) AND ($2::text IS NULL OR finding_id = $2) AND ($3::text IS NULL OR action = $3) AND ($4::bigint IS NULL OR seq < $4)
-     ORDER BY seq DESC LIMIT $5`,
+    `SELECT a.seq, ${ISO('a.at')} AS at, a.action, a.actor, a.ip, a.user_agent, a.approval_id, a.finding_id, a.target, a.outcome, a.detail, r.count, ${ISO('r.last_at')} AS last_at
+       FROM audit_log a LEFT JOIN audit_repeats r ON r.seq = a.seq
+     WHERE ($1::text IS NULL OR a.approval_id = $1) AND ($2::text IS NULL OR a.finding_id = $2) AND ($3::text IS NULL OR a.action = $3) AND ($4::bigint IS NULL OR a.seq < $4)
+     ORDER BY a.seq DESC LIMIT $5`,
     [q.approvalId ?? null, q.findingId ?? null, q.action ?? null, q.before ?? null, q.limit ?? 100],
   );
   return r.rows.map((x) => ({
@@ -184,6 +247,8 @@ export async function listAudit(db: Db, q: AuditQuery = {}): Promise<AuditRecord
     target: x.target,
     outcome: x.outcome,
     detail: x.detail,
+    count: x.count === null ? 1 : Number(x.count),
+    lastAt: x.count === null ? null : x.last_at,
   }));
 }
 
@@ -202,9 +267,9 @@ export async function approvalsOf(db: Db, findingId: string): Promise<Approval[]
   return r.rows.map(fromRow);
 }
 
-/** The reactivation proposed for a deactivation, if any. */
+/** The reactivation proposed for a deactivation, if any: the latest, when it was proposed again. */
 export async function reactivationOf(db: Db, deactivationId: string): Promise<Approval | undefined> {
-  const r = await db.query<Row>(`SELECT ${COLS} FROM approvals WHERE kind = 'reactivate' AND reverses = $1`, [deactivationId]);
+  const r = await db.query<Row>(`SELECT ${COLS} FROM approvals WHERE kind = 'reactivate' AND reverses = $1 ORDER BY round DESC LIMIT 1`, [deactivationId]);
   return r.rows[0] ? fromRow(r.rows[0]) : undefined;
 }
 
@@ -240,22 +305,78 @@ export async function proposeDeactivation(db: Db, p: ProposeInput): Promise<Appr
   });
 }
 
-/** The reactivation of a carried-out deactivation: made once, with fresh links. */
+/** The reactivation of a carried-out deactivation: made once (its first round), with fresh links. */
 export async function proposeReactivation(db: Db, of: Approval, p: { required: number; ttlMs: number; now?: number }): Promise<Approval> {
   return db.transaction(async (tx) => {
     const id = randomBytes(16).toString('hex');
     const now = p.now ?? Date.now();
     const expires = new Date(now + p.ttlMs).toISOString();
     const made = await tx.query(
-      `INSERT INTO approvals (id, finding_id, kind, reverses, target, principal, required, expires_at) VALUES ($1, $2, 'reactivate', $3, $4, $5, $6, $7)
-       ON CONFLICT (reverses) WHERE kind = 'reactivate' DO NOTHING`,
+      `INSERT INTO approvals (id, finding_id, kind, reverses, target, principal, required, expires_at, round) VALUES ($1, $2, 'reactivate', $3, $4, $5, $6, $7, 1)
+       ON CONFLICT (reverses, round) WHERE kind = 'reactivate' DO NOTHING`,
       [id, of.findingId, of.id, JSON.stringify(of.target), of.principal, p.required, expires],
     );
     if (made.rowCount > 0) {
-      await audit(tx, { action: 'proposed', actor: 'trailbot', approvalId: id, findingId: of.findingId, target: of.principal, outcome: 'ok', detail: { kind: 'reactivate', reverses: of.id, expiresAt: expires, required: p.required } });
+      await audit(tx, { action: 'proposed', actor: 'trailbot', approvalId: id, findingId: of.findingId, target: of.principal, outcome: 'ok', detail: { kind: 'reactivate', reverses: of.id, expiresAt: expires, required: p.required, round: 1 } });
     }
-    const r = await tx.query<Row>(`SELECT ${COLS} FROM approvals WHERE kind = 'reactivate' AND reverses = $1`, [of.id]);
+    const r = await tx.query<Row>(`SELECT ${COLS} FROM approvals WHERE kind = 'reactivate' AND reverses = $1 ORDER BY round DESC LIMIT 1`, [of.id]);
     return fromRow(r.rows[0]!);
+  });
+}
+
+/** Why a reactivation cannot be proposed again: one is live (links working), or one was decided (approved, carried out). */
+export type AgainRefusal = { reason: 'live' | 'decided' | 'not-reversible'; message: string; last: Approval | undefined };
+
+/**
+ * A reactivation proposed again by an approver (from the deactivation's page), when the last one expired
+ * or was dismissed, or none was made: a new row (the next round), with fresh links, audited with who
+ * asked. Under a lock of the deactivation's row, so two at once make one and there are never two live.
+ * `check` runs under the lock (the approver rules); a refusal it returns is handed back, nothing written.
+ */
+export async function proposeReactivationAgain<R extends { message: string }>(
+  db: Db,
+  deactivationId: string,
+  who: Decider,
+  p: { required: number; ttlMs: number; now?: number },
+  check: (of: Approval) => R | undefined,
+): Promise<{ approval: Approval; previous: Approval | undefined } | { refused: R | AgainRefusal }> {
+  return db.transaction(async (tx) => {
+    const o = await tx.query<Row>(`SELECT ${COLS} FROM approvals WHERE id = $1 AND kind = 'deactivate' FOR UPDATE`, [deactivationId]);
+    if (!o.rows[0]) throw new Error(`there is no deactivation ${deactivationId}`);
+    const of = fromRow(o.rows[0]);
+    const now = p.now ?? Date.now();
+    const lastRow = await tx.query<Row>(`SELECT ${COLS} FROM approvals WHERE kind = 'reactivate' AND reverses = $1 ORDER BY round DESC LIMIT 1`, [of.id]);
+    const last = lastRow.rows[0] ? fromRow(lastRow.rows[0]) : undefined;
+    if (of.state !== 'done' && of.state !== 'partial') return { refused: { reason: 'not-reversible' as const, message: `the deactivation is ${of.state}: there is nothing to reactivate`, last } };
+    if (last?.state === 'proposed' && Date.parse(last.expiresAt) > now) {
+      return { refused: { reason: 'live' as const, message: `a reactivation is already proposed, its link valid until ${last.expiresAt.replace('T', ' ').replace(/(\.\d+)?Z$/, '')} UTC: use it`, last } };
+    }
+    if (last && last.state !== 'proposed' && last.state !== 'dismissed') {
+      return { refused: { reason: 'decided' as const, message: `the reactivation was ${last.state === 'approved' ? 'approved and is being carried out' : `carried out (${last.state})`}`, last } };
+    }
+    const refused = check(of);
+    if (refused) return { refused };
+    const id = randomBytes(16).toString('hex');
+    const round = (last?.round ?? 0) + 1;
+    const expires = new Date(now + p.ttlMs).toISOString();
+    await tx.query(
+      `INSERT INTO approvals (id, finding_id, kind, reverses, target, principal, required, expires_at, round) VALUES ($1, $2, 'reactivate', $3, $4, $5, $6, $7, $8)`,
+      [id, of.findingId, of.id, JSON.stringify(of.target), of.principal, p.required, expires, round],
+    );
+    const previous = last ? { id: last.id, round: last.round, state: last.state === 'dismissed' ? 'dismissed' : 'expired' } : null;
+    await audit(tx, {
+      action: 'proposed',
+      actor: who.email,
+      ip: who.ip,
+      userAgent: who.userAgent,
+      approvalId: id,
+      findingId: of.findingId,
+      target: of.principal,
+      outcome: 'ok',
+      detail: { kind: 'reactivate', reverses: of.id, expiresAt: expires, required: p.required, round, again: true, previous },
+    });
+    const r = await tx.query<Row>(`SELECT ${COLS} FROM approvals WHERE id = $1`, [id]);
+    return { approval: fromRow(r.rows[0]!), previous: last };
   });
 }
 
@@ -347,4 +468,22 @@ export async function finishApproval(db: Db, id: string, state: 'done' | 'partia
     await audit(tx, { action: 'executed', actor: 'trailbot', approvalId: id, findingId: a.finding_id, target: a.principal, outcome: state, detail: { kind: a.kind, ...(detail as object) } });
     return true;
   });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Ended sessions (sign-out)
+
+/**
+ * Records that session `sid` was signed out, until `expiresAt` (when its cookie would have stopped
+ * working anyway); entries past their time are removed on the way.
+ */
+export async function endSession(db: Db, sid: string, expiresAt: number): Promise<void> {
+  await db.query(`DELETE FROM ended_sessions WHERE expires_at < now()`);
+  await db.query(`INSERT INTO ended_sessions (sid, expires_at) VALUES ($1, $2) ON CONFLICT (sid) DO NOTHING`, [sid, new Date(expiresAt).toISOString()]);
+}
+
+/** Whether session `sid` was signed out. */
+export async function sessionEnded(db: Db, sid: string): Promise<boolean> {
+  const r = await db.query(`SELECT 1 FROM ended_sessions WHERE sid = $1`, [sid]);
+  return r.rows.length > 0;
 }
