@@ -1,5 +1,5 @@
 import { type AuditRecord, listAudit } from '../actions/approvals/store.ts';
-import type { Cli } from './main.ts';
+import type { Cli } from './common.ts';
 import { throughServer } from './remote.ts';
 import { withStore } from './store.ts';
 import { parseLimit } from './time.ts';

@@ -5,7 +5,7 @@ import { summarize, withSummary } from '../events/summary.ts';
 import { emptyStats, ingestPaths, type IngestStats, normalizeItems, type Rejection } from '../ingest.ts';
 import { expandPaths, readInputs } from '../sources/files.ts';
 import type { Principal, Store } from '../store/index.ts';
-import { type Cli, choice, EXIT } from './main.ts';
+import { type Cli, choice, EXIT } from './common.ts';
 import { Progress } from './progress.ts';
 import { type Remote, throughServer } from './remote.ts';
 import { interruptible, type Stop } from './signals.ts';

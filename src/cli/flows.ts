@@ -6,7 +6,7 @@ import { Detector } from '../flows/detector.ts';
 import { findingJson } from '../flows/finding.ts';
 import { buildReport, DEFAULT_PERIOD, REPORT_FORMATS, REPORT_KINDS, type ReportFormat, type ReportKind, renderReport } from '../reports/index.ts';
 import { readInputs } from '../sources/files.ts';
-import { type Cli, choice, EXIT } from './main.ts';
+import { type Cli, choice, EXIT } from './common.ts';
 import { withStore } from './store.ts';
 import { parseSinceUntil } from './time.ts';
 

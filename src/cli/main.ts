@@ -1,43 +1,19 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { readConfig } from '../config/index.ts';
 import { TrailbotError, describeError } from '../errors.ts';
 import { registerAuditCommands } from './audit.ts';
+import { type Cli, EXIT, type Io } from './common.ts';
 import { registerEventCommands } from './events.ts';
 import { registerFlowsCommands } from './flows.ts';
 import { registerRuntimeCommands } from './runtime.ts';
 import { registerSourcesCommands } from './sources.ts';
 import { registerTicketsCommands } from './tickets.ts';
 
-/** Exit codes: 0 done; 1 done, but some input was rejected; 2 wrong usage or settings; 3 failure; 130/143 stopped by SIGINT/SIGTERM. */
-export const EXIT = { ok: 0, rejected: 1, usage: 2, failure: 3 } as const;
-
-export interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  /** Whether stderr is a terminal (progress bars only there). */
-  tty: boolean;
-}
-
 const defaultIo: Io = {
   out: (s) => process.stdout.write(s),
   err: (s) => process.stderr.write(s),
   tty: Boolean(process.stderr.isTTY),
 };
-
-/** Commands register through this so they can hand back an exit code. */
-export interface Cli {
-  program: Command;
-  io: Io;
-  setExit(code: number): void;
-  config: () => ReturnType<typeof readConfig>;
-}
-
-export function choice<T extends string>(values: readonly T[]) {
-  return (v: string): T => {
-    if (!(values as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${values.join(', ')}`);
-    return v as T;
-  };
-}
 
 export function buildProgram(io: Io = defaultIo): { program: Command; exit: () => number } {
   let exitCode: number = EXIT.ok;

@@ -6,7 +6,7 @@ import { type ErrorCode, TrailbotError } from '../errors.ts';
 import type { JobInfo, JobQueue, JobState, ScheduleInfo } from '../runtime/queue.ts';
 import type { UploadResult } from '../runtime/upload.ts';
 import { heldStoreLock, type LockInfo, lockPath, readStoreLock, type SearchQuery, staleReason, type TrailQuery, type TrailResult } from '../store/index.ts';
-import type { Cli } from './main.ts';
+import type { Cli } from './common.ts';
 
 /**
  * The embedded store serves one process. When that process is a running `trailbot serve` (its lock

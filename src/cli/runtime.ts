@@ -9,8 +9,9 @@ import type { JobInfo, JobQueue, JobState } from '../runtime/queue.ts';
 import type { SampleReport } from '../runtime/sample.ts';
 import type { Service } from '../runtime/service.ts';
 import type { Store } from '../store/index.ts';
-import { type Cli, choice, EXIT } from './main.ts';
+import { type Cli, choice, EXIT } from './common.ts';
 import { type RemoteQueue, throughServer } from './remote.ts';
+import { untilSignal } from './signals.ts';
 import { withStore } from './store.ts';
 import { parseLimit } from './time.ts';
 
@@ -99,22 +100,6 @@ function banner(svc: Service, sample: SampleReport | undefined): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Resolves on the first SIGTERM or SIGINT; a second one exits at once. */
-function untilSignal(svc: Service): Promise<string> {
-  return new Promise((resolve) => {
-    const stop = (signal: string): void => {
-      svc.log.info({ signal }, 'signal received');
-      process.once(signal as NodeJS.Signals, () => {
-        svc.log.warn('second signal: exiting without waiting for jobs');
-        process.exit(EXIT.failure);
-      });
-      resolve(signal);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
-}
-
 /** Who may use Slack's /trail, for `config check`: nobody unless slack.trail.allow lists someone. */
 function describeTrailAllow(allow: Config['slackTrail']['allow']): string {
   const n = (k: number, one: string) => `${k} ${one}${k === 1 ? '' : 's'}`;
@@ -140,7 +125,11 @@ export function registerRuntimeCommands(cli: Cli): void {
       const { startTrailbot } = await import('../main.ts');
       const { service, sample } = await startTrailbot({ config, role: opts.role, sample: Boolean(opts.sample || opts.demo) });
       cli.io.err(banner(service, sample));
-      await untilSignal(service);
+      const signal = await untilSignal(() => {
+        service.log.warn('second signal: exiting without waiting for jobs');
+        process.exit(EXIT.failure);
+      });
+      service.log.info({ signal }, 'signal received');
       await service.close();
       // Anything still holding the event loop (a reconnecting client) must not keep a stopped service alive.
       setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();

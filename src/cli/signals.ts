@@ -1,4 +1,4 @@
-import type { Cli } from './main.ts';
+import type { Cli } from './common.ts';
 
 /** The exit status after a signal, as shells report it (128 + the signal's number). */
 export const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
@@ -55,4 +55,27 @@ export async function interruptible<T>(cli: Cli, fn: (stop: Stop) => Promise<T>,
       setTimeout(() => process.exit(code), 2000).unref();
     }
   }
+}
+
+/**
+ * For a command that runs until it is stopped (`serve`, `standins`): resolves with the first SIGINT or
+ * SIGTERM. A second one calls `onSecond` (which exits at once); without it, the second signal's default
+ * action ends the process.
+ */
+export function untilSignal(onSecond?: (sig: StopSignal) => void): Promise<StopSignal> {
+  return new Promise((resolve) => {
+    const on = (sig: StopSignal) => (): void => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      if (onSecond) {
+        process.once('SIGINT', () => onSecond('SIGINT'));
+        process.once('SIGTERM', () => onSecond('SIGTERM'));
+      }
+      resolve(sig);
+    };
+    const onInt = on('SIGINT');
+    const onTerm = on('SIGTERM');
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+  });
 }

@@ -5,7 +5,8 @@ import { summarize, withSummary } from '../events/summary.ts';
 import type { PollReport, Sources } from '../sources/index.ts';
 import { formatStatus } from '../sources/status.ts';
 import type { Store } from '../store/index.ts';
-import type { Cli } from './main.ts';
+import type { Cli } from './common.ts';
+import { untilSignal } from './signals.ts';
 import { withStore } from './store.ts';
 import { parseDuration, parseLimit, parseRange, parseSinceUntil } from './time.ts';
 
@@ -247,10 +248,7 @@ export function registerSourcesCommands(cli: Cli): void {
       }
       if (!s) return;
       cli.io.err('stand-ins running; Ctrl-C stops them\n');
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      await untilSignal();
       await s.close();
     });
 }

@@ -1,5 +1,5 @@
 import { openStore, type Store, type StoreOptions } from '../store/index.ts';
-import type { Cli } from './main.ts';
+import type { Cli } from './common.ts';
 import { type InterruptibleOptions, interruptible, type Stop } from './signals.ts';
 
 export interface CliStoreOptions extends StoreOptions, InterruptibleOptions {

@@ -1,6 +1,6 @@
 import { Option } from 'commander';
 import { listTickets, type TicketListing, type TicketState } from '../actions/jira/tickets.ts';
-import { type Cli, choice } from './main.ts';
+import { type Cli, choice } from './common.ts';
 import { throughServer } from './remote.ts';
 import { withStore } from './store.ts';
 import { parseLimit } from './time.ts';
