@@ -76,7 +76,8 @@ export const dataExported = defineFlow({
   needsRequest: true,
   match: (e, _p, env) => succeeded(e) && exportsOf(e, env).length > 0,
   severityOf: (e, _p, env) => (toUnknownAccount(e, env) ? 'high' : null),
-  key: (e, _p, env) => `${byActor(e)}|${exportsOf(e, env)[0]?.source ?? ''}`,
+  // One finding per person and day (its events list what was exported); one to an unknown account opens its own, high one.
+  key: (e, _p, env) => (toUnknownAccount(e, env) ? `${byActor(e)}|outside` : byActor(e)),
   context: (e, _p, env) => {
     const xs = exportsOf(e, env);
     return { what: xs[0]?.what ?? null, source: xs[0]?.source ?? null, destination: xs[0]?.destination ?? null, accounts: [...new Set(xs.map((x) => x.account).filter((a): a is string => a !== null && !env.knownAccount(e, a)))] };

@@ -57,6 +57,7 @@ export const dataProtectionDisabled = defineFlow({
   actions: [...new Set(Object.keys(CHECKS).map((k) => k.split(':')[1]!))],
   needsRequest: true,
   match: (e, _p, env) => succeeded(e) && lostProtection(e, env) !== null,
-  key: (e, _p, env) => `${byActor(e)}|${lostProtection(e, env)?.resource ?? ''}`,
+  // One finding per person and day: the events list every function, bucket or table they touched.
+  key: byActor,
   context: (e, _p, env) => ({ ...(lostProtection(e, env) ?? { what: null, resource: null }) }),
 });

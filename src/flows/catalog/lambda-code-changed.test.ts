@@ -26,6 +26,15 @@ describe(ID, () => {
     expect(f[0]!.title).toContain('with a layer from another account');
     expect(findings([setLayers([`arn:aws:lambda:eu-west-1:${OUTSIDER}:layer:telemetry:3`])], ID, { trustedAccounts: [OUTSIDER] })[0]!.severity).toBe('medium');
   });
+  it('groups one person’s changes of a day, but a foreign layer after them opens its own high finding', () => {
+    const t = (r: ReturnType<typeof overwriteCode>, time: string) => ({ ...r, eventTime: time });
+    const f = findings([
+      t(overwriteCode(), '2024-06-03T09:00:00Z'),
+      t(setLayers([`arn:aws:lambda:eu-west-1:111122223333:layer:ours:1`]), '2024-06-03T09:10:00Z'),
+      t(setLayers([`arn:aws:lambda:eu-west-1:${OUTSIDER}:layer:telemetry:3`]), '2024-06-03T09:20:00Z'),
+    ], ID);
+    expect(f.map((x) => [x.severity, x.count])).toEqual([['medium', 2], ['high', 1]]);
+  });
   it('ignores layers removed, deployments by IaC and automation identities', () => {
     expect(findings([setLayers([])], ID)).toEqual([]);
     expect(findings([overwriteCode()], ID, { allow: { automationRoles: ['mallory'] } })).toEqual([]);

@@ -48,7 +48,8 @@ export const lambdaCodeChanged = defineFlow({
   needsRequest: true,
   match: (e, _p, env) => succeeded(e) && changesCode(e, env),
   severityOf: (e, _p, env) => (foreignLayers(e, env).length > 0 ? 'high' : null),
-  key: (e, _p, env) => `${byActor(e)}|${functionName(env.request(e).str('functionName')) ?? ''}`,
+  // One finding per person and day (its events list the functions); a foreign layer opens its own, high one.
+  key: (e, _p, env) => (foreignLayers(e, env).length > 0 ? `${byActor(e)}|foreign` : byActor(e)),
   context: (e, _p, env) => ({
     function: functionName(env.request(e).str('functionName')),
     code: lambdaCall(e) === 'UpdateFunctionCode',

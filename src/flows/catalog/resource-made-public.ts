@@ -105,6 +105,7 @@ export const resourceMadePublic = defineFlow({
   actions: [...new Set(Object.keys(CHECKS).map((k) => k.split(':')[1]!))],
   needsRequest: true,
   match: (e, _p, env) => succeeded(e) && madePublic(e, env) !== null,
-  key: (e, _p, env) => `${byActor(e)}|${madePublic(e, env)?.resource ?? ''}`,
+  // One finding per person and day: the events list every function, bucket or table they touched.
+  key: byActor,
   context: (e, _p, env) => ({ ...(madePublic(e, env) ?? { what: null, resource: null }) }),
 });
