@@ -7,7 +7,7 @@ import { reportSlack } from '../actions/slack/channel.ts';
 import { approvalsSectionSchema } from '../actions/approvals/rules.ts';
 import { REPORT_KINDS } from '../reports/index.ts';
 import type { TrailbotError } from '../errors.ts';
-import { durationMs, MAX_DURATION_MS, parseDuration as parseDuration0 } from '../time.ts';
+import { MAX_DURATION_MS, parseDuration } from '../time.ts';
 
 /**
  * The optional `trailbot.config.yaml`: flows, routing, accounts, sources and reports. The runtime
@@ -15,16 +15,11 @@ import { durationMs, MAX_DURATION_MS, parseDuration as parseDuration0 } from '..
  * validates the rest of its section.
  */
 
-/** A duration in the one time grammar (src/time.ts), e.g. `90s`, `5m`, `1h30m`, `7d`, `2w` → milliseconds. */
-export function parseDuration(s: string): number | undefined {
-  return durationMs(s);
-}
-
 /** A duration setting from `min` to `max` ms, kept as written (e.g. `5m`); the message names the setting. */
 export function durationSetting(name: string, min: number, max = MAX_DURATION_MS) {
   return z.string().superRefine((s, ctx) => {
     try {
-      parseDuration0(s, { name, min, max });
+      parseDuration(s, { name, min, max });
     } catch (e) {
       ctx.addIssue({ code: 'custom', message: `${(e as TrailbotError).message} (${(e as TrailbotError).hint})` });
     }

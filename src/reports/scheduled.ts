@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { parseDuration } from '../config/file.ts';
+import { durationMs } from '../time.ts';
 import { TrailbotError } from '../errors.ts';
 import type { Store } from '../store/index.ts';
 import { buildReport, DEFAULT_PERIOD, type Report, type ReportKind } from './index.ts';
@@ -46,7 +46,7 @@ export async function runScheduledReport(
     });
   }
   const untilMs = p.until ? Date.parse(p.until) : floorMinute(p.at ? Date.parse(p.at) : now.getTime());
-  const periodMs = parseDuration(s.period ?? DEFAULT_PERIOD[s.kind])!;
+  const periodMs = durationMs(s.period ?? DEFAULT_PERIOD[s.kind])!;
   const sinceMs = p.since ? Date.parse(p.since) : untilMs - periodMs;
   const since = new Date(sinceMs).toISOString();
   const until = new Date(untilMs).toISOString();

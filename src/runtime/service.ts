@@ -2,9 +2,10 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
-import { apiAuthConfigured, checkExposure, type Config, maskConfig, parseDuration } from '../config/index.ts';
+import { apiAuthConfigured, checkExposure, type Config, maskConfig } from '../config/index.ts';
 import { onJiraIssueEvent } from '../actions/jira/issue-events.ts';
 import { describeError, TrailbotError } from '../errors.ts';
+import { durationMs } from '../time.ts';
 import { createApp, type Role } from '../http/app.ts';
 import { createSlackEvents, type SlackHooks } from '../http/slack-events.ts';
 import { createApprovalPages } from '../http/approvals.ts';
@@ -73,7 +74,7 @@ export async function reconcileSchedules(queue: JobQueue, config: Pick<Config, '
   for (const s of config.sources) {
     const id = `poll-${s.id}`;
     wanted.add(id);
-    await queue.schedule({ id, every: parseDuration(s.every)!, name: 'poll-source', data: { source: s.id }, ...RETRY['poll-source'] });
+    await queue.schedule({ id, every: durationMs(s.every)!, name: 'poll-source', data: { source: s.id }, ...RETRY['poll-source'] });
   }
   for (const r of config.reports) {
     const id = `report-${r.id}`;

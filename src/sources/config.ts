@@ -1,8 +1,15 @@
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import type { Config } from '../config/index.ts';
+import type { FileSettings } from '../config/file.ts';
 import { TrailbotError } from '../errors.ts';
 import { formatDuration, parseDuration } from '../time.ts';
+
+/** What the sources section is read from: the file's sources and accounts, and the file's path (relative folders are resolved against it). */
+export interface SourcesSection {
+  sources: NonNullable<FileSettings['sources']>;
+  accounts: NonNullable<FileSettings['accounts']>;
+  configFile: string | undefined;
+}
 
 /**
  * The `sources:` section of trailbot.config.yaml, one entry per source. The runtime checks `id` and
@@ -169,7 +176,7 @@ export type SourceKind = SourceSpec['kind'];
  * Every source of the configuration, checked by kind. One error lists every problem, each with
  * where it is (`sources[1].regions[0]`) and what is expected.
  */
-export function parseSources(config: Pick<Config, 'sources' | 'accounts' | 'configFile'>): SourceSpec[] {
+export function parseSources(config: SourcesSection): SourceSpec[] {
   const { specs, problems } = checkSources(config);
   if (problems.length > 0) {
     throw new TrailbotError('E_CONFIG_INVALID', `${problems.length === 1 ? '1 source setting is' : `${problems.length} source settings are`} wrong:\n  ${problems.join('\n  ')}`, {
@@ -180,7 +187,7 @@ export function parseSources(config: Pick<Config, 'sources' | 'accounts' | 'conf
 }
 
 /** The sources section checked: the specs, and one line per problem (readConfig reports them with the rest). */
-export function checkSources(config: Pick<Config, 'sources' | 'accounts' | 'configFile'>): { specs: SourceSpec[]; problems: string[] } {
+export function checkSources(config: SourcesSection): { specs: SourceSpec[]; problems: string[] } {
   const problems: string[] = [];
   const out: SourceSpec[] = [];
   const base = config.configFile ? dirname(config.configFile) : process.cwd();

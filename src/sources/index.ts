@@ -1,4 +1,4 @@
-import { type Config, parseDuration } from '../config/index.ts';
+import type { Config } from '../config/index.ts';
 import { type AwsCredentials, createAws, type Aws } from '../integrations/aws/index.ts';
 import { openLimiter, type RateLimiter } from '../integrations/aws/limiter.ts';
 import type { JobContext, PollResult } from '../runtime/pipeline.ts';
@@ -12,6 +12,7 @@ import { pollS3 } from './s3.ts';
 import { storeSink } from './sink.ts';
 import { pollSqs } from './sqs.ts';
 import { workerId } from './state.ts';
+import { durationMs } from '../time.ts';
 
 export type { PollReport, SourceContext } from './context.ts';
 export type { LiveLookupOptions, LiveLookupResult, LiveQuery } from './live.ts';
@@ -172,7 +173,7 @@ export async function runSources(sources: Sources, store: Store, opts: RunOption
   const chosen = opts.ids?.length ? opts.ids.map((id) => findSource(sources.specs, id)) : sources.specs;
   const ctx = sources.context(store, { signal: opts.signal, onProgress: opts.onProgress });
   const loops = chosen.map(async (spec) => {
-    const every = parseDuration(spec.every ?? '1m') ?? 60_000;
+    const every = durationMs(spec.every ?? '1m') ?? 60_000;
     let wake: (() => void) | undefined;
     const watcher = spec.kind === 'folder' ? watchFolder(spec.path, () => wake?.()) : undefined;
     let failures = 0;
