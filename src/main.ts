@@ -26,7 +26,7 @@ import { syncSlackPage } from './actions/slack/sync.ts';
 import type { Config } from './config/index.ts';
 import { deploymentOf, evaluateFlows, parseFlowsConfig } from './flows/index.ts';
 import { getReport, runScheduledReport } from './reports/scheduled.ts';
-import { createIamAccess, type IamAccess, trailbotRoleNames } from './integrations/aws/iam.ts';
+import { createIamAccess, type IamAccess, trailbotRoleNames } from './integrations/aws/iam-access.ts';
 import { createJiraClient } from './integrations/jira/client.ts';
 import type { JiraPort } from './integrations/jira/port.ts';
 import { createResponder, createSlackClient } from './integrations/slack/client.ts';

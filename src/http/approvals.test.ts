@@ -10,7 +10,7 @@ import { currentTicket } from '../actions/jira/tickets.ts';
 import { approvalSettings } from '../actions/approvals/rules.ts';
 import { readConfig } from '../config/index.ts';
 import type { RawRecord } from '../events/model.ts';
-import { createIamAccess, type IamAccess } from '../integrations/aws/iam.ts';
+import { createIamAccess, type IamAccess } from '../integrations/aws/iam-access.ts';
 import { DEFAULT_BASE_CREDENTIALS, type Standins, startStandins } from '../integrations/aws/standins/index.ts';
 import { type JiraStandin, startJiraStandin } from '../integrations/jira/standin/index.ts';
 import { statusById } from '../integrations/jira/standin/site.ts';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getExecution, recordPlan } from '../../src/actions/approvals/execute.ts';
 import { DENY_ALL_ARN, proposePlan, reversePlan } from '../../src/actions/approvals/plan.ts';
-import { createIamAccess, type IamAccess } from '../../src/integrations/aws/iam.ts';
+import { createIamAccess, type IamAccess } from '../../src/integrations/aws/iam-access.ts';
 import { DEFAULT_BASE_CREDENTIALS, type Standins, startStandins } from '../../src/integrations/aws/standins/index.ts';
 import { enqueue } from '../../src/runtime/enqueue.ts';
 import { openQueue } from '../../src/runtime/open.ts';
@@ -14,7 +14,10 @@ import type { JobQueue } from '../../src/runtime/queue.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { createTestDatabase } from '../helpers/db.ts';
 import { TEST_REDIS_URL } from '../helpers/env.ts';
+import { needRedis } from '../helpers/services.ts';
 import { dropRedisQueue, exited, uniqueName, waitFor } from './helpers.ts';
+
+beforeAll(needRedis);
 
 /**
  * Issue 11: an approved deactivation carried out by a real `trailbot serve` (PostgreSQL store, Redis

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test/helpers/db.ts';
-import { createIamAccess, type IamAccess, type IamPort } from '../../integrations/aws/iam.ts';
+import type { IamPort } from '../../integrations/aws/iam.ts';
+import { createIamAccess, type IamAccess } from '../../integrations/aws/iam-access.ts';
 import { DEFAULT_BASE_CREDENTIALS, type Standins, startStandins } from '../../integrations/aws/standins/index.ts';
 import { openStore, type Store } from '../../store/index.ts';
 import { executePlan, getExecution, recordPlan } from './execute.ts';

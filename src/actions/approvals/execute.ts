@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { asTrailbotError, type ErrorCode, TrailbotError } from '../../errors.ts';
-import type { IamAccess, IamPort } from '../../integrations/aws/iam.ts';
+import type { IamPort } from '../../integrations/aws/iam.ts';
+import type { IamAccess } from '../../integrations/aws/iam-access.ts';
 import type { JobContext } from '../../runtime/pipeline.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import type { Db } from '../../store/index.ts';

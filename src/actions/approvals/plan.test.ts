@@ -4,7 +4,8 @@ import { createTestDatabase } from '../../../test/helpers/db.ts';
 import type { RawRecord } from '../../events/model.ts';
 import { normalize } from '../../events/normalize.ts';
 import { defaultFlowsConfig, evaluateFlows } from '../../flows/index.ts';
-import { createIamAccess, type IamAccess, type IamPort, trailbotRoleNames } from '../../integrations/aws/iam.ts';
+import type { IamPort } from '../../integrations/aws/iam.ts';
+import { createIamAccess, type IamAccess, trailbotRoleNames } from '../../integrations/aws/iam-access.ts';
 import { DEFAULT_BASE_CREDENTIALS, type Standins, startStandins } from '../../integrations/aws/standins/index.ts';
 import { openStore, type Store } from '../../store/index.ts';
 import { DENY_ALL_ARN, type Plan, proposePlan, type RoleSessionTarget, reversePlan, sessionDenyName, type Target, targetOf, targetOfFinding, trailbotItself, type UserTarget } from './plan.ts';
@@ -123,7 +124,7 @@ describe('proposePlan: the exact steps, read from the live account, changing not
   async function sessionsSeen(roleName: string, sessions: string[], ago = 86_400_000): Promise<void> {
     const template = actors.find((r) => r.eventID === '2a17948f-3042-46ec-98e2-62865EXAMPLE')!;
     const evs = sessions.map((s, i) => {
-      const raw = structuredClone(template) as RawRecord & Record<string, any>;
+      const raw = structuredClone(template) as RawRecord & { userIdentity: { sessionContext: { sessionIssuer: object } } };
       raw.eventID = `${roleName}-${s}-${i}`;
       raw.eventTime = new Date(Date.now() - ago).toISOString().replace(/\.\d{3}Z$/, 'Z');
       raw.recipientAccountId = BASE;
@@ -161,7 +162,7 @@ describe('proposePlan: the exact steps, read from the live account, changing not
     expect(plan.others).toMatchObject({ roleName: 'Deployer', days: 30, more: false });
     expect(plan.others!.sessions.map((s) => s.sessionName).sort()).toEqual(['bob', 'ci-runner']);
     expect(plan.others!.sessions[0]!.events).toBe(1);
-    expect(plan.notes).toContain('Role Deployer is also used by 2 other sessions (last 30 days): ' + plan.others!.sessions.map((s) => s.sessionName).join(', ') + '.');
+    expect(plan.notes).toContain(`Role Deployer is also used by 2 other sessions (last 30 days): ${plan.others!.sessions.map((s) => s.sessionName).join(', ')}.`);
 
     const revoking = await proposePlan(iam, target, { db: store.db, revokeOlderSessions: true });
     expect(revoking.options.revokeOlderSessions).toBe(true);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type Handlebars from 'handlebars';
 import { parse } from 'yaml';
 import { describeError, TrailbotError } from '../../errors.ts';
-import type { IamAccess } from '../../integrations/aws/iam.ts';
+import type { IamAccess } from '../../integrations/aws/iam-access.ts';
 import type { Db } from '../../store/index.ts';
 import { compileText, readTemplate, textEnv } from '../../templates/index.ts';
 import { getExecution, getPlan } from './execute.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TrailbotError } from '../../errors.ts';
-import { approvalRoleFor, createIamAccess, type IamAccess } from './iam.ts';
+import { approvalRoleFor, createIamAccess, type IamAccess } from './iam-access.ts';
 import { DEFAULT_BASE_CREDENTIALS, type Standins, startStandins } from './standins/index.ts';
 
 const BASE = DEFAULT_BASE_CREDENTIALS.accountId;
