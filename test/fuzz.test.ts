@@ -54,7 +54,7 @@ function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
 function pathsOf(v: unknown, path: Path = [], out: Path[] = [], depth = 0): Path[] {
   out.push(path);
   if (depth > 12 || v === null || typeof v !== 'object') return out;
-  if (Array.isArray(v)) v.forEach((x, i) => pathsOf(x, [...path, i], out, depth + 1));
+  if (Array.isArray(v)) for (const [i, x] of v.entries()) pathsOf(x, [...path, i], out, depth + 1);
   else for (const k of Object.keys(v)) pathsOf((v as Record<string, unknown>)[k], [...path, k], out, depth + 1);
   return out;
 }
@@ -185,7 +185,7 @@ const ISO = /^[+-]?\d{4,6}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
 
 /** Normalized into a valid event, or rejected with a TrailbotError that says why; never anything else. */
 function normalizedOrRejected(record: unknown): 'event' | 'rejected' {
-  let event;
+  let event: ReturnType<typeof normalize>;
   try {
     event = normalize(record as RawRecord);
   } catch (e) {

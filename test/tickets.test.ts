@@ -158,11 +158,15 @@ describe('wiring', () => {
       await store.ingest(e);
       await pipeline.evaluateFlows!(ctx(), { eventIds: e.map((x) => x.event.eventId) });
     }
-    const batch = [...old.flatMap((e, i) => keyEvents(1, ['order-a', 'order-b', 'order-c'][i]!)), ...keyEvents(1, 'order-new')];
+    const batch = [...old.flatMap((_, i) => keyEvents(1, ['order-a', 'order-b', 'order-c'][i]!)), ...keyEvents(1, 'order-new')];
     await store.ingest(batch);
     const order: string[] = [];
     const c = ctx();
-    const r = await pipeline.evaluateFlows!({ ...c, enqueue: (k, input, o) => (order.push((input as { action: string }).action), c.enqueue(k, input, o)) }, { eventIds: batch.map((e) => e.event.eventId) });
+    const r = await pipeline.evaluateFlows!({ ...c, enqueue: (k, input, o) => {
+        order.push((input as { action: string }).action);
+        return c.enqueue(k, input, o);
+      },
+    }, { eventIds: batch.map((e) => e.event.eventId) });
     expect((r.findingIds as string[]).length).toBe(4);
     expect(order).toEqual(['open', 'update', 'update', 'update']);
   });

@@ -15,6 +15,7 @@ const DIGEST_RE =
   /^AWSLogs\/(o-[a-z0-9]{10,32})\/(\d{12})\/CloudTrail-Digest\/([a-z0-9-]+)\/(\d{4})\/(\d{2})\/(\d{2})\/(\d{12})_CloudTrail-Digest_([a-z0-9-]+)_[A-Za-z0-9-]+_[a-z0-9-]+_(\d{8})T(\d{6})Z\.json\.gz$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
+// biome-ignore lint/suspicious/noExplicitAny: parsed CloudTrail JSON, its fields read freely by the assertions below
 type Rec = Record<string, any>;
 interface LogFile {
   path: string;
@@ -153,7 +154,7 @@ describe('generateTrail', () => {
       if (ui.type === 'AssumedRole') {
         expect(ui.accessKeyId).toMatch(/^ASIA[A-Z0-9]{16}$/);
         expect(ui.arn).toMatch(/^arn:aws:sts::\d{12}:assumed-role\/[^/]+\/.+$/);
-        expect(ui.sessionContext.sessionIssuer.arn.endsWith('/' + ui.arn.split('/')[1])).toBe(true);
+        expect(ui.sessionContext.sessionIssuer.arn.endsWith(`/${ui.arn.split('/')[1]}`)).toBe(true);
       }
       if (ui.type === 'IAMUser' && ui.accessKeyId) {
         expect(ui.accessKeyId).toMatch(ui.sessionContext ? /^ASIA/ : /^AKIA/);

@@ -114,7 +114,7 @@ export async function generateTrail(opts: GenerateTrailOptions): Promise<Generat
     recs.length = 0;
     renderFile(world, fp, recs);
     events += recs.length;
-    const body = '{"Records":[' + recs.join(',') + ']}';
+    const body = `{"Records":[${recs.join(',')}]}`;
     const acct = world.accounts[fp.acct].id;
     const region = world.regions[fp.region];
     const ymd = isoTime(fp.delivered);
@@ -331,7 +331,7 @@ let lastIso = '';
 function isoTime(sec: number): string {
   if (sec === lastIsoSec) return lastIso;
   lastIsoSec = sec;
-  lastIso = new Date(sec * 1000).toISOString().slice(0, 19) + 'Z';
+  lastIso = `${new Date(sec * 1000).toISOString().slice(0, 19)}Z`;
   return lastIso;
 }
 
@@ -392,8 +392,8 @@ function normalize(o: {
   if (!(days > 0)) throw new Error('generate: days must be > 0');
   const startSec = Math.ceil(startMs / 1000);
   const endSec = Math.max(startSec + 1, Math.ceil((startMs + days * 86400000) / 1000));
-  let orgId = o.orgId ?? 'o-' + charsFromHash(hash(seed, 77), 'abcdefghijklmnopqrstuvwxyz0123456789', 10);
-  if (!orgId.startsWith('o-')) orgId = 'o-' + orgId;
+  let orgId = o.orgId ?? `o-${charsFromHash(hash(seed, 77), 'abcdefghijklmnopqrstuvwxyz0123456789', 10)}`;
+  if (!orgId.startsWith('o-')) orgId = `o-${orgId}`;
   return {
     seed,
     count,
@@ -1175,7 +1175,7 @@ function keyId(prefix: string, h: number): string {
 }
 
 function principalId(prefix: string, h: number): string {
-  return prefix + charsFromHash(h, B32 + '0123456789', 17);
+  return prefix + charsFromHash(h, `${B32}0123456789`, 17);
 }
 
 function buildWorld(cfg: Config): World {
@@ -1205,7 +1205,7 @@ function buildWorld(cfg: Config): World {
   // Busy accounts get more principals and more traffic (Zipf over a shuffled order).
   const order = accounts.map((a) => a.i).sort((x, y) => hash(seed, 5, x) - hash(seed, 5, y));
   const acctWeight = new Float64Array(accounts.length);
-  order.forEach((ai, rank) => (acctWeight[ai] = 1 / Math.pow(rank + 1, 0.8)));
+  for (const [rank, ai] of order.entries()) acctWeight[ai] = 1 / (rank + 1) ** 0.8;
   const acctPicker = makePicker(accounts, (a) => acctWeight[a.i]);
   const office = [publicIp(hash(seed, 11), PUBLIC_A), publicIp(hash(seed, 12), PUBLIC_A), publicIp(hash(seed, 13), PUBLIC_A)];
 
@@ -1291,7 +1291,7 @@ function buildWorld(cfg: Config): World {
     const nWork = 1 + Math.round(acctWeight[a.i] * 3);
     for (let k = 0; k < nWork; k++) {
       const app = APPS[(a.i * 3 + k) % APPS.length];
-      const inst = 'i-0' + hexFromHash(hash(a.h, 17, k), 16);
+      const inst = `i-0${hexFromHash(hash(a.h, 17, k), 16)}`;
       add(a, 'e', { roleName: `${app}-ec2-role`, name: inst, sub: 'ec2', clients: [[C_BOTO, C_JAVA, C_GO][k % 3]], ipMode: IP_NAT, sessLen: 21600 });
       const fn = `${app}-${['handler', 'worker', 'sync', 'api'][k % 4]}-${a.env}`;
       add(a, 'l', { roleName: `${fn}-role`, name: fn, sub: 'lambda', clients: [[C_JS, C_BOTO][k % 2]], ipMode: IP_AWS, sessLen: 14400 });
@@ -1315,7 +1315,7 @@ function buildWorld(cfg: Config): World {
   const kindFactor: Record<string, number> = { h: 0.8, u: 1.5, s: 1, c: 3, e: 2, l: 2, k: 2, g: 1 };
   const actors = principals.filter((p) => p.L in kindFactor);
   actors.sort((x, y) => hash(seed, 9, x.idx) - hash(seed, 9, y.idx));
-  actors.forEach((p, rank) => (p.w = ((kindFactor[p.L] * p.busy) / Math.pow(rank + 1, 1.05)) * (0.5 + acctWeight[p.acct.i])));
+  for (const [rank, p] of actors.entries()) p.w = ((kindFactor[p.L] * p.busy) / (rank + 1) ** 1.05) * (0.5 + acctWeight[p.acct.i]);
   const mean = actors.reduce((s, p) => s + p.w, 0) / Math.max(1, actors.length);
   for (const p of principals) {
     if (p.L === 'r') p.w = mean * 0.01;
@@ -1464,7 +1464,7 @@ function makeSession(W: World, p: Principal, sIdx: number): Session {
     }
   }
   const tokenOff = r.int(W.pool.length - 1000);
-  const token = 'IQoJb3JpZ2luX2Vj' + W.pool.slice(tokenOff, tokenOff + 600 + r.int(300));
+  const token = `IQoJb3JpZ2luX2Vj${W.pool.slice(tokenOff, tokenOff + 600 + r.int(300))}`;
   return { p, sIdx, created, name, arn, akid, ip, client, console: consoleSession, ui, uiSignin, uiNoArn, token };
 }
 
@@ -1583,7 +1583,7 @@ function inventory(c: Ctx, kind: string, n: number): string {
   const size = INV_SIZE[kind] ?? 10;
   let k0 = c.k0[kind];
   if (k0 === undefined) {
-    k0 = Math.floor(size * Math.pow(c.r.f(), 2.2));
+    k0 = Math.floor(size * c.r.f() ** 2.2);
     c.k0[kind] = k0;
   }
   const k = (k0 + n) % size;
@@ -1591,14 +1591,14 @@ function inventory(c: Ctx, kind: string, n: number): string {
   const h = hash(a.h, c.ri + 1, strHash(kind), k);
   const app = APPS[(k + a.i) % APPS.length];
   switch (kind) {
-    case 'inst': return 'i-0' + hexFromHash(h, 16);
-    case 'vol': return 'vol-0' + hexFromHash(h, 16);
-    case 'snap': return 'snap-0' + hexFromHash(h, 16);
-    case 'sg': return 'sg-0' + hexFromHash(h, 16);
-    case 'subnet': return 'subnet-0' + hexFromHash(h, 16);
-    case 'ami': return 'ami-0' + hexFromHash(h, 16);
-    case 'fl': return 'fl-0' + hexFromHash(h, 16);
-    case 'rqlc': return 'rqlc-' + hexFromHash(h, 15);
+    case 'inst': return `i-0${hexFromHash(h, 16)}`;
+    case 'vol': return `vol-0${hexFromHash(h, 16)}`;
+    case 'snap': return `snap-0${hexFromHash(h, 16)}`;
+    case 'sg': return `sg-0${hexFromHash(h, 16)}`;
+    case 'subnet': return `subnet-0${hexFromHash(h, 16)}`;
+    case 'ami': return `ami-0${hexFromHash(h, 16)}`;
+    case 'fl': return `fl-0${hexFromHash(h, 16)}`;
+    case 'rqlc': return `rqlc-${hexFromHash(h, 15)}`;
     case 'bucket': {
       const purpose = BUCKET_PURPOSES[(k + a.i) % BUCKET_PURPOSES.length];
       return `corp-${a.env}-${purpose}-${a.id.slice(-6)}-${c.region}`;
@@ -1667,19 +1667,19 @@ function slotValue(c: Ctx, d: SlotDef): string {
     case 'inst': case 'vol': case 'snap': case 'sg': case 'subnet': case 'ami': case 'fl': case 'rqlc': case 'bucket':
     case 'fn': case 'param': case 'kmsKey': case 'keyName': case 'trail': case 'layer':
       return inventory(c, d.kind, d.n);
-    case 'fnRole': return inventory(c, 'fn', 0) + '-role';
-    case 'badTrail': return inventory(c, 'trail', 0) + '-old';
+    case 'fnRole': return `${inventory(c, 'fn', 0)}-role`;
+    case 'badTrail': return `${inventory(c, 'trail', 0)}-old`;
     case 'rqlcName': return `${c.a.env}-vpc-dns-query-logs`;
-    case 'sgr': return 'sgr-0' + hexFrom(r, 16);
+    case 'sgr': return `sgr-0${hexFrom(r, 16)}`;
     case 'objKey': return objectKey(c);
     case '@bytesObj': return String(Math.round(Math.exp(6 + r.f() * 10)));
     case '@bytesList': return String(300 + r.int(6000));
-    case 'amzId': return poolSlice(c, 75) + '=';
+    case 'amzId': return `${poolSlice(c, 75)}=`;
     case 'enc': return poolSlice(c, c.tpl.encLen).replace(/\+/g, '-').replace(/\//g, '_');
     case 'tagKey': return r.pick(TAG_KEYS);
     case 'teamKey': return 'team';
     case 'teamName': return r.pick(TEAMS);
-    case 'model': return MODELS[Math.floor(MODELS.length * Math.pow(r.f(), 1.6))];
+    case 'model': return MODELS[Math.floor(MODELS.length * r.f() ** 1.6)];
     case 'instType': return r.pick(INSTANCE_TYPES);
     case 'cidr': return r.f() < 0.3 ? `${c.W.office[r.int(c.W.office.length)]}/32` : r.pick(CIDRS);
     case 'policy': return r.pick(POLICIES);
@@ -1692,24 +1692,24 @@ function slotValue(c: Ctx, d: SlotDef): string {
       return pk ? pickFrom(pk, r.f()).roleName : `${r.pick(APPS)}-role`;
     }
     case 'raProfile': return `${r.pick(APPS)}-onprem-profile`;
-    case 'akiaNew': return 'AKIA' + charsFrom(r, B32, 16);
-    case 'aidaNew': return 'AIDA' + charsFrom(r, B32 + '0123456789', 17);
-    case 'aroaNew': return 'AROA' + charsFrom(r, B32 + '0123456789', 17);
+    case 'akiaNew': return `AKIA${charsFrom(r, B32, 16)}`;
+    case 'aidaNew': return `AIDA${charsFrom(r, `${B32}0123456789`, 17)}`;
+    case 'aroaNew': return `AROA${charsFrom(r, `${B32}0123456789`, 17)}`;
     case 'fp': {
       let s = HEX[r.u32() & 255];
-      for (let i = 1; i < 20; i++) s += ':' + HEX[r.u32() & 255];
+      for (let i = 1; i < 20; i++) s += `:${HEX[r.u32() & 255]}`;
       return s;
     }
-    case 'sshKey': return 'AAAAC3NzaC1lZDI1NTE5AAAAI' + poolSlice(c, 43);
-    case 'shaB64': return poolSlice(c, 43) + '=';
+    case 'sshKey': return `AAAAC3NzaC1lZDI1NTE5AAAAI${poolSlice(c, 43)}`;
+    case 'shaB64': return `${poolSlice(c, 43)}=`;
     case 'hex64': return hexFrom(r, 64);
     case 'u2f': return charsFromHash(hash(c.W.seed, c.p.idx, 55), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 26);
-    case 'loginTo': return LOGIN_TO[Math.floor(LOGIN_TO.length * Math.pow(r.f(), 2))];
+    case 'loginTo': return LOGIN_TO[Math.floor(LOGIN_TO.length * r.f() ** 2)];
     case 'dA': return javaDate(c.t, false);
     case 'dB': return javaDate(c.t + d.arg, true);
-    case 'lm': return isoTime(c.t - 3).slice(0, 19) + '.000+0000';
-    case 'nano': return isoTime(c.t).slice(0, 19) + '.' + String(r.int(1e9)).padStart(9, '0') + 'Z';
-    case 'pastNano': return isoTime(c.past).slice(0, 19) + '.' + String(hash(c.past) % 1e9).padStart(9, '0') + 'Z';
+    case 'lm': return `${isoTime(c.t - 3).slice(0, 19)}.000+0000`;
+    case 'nano': return `${isoTime(c.t).slice(0, 19)}.${String(r.int(1e9)).padStart(9, '0')}Z`;
+    case 'pastNano': return `${isoTime(c.past).slice(0, 19)}.${String(hash(c.past) % 1e9).padStart(9, '0')}Z`;
     case 'pastTf': return `tf-r53-resolver-query-log-config-${compactTime(c.past, true).replace(/[TZ]/g, '')}${String(hash(c.past) % 1e4).padStart(4, '0')}00000001`;
     case 'tgtRoleArn': {
       const q = target(c);
@@ -1718,7 +1718,7 @@ function slotValue(c: Ctx, d: SlotDef): string {
     case 'tgtSess': return targetSession(c).name;
     case 'tgtSessArn': return targetSession(c).arn || `arn:aws:sts::${c.a.id}:assumed-role/${target(c).roleName}/${targetSession(c).name}`;
     case 'tgtAroaSess': return `${target(c).roleId}:${targetSession(c).name}`;
-    case 'tgtAsia': return targetSession(c).akid || 'ASIA' + charsFrom(r, B32, 16);
+    case 'tgtAsia': return targetSession(c).akid || `ASIA${charsFrom(r, B32, 16)}`;
     case 'tgtToken': return targetSession(c).token;
     default:
       throw new Error(`generate: unknown slot ${d.key} in ${c.tpl.id}`);
@@ -1769,7 +1769,7 @@ function makePlan(W: World): FilePlan[] {
   // Streams (account x region) weighted by account activity and region popularity.
   const streams: Array<{ a: number; ri: number; w: number }> = [];
   W.regions.forEach((region, ri) => {
-    const rw = (region === 'us-east-1' ? 1.6 : 1) / Math.pow(ri + 1, 0.7);
+    const rw = (region === 'us-east-1' ? 1.6 : 1) / (ri + 1) ** 0.7;
     for (const a of W.accounts) if (a.pick[W.regionClass[ri]]) streams.push({ a: a.i, ri, w: a.activity * rw });
   });
   if (streams.length === 0 && cfg.count > 0) throw new Error('generate: no account can produce events');
@@ -1829,7 +1829,7 @@ function renderFile(W: World, fp: FilePlan, out: string[]): void {
     let json = parts[0];
     for (let k = 0; k < refs.length; k++) json += vals[refs[k]] + parts[k + 1];
     if (s.console && tpl.eventType === 'AwsApiCall') json += ',"sessionCredentialFromConsole":"true"';
-    out.push(json + '}');
+    out.push(`${json}}`);
   }
 }
 

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TrailbotError } from '../errors.ts';
+import type { TrailbotError } from '../errors.ts';
 import { checkExposure, isLoopback, maskConfig, readConfig } from './index.ts';
 
 const cwd = (): string => mkdtempSync(join(tmpdir(), 'trailbot-access-'));

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TrailbotError } from '../errors.ts';
+import type { TrailbotError } from '../errors.ts';
 import { maskConfig, readConfig } from './index.ts';
 
 const empty = (): string => mkdtempSync(join(tmpdir(), 'trailbot-config-'));

@@ -92,9 +92,9 @@ export function normalizeActor(record: Obj): Actor {
   if (type === 'AssumedRole') {
     const [r, s] = assumedRoleParts(arn);
     roleName = (issuer && str(issuer.userName)) ?? r;
-    sessionName = s ?? (principalId && principalId.includes(':') ? principalId.slice(principalId.indexOf(':') + 1) : null);
+    sessionName = s ?? (principalId?.includes(':') ? principalId.slice(principalId.indexOf(':') + 1) : null);
   } else if (type === 'FederatedUser') {
-    sessionName = afterMarker(arn, ':federated-user/') ?? (principalId && principalId.includes(':') ? principalId.slice(principalId.indexOf(':') + 1) : null);
+    sessionName = afterMarker(arn, ':federated-user/') ?? (principalId?.includes(':') ? principalId.slice(principalId.indexOf(':') + 1) : null);
     if (issuer && str(issuer.userName)) userName = userName ?? str(issuer.userName);
   } else if (type === 'IAMUser' && !userName) {
     userName = afterMarker(arn, ':user/');

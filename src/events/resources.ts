@@ -118,7 +118,7 @@ function unwrapParams(params: Obj): Obj {
     if (only !== undefined) return params; // more than one key (no keys array built: this runs per event)
     only = k;
   }
-  if (only !== undefined && only.endsWith('Request')) {
+  if (only?.endsWith('Request')) {
     const inner = params[only];
     if (inner && typeof inner === 'object' && !Array.isArray(inner)) return inner as Obj;
   }

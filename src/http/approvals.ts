@@ -71,7 +71,7 @@ export function createApprovalPages(o: ApprovalPagesOptions): Hono {
   const freshMs = o.planFreshMs ?? 60_000;
   const app = new Hono();
 
-  const frame = (c: Context, title: string, session: Session | undefined, path: string, refreshSeconds?: number): PageFrame => ({
+  const frame = (title: string, session: Session | undefined, path: string, refreshSeconds?: number): PageFrame => ({
     title,
     session,
     here: path,
@@ -108,7 +108,7 @@ export function createApprovalPages(o: ApprovalPagesOptions): Hono {
 
   async function refuseLink(c: Context, bad: Bad, session: Session | undefined, method: string): Promise<Response> {
     await record({ action: 'refused', actor: session?.email ?? null, ...clientOf(c), approvalId: bad.approvalId ?? null, findingId: bad.findingId ?? null, outcome: 'refused', detail: { reason: bad.reason, method } }, `${bad.reason} ${method}${bad.approvalId ? ` ${bad.approvalId}` : ''}`);
-    return sendNotice(c, bad.status, frame(c, 'Approval link refused', session, c.req.path), { headline: bad.headline, lines: bad.lines, code: 'E_APPROVAL_LINK', signInUrl: bad.signIn && !session && signIn.configured ? signInUrl(c.req.path) : undefined });
+    return sendNotice(c, bad.status, frame('Approval link refused', session, c.req.path), { headline: bad.headline, lines: bad.lines, code: 'E_APPROVAL_LINK', signInUrl: bad.signIn && !session && signIn.configured ? signInUrl(c.req.path) : undefined });
   }
 
   /** Asks a worker to read the plan and waits a little for it (the page reloads itself if it takes longer). */
@@ -225,7 +225,7 @@ export function createApprovalPages(o: ApprovalPagesOptions): Hono {
     };
     const title = ch.action === 'dismiss' ? `Dismiss the ${a.kind === 'reactivate' ? 'reactivation' : 'deactivation'} of ${who}?` : a.kind === 'reactivate' ? `Reactivate ${who}?` : `Deactivate ${who}?`;
     const working = a.state === 'approved' || (data.reading as boolean);
-    return sendPage(c, status, 'approval', frame(c, title, session, path, working ? 3 : undefined), data);
+    return sendPage(c, status, 'approval', frame(title, session, path, working ? 3 : undefined), data);
   }
 
   app.get('/:token', async (c) => {
@@ -242,7 +242,7 @@ export function createApprovalPages(o: ApprovalPagesOptions): Hono {
   });
 
   // A decision is a few short fields: anything bigger is not one of these forms.
-  const small = bodyLimit({ maxSize: 16 * 1024, onError: async (c) => sendNotice(c, 413, frame(c, 'Refused', await signIn.session(c), c.req.path), { headline: 'This is not a form of the approval page; nothing was done.', code: 'E_TOO_LARGE' }) });
+  const small = bodyLimit({ maxSize: 16 * 1024, onError: async (c) => sendNotice(c, 413, frame('Refused', await signIn.session(c), c.req.path), { headline: 'This is not a form of the approval page; nothing was done.', code: 'E_TOO_LARGE' }) });
 
   app.post('/:token', small, async (c) => {
     const session = await signIn.session(c);
@@ -253,7 +253,7 @@ export function createApprovalPages(o: ApprovalPagesOptions): Hono {
     const path = `/approvals/${ch.token}`;
     const refuse = async (status: ContentfulStatusCode, reason: string, headline: string, lines: string[], code = 'E_APPROVAL_REFUSED'): Promise<Response> => {
       await record({ action: 'refused', actor: session?.email ?? null, ...who, approvalId: a.id, findingId: a.findingId, target: a.principal, outcome: 'refused', detail: { reason, link: ch.action } }, `${reason} POST ${a.id}`);
-      return sendNotice(c, status, frame(c, 'Not done', session, path), { headline, lines, code, back: path, signInUrl: !session && signIn.configured ? signInUrl(path) : undefined });
+      return sendNotice(c, status, frame('Not done', session, path), { headline, lines, code, back: path, signInUrl: !session && signIn.configured ? signInUrl(path) : undefined });
     };
     if (!sameSitePost(c, o.publicUrl)) return refuse(403, 'cross-site', 'A page of another site sent this; nothing was done.', ['Decide from the approval page itself.']);
     if (!signIn.configured) return refuse(403, 'no-oidc', 'Approving needs sign-in, which is not set up on this trailbot; nothing was done.', [`To let approvers decide, ${signIn.missing}.`]);

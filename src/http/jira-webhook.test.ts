@@ -189,7 +189,11 @@ describe('POST /jira/webhook: what is refused before the handler', () => {
   });
 
   it('with no JIRA_WEBHOOK_SECRET the route refuses everything (404, a hint naming the setting)', async () => {
-    const off = createApp({ ...deps, onJiraIssueEvent: async (e) => (seen.push(e), 'updated') });
+    const off = createApp({ ...deps, onJiraIssueEvent: async (e) => {
+        seen.push(e);
+        return 'updated';
+      },
+    });
     const body = JSON.stringify({ webhookEvent: 'jira:issue_updated', issue: { key: 'SEC-1' } });
     const e = await codedError(await post(body, { 'x-hub-signature': sign(body) }, off), 404);
     expect(e.hint).toMatch(/JIRA_WEBHOOK_SECRET/);

@@ -159,7 +159,7 @@ export function defaultJobs(pipeline: Pipeline): Registry {
       payload: jobPayloads['poll-source'],
       async run(ctx, p) {
         const poll = pipeline.pollSource ?? (() => notWired('pollSource', 'issue 4, sources'));
-        let result;
+        let result: Awaited<ReturnType<typeof poll>>;
         try {
           result = await poll(ctx, p);
         } catch (e) {

@@ -79,7 +79,7 @@ async function pollPart(ctx: SourceContext, src: LookupSource, p: LookupPart, de
   const part = partName(p);
   const report = emptyPart(part);
   const db = ctx.store.db;
-  let lease;
+  let lease: Awaited<ReturnType<typeof holdLease>>;
   try {
     lease = await holdLease(db, src.id, part, 'lookup', ctx.owner, ctx.leaseMs);
   } catch (e) {

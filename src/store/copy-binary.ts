@@ -112,19 +112,27 @@ export class BinaryCopyWriter {
 
   /** One value of the given type; null and undefined are NULL. */
   value(type: CopyType, v: unknown): void {
-    if (v === null || v === undefined) return this.null();
+    if (v === null || v === undefined) {
+      this.null();
+      return;
+    }
     switch (type) {
       case 'text':
       case 'json':
-        return this.text(typeof v === 'string' ? v : String(v));
+        this.text(typeof v === 'string' ? v : String(v));
+        break;
       case 'jsonb':
-        return this.jsonb(v as string);
+        this.jsonb(v as string);
+        break;
       case 'timestamptz':
-        return this.timestamptz(v as string);
+        this.timestamptz(v as string);
+        break;
       case 'boolean':
-        return this.boolean(v as boolean);
+        this.boolean(v as boolean);
+        break;
       case 'text[]':
-        return this.textArray(v as string[]);
+        this.textArray(v as string[]);
+        break;
     }
   }
 

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync,
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TrailbotError } from '../errors.ts';
+import type { TrailbotError } from '../errors.ts';
 import { acquireStoreLock, LOCK_FILE, localUrl, readStoreLock } from './lock.ts';
 
 const dirs: string[] = [];

@@ -18,7 +18,7 @@ import { FIXTURES } from '../helpers/fixtures.ts';
  * HOST beyond this machine needs TRAILBOT_API_TOKENS, refused otherwise by `config check` and at start.
  */
 const BIN = join(import.meta.dirname, '../../bin/trailbot.js');
-const TOKEN = 'c0ffee'.repeat(10) + 'abcd';
+const TOKEN = `${'c0ffee'.repeat(10)}abcd`;
 const dirs: string[] = [];
 const tmp = (): string => {
   const d = mkdtempSync(join(tmpdir(), 'trailbot-access-'));

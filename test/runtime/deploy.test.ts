@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, posix, relative, sep } from 'node:path';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { DockerfileParser } from 'dockerfile-ast';
 import { describe, expect, it } from 'vitest';
@@ -26,7 +26,7 @@ describe('the Dockerfile', () => {
 
   it('builds in stages from Node 22 slim', () => {
     expect(froms.length).toBeGreaterThanOrEqual(2);
-    for (const f of froms) expect(f.getImageName()).toBe('node'), expect(f.getImageTag()).toBe('22-slim');
+    for (const f of froms) expect(`${f.getImageName()}:${f.getImageTag()}`).toBe('node:22-slim');
     const stages = froms.map((f) => f.getBuildStage());
     for (const c of df.getCOPYs()) {
       const from = c.getFromFlag()?.getValue();
@@ -61,6 +61,34 @@ describe('the Dockerfile', () => {
     }
     const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
     for (const p of ['node_modules', '.git', 'test', '.trailbot']) expect(ignored).toContain(p);
+  });
+
+  it('puts every copied file at its path in the repository (the README names samples/licenses/…; package.json gives the version)', () => {
+    const workdir = args('WORKDIR').at(-1)!;
+    const landed: [string, string][] = [];
+    for (const c of final.filter((i) => i.getKeyword() === 'COPY')) {
+      if ((c as ReturnType<typeof df.getCOPYs>[number]).getFromFlag()) continue;
+      const parts = (c.getArgumentsContent() ?? '').split(/\s+/);
+      const dest = parts.at(-1)!;
+      const sources = parts.slice(0, -1);
+      const into = posix.join(workdir, dest);
+      for (const src of sources) {
+        // Docker's COPY: a directory's contents go into the destination; a file goes to it, or into it
+        // when it ends in / or several sources are copied.
+        if (statSync(join(ROOT, src)).isDirectory()) {
+          for (const f of readdirSync(join(ROOT, src), { recursive: true, withFileTypes: true })) {
+            if (!f.isFile()) continue;
+            const rel = relative(join(ROOT, src), join(f.parentPath, f.name)).split(sep).join('/');
+            landed.push([posix.join(src, rel), posix.join(into, rel)]);
+          }
+        } else {
+          landed.push([src, dest.endsWith('/') || sources.length > 1 ? posix.join(into, posix.basename(src)) : into]);
+        }
+      }
+    }
+    for (const [src, at] of landed) expect(at, `COPY ${src}`).toBe(posix.join(workdir, src));
+    const copied = landed.map(([src]) => src);
+    for (const f of ['package.json', 'samples/README.md', 'samples/licenses/LICENSE-stratus-red-team-Apache-2.0', 'bin/trailbot.js']) expect(copied).toContain(f);
   });
 });
 

@@ -28,7 +28,7 @@ function put(records: CloudTrailRecord[]): LogObject[] {
 const dayOf = (key: string): string => key.split('/').slice(-4, -1).join('-');
 const recordsIn = (logs: LogObject[]): CloudTrailRecord[] => logs.flatMap((l) => l.records);
 
-let logs: LogObject[] = [];
+const logs: LogObject[] = [];
 
 beforeAll(async () => {
   aws = await startStandins({});

@@ -578,7 +578,7 @@ export function reversePlan(plan: Plan, results: readonly StepOutcome[], opts: {
   const ctx = plan.target.kind === 'role-session' ? { sessionName: plan.target.sessionName } : {};
   for (const s of [...plan.steps].reverse()) {
     const r = byId.get(s.id);
-    if (!r || r.state !== 'done') {
+    if (r?.state !== 'done') {
       if (s.reversible) notes.push(say('notes.not-reversed', { description: s.description }));
       continue;
     }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TrailbotError } from '../../errors.ts';
+import type { TrailbotError } from '../../errors.ts';
 import { parseDuration } from '../../time.ts';
 
 /**

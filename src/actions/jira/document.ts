@@ -194,7 +194,7 @@ export interface TicketCommentInput {
 /** The coalesced comment: "N more events since …", the same events table, and the link back. */
 export function ticketComment(i: TicketCommentInput): AdfDoc {
   const n = Math.max(i.totalEvents, i.events.length);
-  const latest = i.events.map((e) => e.time ?? '').reduce((a, b) => (b > a ? b : a), '');
+  const latest = i.events.map((e) => e.time ?? '').sort().at(-1) ?? '';
   const lead = oneLine(t.comment({ n, one: n === 1, since: clock(i.since), latest: clock(latest), count: i.finding.count > n ? i.finding.count : 0 }));
   const content: AdfNode[] = [paragraph(text(clip(lead, PARAGRAPH_MAX))), ...eventsBlock(i.events, n), ...linksBlock(i.finding, i.publicUrl)];
   return { type: 'doc', version: 1, content: content.filter(nonEmpty) };

@@ -161,7 +161,7 @@ export function createSlackNotifier(opts: SlackNotifyOptions) {
     const r = await render(ctx.db, f);
     const before = { attempts: m.attempts, intentAt: m.intentAt };
     await notePostAttempt(ctx.db, f.id, { reportedCount: f.count, reportedLastSeen: f.lastSeen, shownTicket: r.ticket, shownResolved: r.resolved });
-    let posted;
+    let posted: Awaited<ReturnType<typeof slack.post>>;
     try {
       posted = await slack.post(m.channel, r.message, { metadata: { eventType: FINDING_EVENT, payload: { finding_id: f.id, flow: f.flow } } });
     } catch (e) {

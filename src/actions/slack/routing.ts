@@ -33,7 +33,7 @@ export function routeMessage(f: RoutedFinding, routing: Routing | undefined): Sl
 
 /** Whether any finding can be posted at all (a channel somewhere in the routing). */
 export function slackRouted(routing: Routing | undefined): boolean {
-  return Boolean(routing?.slack?.channel) || Boolean(routing?.rules?.some((r) => r.slack && r.slack.channel));
+  return Boolean(routing?.slack?.channel) || Boolean(routing?.rules?.some((r) => r.slack !== false && r.slack?.channel));
 }
 
 /** How long a finding's new events are gathered into one thread reply (routing.slack.replyEvery, default 1 minute). */
@@ -47,7 +47,7 @@ export function describeSlackAlerts(routing: Routing | undefined, reports: reado
   const parts: string[] = [];
   const base = routing?.slack;
   if (base?.channel) parts.push(`findings to ${base.channel} (${base.minSeverity ?? DEFAULT_SLACK_MIN_SEVERITY} and up)`);
-  const ruled = [...new Set((routing?.rules ?? []).flatMap((r) => (r.slack && r.slack.channel ? [r.slack.channel] : [])))];
+  const ruled = [...new Set((routing?.rules ?? []).flatMap((r) => (r.slack !== false && r.slack?.channel ? [r.slack.channel] : [])))];
   if (ruled.length) parts.push(`rules to ${ruled.join(', ')}`);
   const delivered = reports.filter((r) => r.slack?.channel).map((r) => `${r.id} → ${r.slack!.channel}`);
   if (delivered.length) parts.push(`reports ${delivered.join(', ')}`);

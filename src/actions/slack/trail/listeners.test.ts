@@ -24,7 +24,10 @@ let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let store: Store;
 let slack: SlackStandin;
 const lines: string[] = [];
-const log = createLogger({ level: 'info', destination: new Writable({ write: (c: Buffer, _e, done) => (lines.push(c.toString()), done()) }) });
+const log = createLogger({ level: 'info', destination: new Writable({ write: (c: Buffer, _e, done) => {
+      lines.push(c.toString());
+      done();
+    } }) });
 
 beforeAll(async () => {
   db = await createTestDatabase('trailbot_trail_listeners');

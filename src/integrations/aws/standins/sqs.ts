@@ -407,7 +407,7 @@ export function createSqsService(opts: SqsServiceOptions = {}): SqsService {
     if (v === undefined || v === null) return {};
     if (typeof v !== 'object' || Array.isArray(v)) throw errors.invalidParameter('MessageAttributes must be a map.');
     const entries = Object.entries(v as Record<string, unknown>);
-    if (entries.length > 10) throw errors.invalidParameter('Number of message attributes [' + entries.length + '] exceeds the allowed maximum [10].');
+    if (entries.length > 10) throw errors.invalidParameter(`Number of message attributes [${entries.length}] exceeds the allowed maximum [10].`);
     const out: Record<string, MessageAttributeValue> = {};
     for (const [name, raw] of entries) {
       const a = raw as Partial<MessageAttributeValue> | null;

@@ -369,14 +369,14 @@ export function createJiraService(opts: JiraServiceOptions = {}): JiraService {
       changelog: { id: String(nextChangelogId++), items },
     });
   };
-  const item = (field: string, from: string | null, fromString: string | null, to: string | null, toString: string | null): ChangelogItem => ({
+  const item = (field: string, from: string | null, fromString: string | null, to: string | null, toText: string | null): ChangelogItem => ({
     field,
     fieldtype: 'jira',
     fieldId: field,
     from,
     fromString,
     to,
-    toString,
+    toString: toText,
   });
 
   // ---- field checks shared by create and edit ------------------------------------------------
@@ -892,7 +892,7 @@ export function createJiraService(opts: JiraServiceOptions = {}): JiraService {
   app.get('/rest/api/3/issue/:key/comment/:id', (c) => {
     const i = mustIssue(c.req.param('key'));
     const comment = i.comments.find((x) => x.id === c.req.param('id'));
-    if (!comment) throw new JiraApiError(404, ['Can not find a comment for the id: ' + c.req.param('id') + '.']);
+    if (!comment) throw new JiraApiError(404, [`Can not find a comment for the id: ${c.req.param('id')}.`]);
     return c.json(commentJson(i, comment));
   });
 

@@ -77,9 +77,12 @@ export function blocksProblem(blocks: unknown): BlocksProblem | undefined {
     } else err(`unsupported type: ${String(e.type)}`, `${at}/type`);
   };
 
-  blocks.forEach((block, i) => {
+  for (const [i, block] of blocks.entries()) {
     const at = `/${i}`;
-    if (!isObject(block)) return void err('must be an object', at);
+    if (!isObject(block)) {
+      err('must be an object', at);
+      continue;
+    }
     if (block.block_id !== undefined) {
       if (typeof block.block_id !== 'string' || block.block_id.length === 0 || block.block_id.length > BLOCK_LIMITS.blockId) err(`must be 1 to ${BLOCK_LIMITS.blockId} characters`, `${at}/block_id`);
       else if (blockIds.has(block.block_id)) err(`duplicate block_id ${block.block_id}`, `${at}/block_id`);
@@ -91,7 +94,7 @@ export function blocksProblem(blocks: unknown): BlocksProblem | undefined {
         if (block.text !== undefined) text(block.text, `${at}/text`, BLOCK_LIMITS.sectionText);
         if (block.fields !== undefined) {
           if (!Array.isArray(block.fields) || block.fields.length === 0 || block.fields.length > BLOCK_LIMITS.sectionFields) err(`must provide 1 to ${BLOCK_LIMITS.sectionFields} items`, `${at}/fields`);
-          else block.fields.forEach((f, j) => text(f, `${at}/fields/${j}`, BLOCK_LIMITS.fieldText));
+          else for (const [j, f] of block.fields.entries()) text(f, `${at}/fields/${j}`, BLOCK_LIMITS.fieldText);
         }
         if (block.accessory !== undefined) element(block.accessory, `${at}/accessory`, new Set());
         break;
@@ -113,7 +116,7 @@ export function blocksProblem(blocks: unknown): BlocksProblem | undefined {
         const els = block.elements;
         const ids = new Set<string>();
         if (!Array.isArray(els) || els.length === 0 || els.length > BLOCK_LIMITS.actionsElements) err(`must provide 1 to ${BLOCK_LIMITS.actionsElements} items`, `${at}/elements`);
-        else els.forEach((e, j) => element(e, `${at}/elements/${j}`, ids));
+        else for (const [j, e] of els.entries()) element(e, `${at}/elements/${j}`, ids);
         break;
       }
       case 'divider':
@@ -131,7 +134,7 @@ export function blocksProblem(blocks: unknown): BlocksProblem | undefined {
       default:
         err(`unsupported type: ${String(block.type)}`, `${at}/type`);
     }
-  });
+  }
   if (errors.length) return { error: 'invalid_blocks', messages: errors };
   if (totalText > BLOCK_LIMITS.blocksTextTotal) return { error: 'msg_blocks_too_long', messages: [`[ERROR] the blocks hold ${totalText} characters of text, more than Slack takes in one message`] };
   return undefined;

@@ -475,7 +475,7 @@ export function createSlackService(opts: SlackServiceOptions = {}): SlackService
       if (!Array.isArray(list) || list.length === 0 || !list.every((f) => isObject(f) && typeof f.id === 'string')) throw new SlackApiError('invalid_arguments');
       const picked = (list as { id: string; title?: string }[]).map((f) => {
         const file = files.get(f.id);
-        if (!file || !file.bytes) throw new SlackApiError('file_not_found');
+        if (!file?.bytes) throw new SlackApiError('file_not_found');
         if (f.title) file.title = f.title;
         return file;
       });
