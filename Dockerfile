@@ -21,7 +21,9 @@ COPY package.json ./
 COPY bin ./bin
 COPY src ./src
 COPY samples/trail ./samples/trail
-COPY samples/README.md samples/licenses ./samples/
+# One directory a COPY: Docker copies a directory's contents, not the directory, so each keeps its path.
+COPY samples/README.md ./samples/
+COPY samples/licenses ./samples/licenses
 RUN mkdir -p /data && chown node:node /data
 # The image's unprivileged user; nothing runs as root.
 USER node

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { readConfig } from '../config/index.ts';
 import { TrailbotError, describeError } from '../errors.ts';
+import { VERSION } from '../version.ts';
 import { registerAuditCommands } from './audit.ts';
 import { type Cli, EXIT, type Io } from './common.ts';
 import { registerEventCommands } from './events.ts';
@@ -19,7 +20,7 @@ export function buildProgram(io: Io = defaultIo): { program: Command; exit: () =
   let exitCode: number = EXIT.ok;
   const program = new Command('trailbot')
     .description('Turns AWS CloudTrail into plain-language answers: who did what, where, how and when.')
-    .version('0.1.0', '-V, --version')
+    .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride();

@@ -12,6 +12,7 @@ import { createApi, UPLOAD_TYPES } from './api.ts';
 import { type AuthOptions, auth, isOpen, JSON_BODY, sameOrigin } from './auth.ts';
 import { jiraWebhook, type WebhookIssueEvent } from './jira-webhook.ts';
 import { requestLog } from './request-log.ts';
+import { VERSION } from '../version.ts';
 
 export type Role = 'web' | 'worker' | 'all';
 
@@ -80,7 +81,7 @@ const INTERNAL_HINT = 'the server log has the details; try again, and report it 
  * through one onError as `{ error: { code, message, hint } }`.
  */
 export function createApp(deps: AppDeps): Hono {
-  const { store, queue, metrics, log, role, version = '0.1.0', readyTimeoutMs = 2000, auth: access } = deps;
+  const { store, queue, metrics, log, role, version = VERSION, readyTimeoutMs = 2000, auth: access } = deps;
   const app = new Hono();
   app.use(requestLog({ log }));
 
