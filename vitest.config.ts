@@ -6,6 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    globalSetup: ['test/global-setup.ts'],
+    // No global set-up: the files that use PostgreSQL or Redis ask for them (test/helpers/services.ts),
+    // so the pure unit tests run without either; ./dev test provides both (test/with-services.ts).
   },
 });

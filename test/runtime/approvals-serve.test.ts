@@ -15,9 +15,12 @@ import { statusById } from '../../src/integrations/jira/standin/site.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { createTestDatabase } from '../helpers/db.ts';
 import { TEST_REDIS_URL } from '../helpers/env.ts';
+import { needRedis } from '../helpers/services.ts';
 import { record } from '../helpers/fixtures.ts';
 import { Browser, startOidcProvider, type TestProvider } from '../helpers/oidc.ts';
 import { dropRedisQueue, exited, uniqueName, waitFor } from './helpers.ts';
+
+beforeAll(needRedis);
 
 /**
  * Approvals end to end through real `trailbot serve` processes (PostgreSQL store, Redis queue, a

@@ -7,6 +7,7 @@ import { openInlineQueue } from '../../src/runtime/inline.ts';
 import type { JobQueue } from '../../src/runtime/queue.ts';
 import type { Store } from '../../src/store/index.ts';
 import { TEST_REDIS_URL } from '../helpers/env.ts';
+import { needRedis } from '../helpers/services.ts';
 
 export type Backend = 'redis' | 'postgres' | 'inline';
 export const BACKENDS: Backend[] = ['redis', 'postgres', 'inline'];
@@ -17,13 +18,17 @@ export function uniqueName(prefix = 't'): string {
 
 /** A queue on the given backend; the inline one lives in `store` (a PostgreSQL test database). */
 export async function testQueue(backend: Backend, name: string, store: Store, databaseUrl: string): Promise<JobQueue> {
-  if (backend === 'redis') return openBullQueue(name, { kind: 'redis', url: TEST_REDIS_URL });
+  if (backend === 'redis') {
+    await needRedis();
+    return openBullQueue(name, { kind: 'redis', url: TEST_REDIS_URL });
+  }
   if (backend === 'postgres') return openBullQueue(name, { kind: 'postgres', url: databaseUrl, schema: 'q_test' });
   return openInlineQueue(store.db, name, { pollMs: 50 });
 }
 
 /** Removes a test queue's keys from Redis. */
 export async function dropRedisQueue(name: string): Promise<void> {
+  await needRedis();
   const r = new Redis(TEST_REDIS_URL);
   try {
     let cursor = '0';
@@ -42,6 +47,7 @@ const WORKER = join(import.meta.dirname, 'fixtures/worker.ts');
 
 /** Starts the worker fixture in a real child process and waits until it is taking jobs. */
 export async function spawnWorker(args: { backend: Backend; queue: string; databaseUrl: string; concurrency?: number; lockMs?: number; tag: string }): Promise<ChildProcess> {
+  if (args.backend === 'redis') await needRedis();
   const child = spawn(
     process.execPath,
     [WORKER, args.backend, args.queue, args.databaseUrl, TEST_REDIS_URL, String(args.concurrency ?? 1), String(args.lockMs ?? 1000), args.tag],

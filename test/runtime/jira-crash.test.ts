@@ -11,8 +11,11 @@ import type { JobQueue } from '../../src/runtime/queue.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { createTestDatabase } from '../helpers/db.ts';
 import { TEST_REDIS_URL } from '../helpers/env.ts';
+import { needRedis } from '../helpers/services.ts';
 import { record } from '../helpers/fixtures.ts';
 import { type Backend, dropRedisQueue, exited, uniqueName, waitFor } from './helpers.ts';
+
+beforeAll(needRedis);
 
 /**
  * Issue 9: a worker killed after Jira created the ticket and before trailbot recorded its key must

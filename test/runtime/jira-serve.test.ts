@@ -12,8 +12,11 @@ import { type JiraStandin, signBody, startJiraStandin } from '../../src/integrat
 import { openStore, type Store } from '../../src/store/index.ts';
 import { createTestDatabase } from '../helpers/db.ts';
 import { TEST_REDIS_URL } from '../helpers/env.ts';
+import { needRedis } from '../helpers/services.ts';
 import { record } from '../helpers/fixtures.ts';
 import { dropRedisQueue, exited, uniqueName, waitFor } from './helpers.ts';
+
+beforeAll(needRedis);
 
 /**
  * Issue 9 end to end: a real `trailbot serve` (PostgreSQL store, Redis queue) reading a folder

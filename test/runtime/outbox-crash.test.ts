@@ -11,7 +11,10 @@ import { SAMPLE_TRAIL } from '../../src/runtime/sample.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { createTestDatabase } from '../helpers/db.ts';
 import { TEST_REDIS_URL } from '../helpers/env.ts';
+import { needRedis } from '../helpers/services.ts';
 import { type Backend, dropRedisQueue, exited, uniqueName, waitFor } from './helpers.ts';
+
+beforeAll(needRedis);
 
 /**
  * Issue 8: a worker killed after `store.ingest` committed and before `evaluate-flows` was enqueued

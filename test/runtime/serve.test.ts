@@ -8,7 +8,10 @@ import { openBullQueue } from '../../src/runtime/bullmq.ts';
 import { enqueue } from '../../src/runtime/enqueue.ts';
 import { createTestDatabase } from '../helpers/db.ts';
 import { TEST_REDIS_URL } from '../helpers/env.ts';
+import { needRedis } from '../helpers/services.ts';
 import { dropRedisQueue, exited, uniqueName, waitFor } from './helpers.ts';
+
+beforeAll(needRedis);
 
 /** The real command line, in a real process, with only the environment given here. */
 const BIN = join(import.meta.dirname, '../../bin/trailbot.js');

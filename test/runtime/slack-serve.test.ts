@@ -13,8 +13,11 @@ import { createSlackService, type SlackService, type StoredMessage } from '../..
 import { openStore, type Store } from '../../src/store/index.ts';
 import { createTestDatabase } from '../helpers/db.ts';
 import { TEST_REDIS_URL } from '../helpers/env.ts';
+import { needRedis } from '../helpers/services.ts';
 import { record } from '../helpers/fixtures.ts';
 import { dropRedisQueue, exited, uniqueName, waitFor } from './helpers.ts';
+
+beforeAll(needRedis);
 
 /**
  * Issue 10 end to end: a real `trailbot serve` (PostgreSQL store, Redis queue) reading a folder

@@ -13,9 +13,12 @@ import { type SentRequest, type SlackStandin, startSlackStandin } from '../../sr
 import { openStore, type Store } from '../../src/store/index.ts';
 import { createTestDatabase } from '../helpers/db.ts';
 import { TEST_REDIS_URL } from '../helpers/env.ts';
+import { needRedis } from '../helpers/services.ts';
 import { record } from '../helpers/fixtures.ts';
 import { BASE_ACCOUNT, MIN, synthRecords } from '../sources/helpers.ts';
 import { dropRedisQueue, exited, uniqueName, waitFor } from './helpers.ts';
+
+beforeAll(needRedis);
 
 /**
  * Issue 10's `/trail` end to end: one real `trailbot serve` (PostgreSQL store, Redis queue) behind

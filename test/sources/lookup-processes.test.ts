@@ -5,6 +5,9 @@ import { BASE_CLIENT_CREDENTIALS } from '../../src/integrations/aws/standins/tes
 import { createSources } from '../../src/sources/index.ts';
 import { readCursors } from '../../src/sources/state.ts';
 import { BASE_ACCOUNT, exited, MIN, spawnCli, storedIds, synthRecords, TEST_REDIS_URL, testConfig, testStore, type TestDb, uniquePrefix, waitFor, writeConfig } from './helpers.ts';
+import { needRedis } from '../helpers/services.ts';
+
+beforeAll(needRedis);
 
 /**
  * The poller as real processes (the `trailbot sources poll` command), against the stand-ins' real

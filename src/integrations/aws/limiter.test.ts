@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test/helpers/db.ts';
 import { TEST_REDIS_URL } from '../../../test/helpers/env.ts';
+import { needRedis } from '../../../test/helpers/services.ts';
 import { openStore, type Store } from '../../store/index.ts';
 import { LimiterTimeout, memoryLimiter, postgresLimiter, type RateLimiter, redisLimiter } from './limiter.ts';
+
+beforeAll(needRedis);
 
 /**
  * The limiter's promise: at most `limit` slots per key in any window, however many limiter instances
