@@ -24,7 +24,7 @@ describe('normalize: who acted', () => {
     ['cross-account (AWSAccount)', 'actors.json', 0, { type: 'AWSAccount', name: 'account/777788889999', accountId: '777788889999' }],
     ['SAML user', 'actors.json', 3, { type: 'SAMLUser', name: 'SamlExample' }],
     ['web identity user', 'actors.json', 4, { type: 'WebIdentityUser' }],
-    ['federated user', 'stratus-aws.persistence.sts-federation-token.json', 1, { type: 'FederatedUser' }],
+    ['federated user', 'built-federated-user.json', 0, { type: 'FederatedUser' }],
     ['Identity Center user', 'signin.json', 7, { type: 'IdentityCenterUser', email: 'redacted@example.com', name: 'redacted@example.com' }],
     ['old Identity Center sign-in (Unknown)', 'actors.json', 13, { type: 'Unknown', email: 'bobsmith@example.com', name: 'bobsmith@example.com' }],
     ['hidden user name of a failed sign-in', 'signin.json', 2, { type: 'IAMUser', name: null, userName: 'HIDDEN_DUE_TO_SECURITY_REASONS' }],

@@ -36,7 +36,6 @@ describe('sharing and exposure flows on every fixture', () => {
       'records/aws-docs-examples.json: role-trust-external high',
       'records/stratus-aws.exfiltration.ec2-share-ebs-snapshot.json: ebs-snapshot-shared high',
       'records/stratus-aws.persistence.iam-backdoor-role.json: role-trust-external high',
-      'records/stratus-aws.persistence.lambda-backdoor-function.json: lambda-exposed high',
       'records/stratus-aws.persistence.lambda-layer-extension.json: lambda-code-changed medium',
     ]);
     expect(findings(records('records/aws-docs-examples.json'), 'role-trust-external', { trustedAccounts: ['210987654321'] })).toEqual([]);

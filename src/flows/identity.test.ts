@@ -43,7 +43,6 @@ describe('identity and workload flows on every fixture', () => {
       'records/stratus-aws.lateral-movement.ec2-instance-connect.json: ec2-instance-connect-many',
       'records/stratus-aws.persistence.iam-create-user-login-profile.json: console-credentials-changed',
       'records/stratus-aws.persistence.rolesanywhere-create-trust-anchor.json: external-identity-trust-added',
-      'records/stratus-aws.persistence.sts-federation-token.json: federation-token-issued',
       'records/stratus-aws.privilege-escalation.iam-update-user-login-profile.json: console-credentials-changed',
     ]);
   });
