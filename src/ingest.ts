@@ -5,6 +5,7 @@ import { TrailbotError } from './errors.ts';
 import { type FileBatch, readInputs } from './sources/files.ts';
 import { INGEST_BATCH, type IngestResult } from './store/events.ts';
 import type { Store } from './store/index.ts';
+import { greatest } from './store/sql.ts';
 
 /** A record or file that could not be used, with where it was and why. */
 export interface Rejection {
@@ -47,6 +48,35 @@ export function normalizeItems(items: Unwrapped[], onReject: (r: Rejection) => v
     }
   }
   return out;
+}
+
+export interface StoredEvents {
+  inserted: number;
+  duplicates: number;
+  /** The newest event time among them (ISO), for lag; null when there were none. */
+  newest: string | null;
+}
+
+export interface StoreEventsOptions {
+  /** Write the flows outbox row in each transaction (default: the store's setting). */
+  outbox?: boolean;
+  /** Called with the ids each transaction stored for the first time, once it has committed, in order. */
+  onFresh?: ((eventIds: string[]) => Promise<void>) | undefined;
+}
+
+/**
+ * Stores normalized events (idempotent on event id) and hands the events that were new on: the store
+ * says which were new, one list per transaction (each list is also that transaction's flows-outbox row
+ * when the outbox is on, so a job made from it is the one the outbox drainer would make). The sources'
+ * sink and the runtime's ingest jobs both store this way.
+ */
+export async function storeEvents(store: Store, events: Ingestible[], opts: StoreEventsOptions = {}): Promise<StoredEvents> {
+  let newest: string | null = null;
+  for (const e of events) newest = greatest(newest, e.event.time || null);
+  if (events.length === 0) return { inserted: 0, duplicates: 0, newest };
+  const r = await store.ingest(events, opts.outbox === undefined ? undefined : { outbox: opts.outbox });
+  if (opts.onFresh) for (const ids of r.fresh) await opts.onFresh(ids);
+  return { inserted: r.inserted, duplicates: r.duplicates, newest };
 }
 
 export interface IngestOptions {

@@ -3,6 +3,7 @@ import { TrailbotError } from '../errors.ts';
 import { consoleChangeSql } from '../flows/housekeeping.ts';
 import type { Store } from '../store/index.ts';
 import { compileText, readTemplate, textEnv } from '../templates/index.ts';
+import { isoText } from '../store/sql.ts';
 
 /**
  * Scheduled reports over the store: weekly denied calls, monthly ClickOps, inactive identities.
@@ -85,7 +86,6 @@ function checkRange(r: ReportRange): { since: number; until: number } {
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace('.000Z', 'Z');
-const ISO = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
 const join = (xs: (string | null)[] | null, max = 5): string => {
   const v = (xs ?? []).filter((x): x is string => x !== null).sort();
   return v.length > max ? `${v.slice(0, max).join(', ')} (+${v.length - max})` : v.join(', ');
@@ -164,7 +164,7 @@ async function clickopsReport(store: Store, since: number, until: number): Promi
   );
   const resources = await store.db.query<{ resource: string; type: string | null; n: number; people: number; last: string }>(
     `WITH c AS (${base}) SELECT coalesce(primary_arn, primary_id) AS resource, primary_type AS type, count(*)::int AS n,
-       count(DISTINCT actor_key)::int AS people, ${ISO('max(time)')} AS last
+       count(DISTINCT actor_key)::int AS people, ${isoText('max(time)')} AS last
      FROM c WHERE current AND primary_id IS NOT NULL GROUP BY 1, 2 ORDER BY n DESC, last DESC LIMIT 25`,
     params,
   );
@@ -213,7 +213,7 @@ async function inactiveReport(store: Store, since: number, until: number): Promi
                    ELSE coalesce(name, actor_key) END AS identity,
               account, last_seen, events
        FROM principals WHERE type IS DISTINCT FROM 'AWSService' AND type IS DISTINCT FROM 'AWSAccount')
-     SELECT identity, kind, account, ${ISO('max(last_seen)')} AS last_seen,
+     SELECT identity, kind, account, ${isoText('max(last_seen)')} AS last_seen,
             floor(extract(epoch FROM ($2::timestamptz - max(last_seen))) / 86400)::int AS days_idle, sum(events)::bigint AS events
      FROM p GROUP BY identity, kind, account
      HAVING max(last_seen) < $1

@@ -3,6 +3,7 @@ import { durationMs } from '../time.ts';
 import { TrailbotError } from '../errors.ts';
 import type { Store } from '../store/index.ts';
 import { buildReport, DEFAULT_PERIOD, type Report, type ReportKind } from './index.ts';
+import { isoText } from '../store/sql.ts';
 
 /** A report as configured under `reports:` in trailbot.config.yaml. */
 export interface ReportSchedule {
@@ -71,8 +72,7 @@ interface Row {
   data: Report | string;
 }
 
-const ISO = (c: string): string => `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS ${c}`;
-const COLS = `id, report_id, kind, ${ISO('since')}, ${ISO('until')}, ${ISO('created_at')}`;
+const COLS = `id, report_id, kind, ${isoText('since')} AS since, ${isoText('until')} AS until, ${isoText('created_at')} AS created_at`;
 
 function toStored(r: Row): StoredReport {
   return {

@@ -5,8 +5,9 @@ import type { Config } from '../config/index.ts';
 import { asTrailbotError, describeError, type ErrorCode, TrailbotError } from '../errors.ts';
 import { unwrap } from '../events/envelopes.ts';
 import type { Ingestible, RawRecord } from '../events/model.ts';
-import { ingestPaths, normalizeItems, type Rejection } from '../ingest.ts';
+import { ingestPaths, normalizeItems, type Rejection, storeEvents } from '../ingest.ts';
 import type { Store } from '../store/index.ts';
+import { greatest } from '../store/sql.ts';
 import { enqueue } from './enqueue.ts';
 import { describeIssues, type JobKind, type JobPayload, jobPayloads } from './jobs.ts';
 import type { Logger } from './logger.ts';
@@ -80,13 +81,12 @@ export interface StoredBatch {
  * digest), so the drainer's enqueue of the same row is the same job.
  */
 async function storeAndFan(ctx: JobContext, events: Ingestible[], wired: boolean): Promise<Pick<StoredBatch, 'inserted' | 'duplicates' | 'flowJobs' | 'newest'>> {
-  if (events.length === 0) return { inserted: 0, duplicates: 0, flowJobs: [], newest: null };
-  const r = await ctx.store.ingest(events, { outbox: wired });
-  let newest: string | null = null;
-  for (const e of events) if (e.event.time && (!newest || e.event.time > newest)) newest = e.event.time;
   const flowJobs: string[] = [];
-  if (wired) for (const eventIds of r.fresh) flowJobs.push((await ctx.enqueue('evaluate-flows', { eventIds })).id);
-  return { inserted: r.inserted, duplicates: r.duplicates, flowJobs, newest };
+  const onFresh = async (eventIds: string[]): Promise<void> => {
+    flowJobs.push((await ctx.enqueue('evaluate-flows', { eventIds })).id);
+  };
+  const r = await storeEvents(ctx.store, events, { outbox: wired, onFresh: wired ? onFresh : undefined });
+  return { ...r, flowJobs };
 }
 
 function rejectionSample(all: Rejection[]): Rejection[] {
@@ -119,7 +119,7 @@ export function defaultJobs(pipeline: Pipeline): Registry {
           write: async (batch) => {
             const r = await storeAndFan(ctx, batch, flowsWired);
             flowJobs.push(...r.flowJobs);
-            if (r.newest && (!newest || r.newest > newest)) newest = r.newest;
+            newest = greatest(newest, r.newest);
             return r;
           },
         });

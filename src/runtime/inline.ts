@@ -6,6 +6,7 @@ import type { Db } from '../store/index.ts';
 import { priorityOf } from './jobs.ts';
 import { KEEP_COMPLETED_S, KEEP_FAILED_S } from './bullmq.ts';
 import { backoffDelay, isUnrecoverable, JOB_STATES, rateLimitedDelay, retryAfterOf, type JobInfo, type JobQueue, type JobState, type NewJob, type Processor, type RunningJob, type Schedule, type WorkOptions } from './queue.ts';
+import { isoText } from '../store/sql.ts';
 
 /**
  * The inline backend: for the embedded default (no Redis, no DATABASE_URL) jobs live in the store's
@@ -35,8 +36,7 @@ interface JobRow {
 }
 
 const MAX_STALLED = 2;
-const ISO = (c: string) => `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${c}`;
-const COLS = `id, name, data, state, attempts, attempts_made, stalled, backoff_ms, failed_reason, return_value, ${ISO('created_at')}, ${ISO('processed_at')}, ${ISO('finished_at')}`;
+const COLS = `id, name, data, state, attempts, attempts_made, stalled, backoff_ms, failed_reason, return_value, ${isoText('created_at', 'ms')} AS created_at, ${isoText('processed_at', 'ms')} AS processed_at, ${isoText('finished_at', 'ms')} AS finished_at`;
 
 function toInfo(r: JobRow): JobInfo {
   return {
@@ -161,7 +161,7 @@ export function openInlineQueue(db: Db, name: string, { pollMs = 250 }: InlineOp
     },
     async schedules() {
       const r = await db.query<{ id: string; name: string; every_ms: number | null; pattern: string | null; next_at: string }>(
-        `SELECT id, name, every_ms, pattern, ${ISO('next_at')} FROM runtime_schedules WHERE queue = $1 ORDER BY id`,
+        `SELECT id, name, every_ms, pattern, ${isoText('next_at', 'ms')} AS next_at FROM runtime_schedules WHERE queue = $1 ORDER BY id`,
         [name],
       );
       return r.rows.map((s) => ({ id: s.id, name: s.name, every: s.every_ms === null ? undefined : Number(s.every_ms), pattern: s.pattern ?? undefined, next: s.next_at }));

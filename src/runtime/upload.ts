@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
 import { TrailbotError } from '../errors.ts';
 import type { Rejection } from '../ingest.ts';
-import { parseDocument } from '../sources/files.ts';
+import { isGzip, parseDocument } from '../sources/files.ts';
 import { enqueue, ingestFileInput } from './enqueue.ts';
 import type { JobInfo, JobQueue } from './queue.ts';
 
@@ -53,7 +53,7 @@ function safeName(name: string): string {
  */
 async function unreadable(bytes: Uint8Array, name: string, file: string): Promise<string | undefined> {
   let text: string;
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+  if (isGzip(bytes)) {
     const chunks: Buffer[] = [];
     let size = 0;
     const collect = new Writable({

@@ -92,8 +92,6 @@ export function summarize(source: string, kind: SourceKind, parts: PartReport[],
   };
 }
 
-export const maxIso = (a: string | null, b: string | null): string | null => (a === null ? b : b === null ? a : a > b ? a : b);
-
 /** Runs `fn` over items with at most `n` at once. */
 export async function pool<T, R>(items: T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);

@@ -64,11 +64,17 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Reads a file's bytes, gunzipping when it starts with the gzip magic number (whatever its name). */
+/** Whether bytes are gzip (they start with its magic number, 1f 8b): how every reader tells, whatever the file's name. */
+export const isGzip = (bytes: Uint8Array): boolean => bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+
+/** The bytes gunzipped when they are gzip, else as they are; corrupt gzip rejects (zlib's Z_DATA_ERROR / Z_BUF_ERROR). */
+export async function gunzipped(buf: Buffer): Promise<Buffer> {
+  return isGzip(buf) ? gunzip(buf) : buf;
+}
+
+/** Reads a file's bytes (`-`: stdin), gunzipped when they are gzip. */
 export async function loadBytes(file: string): Promise<Buffer> {
-  const buf = file === '-' ? await readStdin() : await readFile(file);
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return gunzip(buf);
-  return buf;
+  return gunzipped(file === '-' ? await readStdin() : await readFile(file));
 }
 
 /**

@@ -1,9 +1,10 @@
 import type { LookupEvent } from '../integrations/aws/index.ts';
 import { describeError, TrailbotError } from '../errors.ts';
 import { LimiterTimeout } from '../integrations/aws/limiter.ts';
+import { greatest } from '../store/sql.ts';
 import { type Unwrapped, unwrap } from '../events/envelopes.ts';
 import type { LookupSource } from './config.ts';
-import { emptyPart, maxIso, type PartReport, type PollReport, pool, type SourceContext, summarize } from './context.ts';
+import { emptyPart, type PartReport, type PollReport, pool, type SourceContext, summarize } from './context.ts';
 import { advance, type Cursor, type CursorPatch, holdLease, putAside, recordError } from './state.ts';
 
 /**
@@ -61,7 +62,7 @@ export async function pollLookup(ctx: SourceContext, src: LookupSource, opts: Lo
   let newest: string | null = null;
   const reports = await pool(parts, src.concurrency, async (p) => {
     const r = await pollPart(ctx, src, p, deadline, (t) => {
-      newest = maxIso(newest, t);
+      newest = greatest(newest, t);
     });
     return r;
   });

@@ -1,16 +1,14 @@
-import { promisify } from 'node:util';
-import { gunzip as gunzipCb } from 'node:zlib';
 import { describeError, TrailbotError } from '../errors.ts';
 import type { Unwrapped } from '../events/envelopes.ts';
 import type { S3Port } from '../integrations/aws/index.ts';
 import { kindOf } from '../integrations/aws/errors.ts';
+import { greatest } from '../store/sql.ts';
 import type { S3Source } from './config.ts';
-import { emptyPart, maxIso, type PartReport, type PollReport, pool, type SourceContext, summarize } from './context.ts';
-import { parseDocument } from './files.ts';
+import { emptyPart, type PartReport, type PollReport, pool, type SourceContext, summarize } from './context.ts';
+import { gunzipped, parseDocument } from './files.ts';
 import { trailFileProblem } from './messages.ts';
 import { advance, forgetOldObjects, holdLease, markObjects, putAside, recordError, seenObjects } from './state.ts';
 
-const gunzip = promisify(gunzipCb);
 const DAY = 86_400_000;
 
 /**
@@ -25,13 +23,11 @@ const DAY = 86_400_000;
 /** A log file's records, or why it cannot be read. Gzip is recognised by its magic number. */
 export async function readTrailFile(s3: S3Port, bucket: string, key: string, signal?: AbortSignal): Promise<{ items: Unwrapped[]; etag: string; bytes: number; error?: string }> {
   const { body, etag } = await s3.get(bucket, key, { signal });
-  let data = body;
-  if (body.length >= 2 && body[0] === 0x1f && body[1] === 0x8b) {
-    try {
-      data = await gunzip(body);
-    } catch (e) {
-      return { items: [], etag, bytes: body.length, error: `corrupt gzip data: ${(e as Error).message}` };
-    }
+  let data: Buffer;
+  try {
+    data = await gunzipped(body);
+  } catch (e) {
+    return { items: [], etag, bytes: body.length, error: `corrupt gzip data: ${(e as Error).message}` };
   }
   const where = `s3://${bucket}/${key}`;
   let text: string;
@@ -99,7 +95,7 @@ export async function pollS3(ctx: SourceContext, src: S3Source, opts: S3PollOpti
   let newest: string | null = null;
   const reports = await pool(parts, 4, (p) =>
     pollTrailPart(ctx, src, s3, p, deadline, opts, (t) => {
-      newest = maxIso(newest, t);
+      newest = greatest(newest, t);
     }),
   );
   await forgetOldObjects(ctx.store.db, src.id, Math.ceil(src.backfill / DAY) + 15);

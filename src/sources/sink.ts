@@ -1,6 +1,6 @@
 import type { Unwrapped } from '../events/envelopes.ts';
 import type { Ingestible } from '../events/model.ts';
-import { normalizeItems, type Rejection } from '../ingest.ts';
+import { normalizeItems, type Rejection, storeEvents } from '../ingest.ts';
 import type { Store } from '../store/index.ts';
 
 /**
@@ -32,15 +32,8 @@ export function storeSink(store: Store, opts: SinkOptions = {}): Sink {
     async put(items) {
       const rejections: Rejection[] = [];
       const events: Ingestible[] = normalizeItems(items, (r) => rejections.push(r));
-      let newest: string | null = null;
-      for (const e of events) if (e.event.time && (!newest || e.event.time > newest)) newest = e.event.time;
-      if (events.length === 0) return { events: 0, inserted: 0, duplicates: 0, rejections, newest };
-      // The store says which events this put stored for the first time, one list per transaction (each
-      // list is also that transaction's flows-outbox row when the outbox is on, so the job made from it
-      // is the one the outbox drainer would make).
-      const r = await store.ingest(events);
-      if (opts.onFresh) for (const ids of r.fresh) if (ids.length > 0) await opts.onFresh(ids);
-      return { events: events.length, inserted: r.inserted, duplicates: r.duplicates, rejections, newest };
+      const r = await storeEvents(store, events, { onFresh: opts.onFresh });
+      return { events: events.length, inserted: r.inserted, duplicates: r.duplicates, rejections, newest: r.newest };
     },
   };
 }

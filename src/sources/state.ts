@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../store/index.ts';
+import { isoText } from '../store/sql.ts';
 
 /**
  * Where each part of each source has got (table source_cursors, migration 004), the lease that lets
@@ -214,7 +215,7 @@ export interface Reject {
 
 export async function readRejects(db: Db, source: string | undefined, limit: number): Promise<Reject[]> {
   const r = await db.query<Reject>(
-    `SELECT id, source, ref, reason, body, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS at FROM source_rejects
+    `SELECT id, source, ref, reason, body, ${isoText('at')} AS at FROM source_rejects
      ${source ? 'WHERE source = $2' : ''} ORDER BY id DESC LIMIT $1`,
     source ? [limit, source] : [limit],
   );

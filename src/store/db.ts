@@ -6,6 +6,7 @@ import pg from 'pg';
 import { from as copyFromStream } from 'pg-copy-streams';
 import { TrailbotError } from '../errors.ts';
 import { acquireStoreLock, type LockOptions } from './lock.ts';
+import { ADVISORY_LOCKS } from './sql.ts';
 
 /**
  * The one SQL interface the store uses, over either a PostgreSQL server (`pg` pool) or the
@@ -179,7 +180,7 @@ const MIGRATIONS_DIR = join(import.meta.dirname, 'migrations');
 export async function migrate(db: Db): Promise<string[]> {
   const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d+_.*\.sql$/.test(f)).sort();
   return db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock(727274)');
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.migrations]);
     await tx.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
     const done = new Set((await tx.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => Number(r.version)));
     const applied: string[] = [];

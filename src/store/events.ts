@@ -2,6 +2,7 @@ import type { Actor, Ingestible, Outcome, Resource, TrailEvent, Via } from '../e
 import { BinaryCopyWriter, type CopyType } from './copy-binary.ts';
 import type { Db } from './db.ts';
 import { addToOutbox } from './outbox.ts';
+import { greatest, isoText } from './sql.ts';
 
 /** Columns written per event, in the order of the unnest() arrays below. */
 const COLUMNS: [string, string][] = [
@@ -195,8 +196,6 @@ function copyData(rows: Ingestible[]): Buffer[] {
   return w.finish();
 }
 
-const maxStr = (a: string | null, b: string | null): string | null => (a === null ? b : b === null ? a : a > b ? a : b);
-
 /** Folds new events into `principals` (names, first/last seen, count) and `access_keys`, keys sorted. */
 async function fold(tx: Db, fresh: Ingestible[]): Promise<void> {
   if (fresh.length === 0) return;
@@ -214,10 +213,10 @@ async function fold(tx: Db, fresh: Ingestible[]): Promise<void> {
       p.n++;
       if (e.time < p.first) p.first = e.time;
       if (e.time > p.last) p.last = e.time;
-      p.name = maxStr(p.name, a.name);
-      p.email = maxStr(p.email, a.email);
-      p.arn = maxStr(p.arn, a.arn);
-      p.principalId = maxStr(p.principalId, a.principalId);
+      p.name = greatest(p.name, a.name);
+      p.email = greatest(p.email, a.email);
+      p.arn = greatest(p.arn, a.arn);
+      p.principalId = greatest(p.principalId, a.principalId);
     }
     if (a.accessKeyId) {
       const ak = keys.get(a.accessKeyId);
@@ -300,7 +299,7 @@ export interface StoredRow {
 
 export const EVENT_COLUMNS = COLUMNS.map(([c]) => c)
   .filter((c) => c !== 'raw' && c !== 'resource_keys')
-  .map((c) => (c === 'time' ? `to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS time` : c))
+  .map((c) => (c === 'time' ? `${isoText('time')} AS time` : c))
   .join(', ');
 
 export function rowToEvent(r: StoredRow): TrailEvent {

@@ -2,6 +2,7 @@ import type { Outcome, TrailEvent, Via } from '../events/model.ts';
 import { lastSegment } from '../events/resources.ts';
 import type { Db } from './db.ts';
 import { EVENT_COLUMNS, rowToEvent, type StoredRow } from './events.ts';
+import { isoText } from './sql.ts';
 
 export interface Principal {
   actorKey: string;
@@ -33,10 +34,9 @@ interface PrincipalRow {
   events: number;
 }
 
-const ISO = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
 
 const PRINCIPAL_COLS = `p.actor_key, p.type, p.name, p.arn, p.account, p.email, p.user_name, p.role_name, p.session_name,
-  ${ISO('p.first_seen')} AS first_seen, ${ISO('p.last_seen')} AS last_seen, p.events`;
+  ${isoText('p.first_seen')} AS first_seen, ${isoText('p.last_seen')} AS last_seen, p.events`;
 
 function toPrincipal(r: PrincipalRow): Principal {
   return {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../store/index.ts';
+import { isoText } from '../../store/sql.ts';
 
 /**
  * Approvals and the audit log in the store (migration 017_approvals.sql). A proposal row is made once
@@ -47,9 +48,8 @@ export interface Approval {
   round: number;
 }
 
-const ISO = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const COLS = `id, finding_id, kind, reverses, target, principal, state, required, approved_by, plan_read, ${ISO('plan_read_at')} AS plan_read_at, plan_error, ${ISO('plan_error_at')} AS plan_error_at,
-  plan, options, decided_by, ${ISO('decided_at')} AS decided_at, ${ISO('finished_at')} AS finished_at, ${ISO('expires_at')} AS expires_at, ${ISO('created_at')} AS created_at, round`;
+const COLS = `id, finding_id, kind, reverses, target, principal, state, required, approved_by, plan_read, ${isoText('plan_read_at', 'ms')} AS plan_read_at, plan_error, ${isoText('plan_error_at', 'ms')} AS plan_error_at,
+  plan, options, decided_by, ${isoText('decided_at', 'ms')} AS decided_at, ${isoText('finished_at', 'ms')} AS finished_at, ${isoText('expires_at', 'ms')} AS expires_at, ${isoText('created_at', 'ms')} AS created_at, round`;
 
 interface Row {
   id: string;
@@ -229,7 +229,7 @@ export async function listAudit(db: Db, q: AuditQuery = {}): Promise<AuditRecord
     count: string | number | null;
     last_at: string | null;
   }>(
-    `SELECT a.seq, ${ISO('a.at')} AS at, a.action, a.actor, a.ip, a.user_agent, a.approval_id, a.finding_id, a.target, a.outcome, a.detail, r.count, ${ISO('r.last_at')} AS last_at
+    `SELECT a.seq, ${isoText('a.at', 'ms')} AS at, a.action, a.actor, a.ip, a.user_agent, a.approval_id, a.finding_id, a.target, a.outcome, a.detail, r.count, ${isoText('r.last_at', 'ms')} AS last_at
        FROM audit_log a LEFT JOIN audit_repeats r ON r.seq = a.seq
      WHERE ($1::text IS NULL OR a.approval_id = $1) AND ($2::text IS NULL OR a.finding_id = $2) AND ($3::text IS NULL OR a.action = $3) AND ($4::bigint IS NULL OR a.seq < $4)
      ORDER BY a.seq DESC LIMIT $5`,

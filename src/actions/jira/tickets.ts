@@ -1,5 +1,6 @@
 import type { AdfDoc } from '../../flows/adf.ts';
 import type { Db } from '../../store/index.ts';
+import { isoText } from '../../store/sql.ts';
 
 /** The tickets of findings in the store (migration 012_tickets.sql): one row per finding and generation. */
 
@@ -41,15 +42,14 @@ export interface TicketBrief {
   status: string;
 }
 
-const ISO = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /** The columns of a ticket row; `t` is the table's alias when joined. */
 const cols = (t = ''): string => {
   const c = (x: string): string => `${t}${x}`;
   return `${['finding_id', 'generation', 'state', 'project', 'issue_type', 'labels', 'priority', 'summary', 'description', 'jira_key', 'jira_id', 'url', 'status', 'status_category', 'assignee', 'links_key'].map(c).join(', ')},
-  ${ISO(c('intent_at'))} AS intent_at, ${c('attempts')}, ${c('lease_job')}, ${c('error')}, ${c('reported_count')},
-  ${ISO(c('reported_last_seen'))} AS reported_last_seen, ${c('comments')}, ${ISO(c('last_comment_at'))} AS last_comment_at,
-  ${ISO(c('created_at'))} AS created_at, ${ISO(c('updated_at'))} AS updated_at`;
+  ${isoText(c('intent_at'), 'ms')} AS intent_at, ${c('attempts')}, ${c('lease_job')}, ${c('error')}, ${c('reported_count')},
+  ${isoText(c('reported_last_seen'), 'ms')} AS reported_last_seen, ${c('comments')}, ${isoText(c('last_comment_at'), 'ms')} AS last_comment_at,
+  ${isoText(c('created_at'), 'ms')} AS created_at, ${isoText(c('updated_at'), 'ms')} AS updated_at`;
 };
 const COLS = cols();
 

@@ -1,4 +1,5 @@
 import type { Db } from '../../store/index.ts';
+import { isoText } from '../../store/sql.ts';
 
 /** The Slack messages of findings in the store (migration 014_slack_messages.sql): one row per finding. */
 
@@ -26,9 +27,8 @@ export interface SlackMessageRow {
   updatedAt: string;
 }
 
-const ISO = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${col}`;
-const COLS = `finding_id, state, channel, channel_id, ts, ${ISO('intent_at')}, attempts, lease_job, error, shown_ticket, shown_resolved,
-  reported_count, ${ISO('reported_last_seen')}, replies, ${ISO('last_reply_at')}, reply_upto, reply_attempts, ${ISO('created_at')}, ${ISO('updated_at')}`;
+const COLS = `finding_id, state, channel, channel_id, ts, ${isoText('intent_at', 'ms')} AS intent_at, attempts, lease_job, error, shown_ticket, shown_resolved,
+  reported_count, ${isoText('reported_last_seen', 'ms')} AS reported_last_seen, replies, ${isoText('last_reply_at', 'ms')} AS last_reply_at, reply_upto, reply_attempts, ${isoText('created_at', 'ms')} AS created_at, ${isoText('updated_at', 'ms')} AS updated_at`;
 
 interface Row {
   finding_id: string;

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { TrailbotError } from '../../errors.ts';
 import type { Db } from '../../store/index.ts';
+import { ADVISORY_LOCKS } from '../../store/sql.ts';
 
 /**
  * A sliding-window request limiter: at most `limit` requests per key in any `windowMs`, shared by
@@ -200,7 +201,7 @@ export function postgresLimiter(db: Db, o: LimiterOptions = {}): RateLimiter {
       // The slot's time is taken inside the transaction: its commit must be quick (no wait for the
       // disk; the table is unlogged anyway), or the request would leave later than its slot says.
       await tx.query('SET LOCAL synchronous_commit = off');
-      await tx.query(`SELECT pg_advisory_xact_lock(727275, hashtext($1))`, [key]);
+      await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ADVISORY_LOCKS.limiter, key]);
       const r = await tx.query<{ wait_ms: number | null }>(
         `WITH gone AS (DELETE FROM source_rate_slots WHERE key = $1 AND at <= clock_timestamp() - $2::float8 * interval '1 millisecond'),
               live AS (SELECT at FROM source_rate_slots WHERE key = $1 AND at > clock_timestamp() - $2::float8 * interval '1 millisecond' ORDER BY at DESC LIMIT $3::int)
