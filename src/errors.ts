@@ -104,3 +104,6 @@ export function describeError(err: unknown): string {
   const e = asTrailbotError(err);
   return `${e.code}: ${e.message}${e.hint ? ` — ${e.hint}` : ''}`;
 }
+
+/** `a, b or c`: the values a setting, option or parameter takes, as a message lists them. */
+export const oneOf = (values: readonly string[]): string => (values.length > 1 ? `${values.slice(0, -1).join(', ')} or ${values.at(-1)}` : (values[0] ?? ''));

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Option } from 'commander';
-import type { SummarizedEvent, TrailEvent } from '../events/model.ts';
+import { OUTCOMES, type Outcome, type SummarizedEvent, type TrailEvent, VIAS, type Via } from '../events/model.ts';
 import { summarize, withSummary } from '../events/summary.ts';
 import { emptyStats, ingestPaths, type IngestStats, normalizeItems, type Rejection } from '../ingest.ts';
 import { expandPaths, readInputs } from '../sources/files.ts';
@@ -10,12 +10,10 @@ import { Progress } from './progress.ts';
 import { type Remote, throughServer } from './remote.ts';
 import { interruptible, type Stop } from './signals.ts';
 import { withStore } from './store.ts';
-import { TrailbotError } from '../errors.ts';
+import { oneOf, TrailbotError } from '../errors.ts';
 import { type UploadResult, UPLOAD_MAX_BYTES } from '../runtime/upload.ts';
 import { parseLimit, parseSinceUntil } from './time.ts';
 
-const OUTCOMES = ['success', 'denied', 'failed'] as const;
-const VIAS = ['console', 'cli', 'sdk', 'iac', 'service', 'unknown'] as const;
 
 function fmtInt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
@@ -234,8 +232,8 @@ export function registerEventCommands(cli: Cli): void {
     .addOption(new Option('--read-only <bool>', 'true: only reads; false: only changes').argParser(choice(['true', 'false'] as const)))
     .option('--account <id>', 'the account id')
     .option('--region <region>', 'e.g. eu-west-1')
-    .addOption(new Option('--outcome <outcome>', 'success, denied or failed').argParser(choice(OUTCOMES)))
-    .addOption(new Option('--via <via>', 'console, cli, sdk, iac, service or unknown').argParser(choice(VIAS)))
+    .addOption(new Option('--outcome <outcome>', oneOf(OUTCOMES)).argParser(choice(OUTCOMES)))
+    .addOption(new Option('--via <via>', oneOf(VIAS)).argParser(choice(VIAS)))
     .option('--since <when>', 'from this time: 30m, 24h, 7d, 2w or an ISO date/time')
     .option('--until <when>', 'up to this time')
     .option('--limit <n>', 'at most this many events', '50')
@@ -253,8 +251,8 @@ export function registerEventCommands(cli: Cli): void {
         readOnly: s('readOnly') === undefined ? undefined : s('readOnly') === 'true',
         account: s('account'),
         region: s('region'),
-        outcome: s('outcome') as (typeof OUTCOMES)[number] | undefined,
-        via: s('via') as (typeof VIAS)[number] | undefined,
+        outcome: s('outcome') as Outcome | undefined,
+        via: s('via') as Via | undefined,
         ...parseSinceUntil(s('since'), s('until')),
         limit: parseLimit(s('limit') ?? '50'),
       };

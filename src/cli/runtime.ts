@@ -118,12 +118,11 @@ export function registerRuntimeCommands(cli: Cli): void {
     .description('Run trailbot as a service: HTTP (Slack, Jira, browsers, /healthz, /readyz, /metrics) and workers for queued jobs.')
     .addOption(new Option('--role <role>', 'web: HTTP only; worker: jobs only; all: both in one process').argParser(choice(ROLES)).default('all'))
     .option('--sample', 'ingest the bundled sample trail once started (what `npm start` does)')
-    .option('--demo', 'same as --sample')
     .addHelpText('after', '\nSettings come from the environment and trailbot.config.yaml; see `trailbot config print`. SIGTERM finishes the jobs in hand, then exits.')
-    .action(async (opts: { role: (typeof ROLES)[number]; sample?: boolean; demo?: boolean }) => {
+    .action(async (opts: { role: (typeof ROLES)[number]; sample?: boolean }) => {
       const config = cli.config();
       const { startTrailbot } = await import('../main.ts');
-      const { service, sample } = await startTrailbot({ config, role: opts.role, sample: Boolean(opts.sample || opts.demo) });
+      const { service, sample } = await startTrailbot({ config, role: opts.role, sample: Boolean(opts.sample) });
       cli.io.err(banner(service, sample));
       const signal = await untilSignal(() => {
         service.log.warn('second signal: exiting without waiting for jobs');

@@ -10,13 +10,14 @@ import { untilSignal } from './signals.ts';
 import { withStore } from './store.ts';
 import { parseDuration, parseLimit, parseRange, parseSinceUntil } from './time.ts';
 
-/** Options the tests need and people rarely do (hidden from --help). */
-interface Hidden {
+/** Options the tests need and people rarely do (hidden from --help): a shorter lease, a limiter of their own. */
+interface TuningOptions {
   leaseMs?: string;
   limiterPrefix?: string;
 }
 
-function hidden(cmd: import('commander').Command): import('commander').Command {
+/** Adds the TuningOptions, hidden from --help, to a command. */
+function withTuningOptions(cmd: import('commander').Command): import('commander').Command {
   return cmd
     .addOption(new Option('--lease-ms <ms>', 'lease length of a part (default 15000)').hideHelp())
     .addOption(new Option('--limiter-prefix <p>', 'Redis key prefix of the request limiter').hideHelp());
@@ -26,7 +27,7 @@ function hidden(cmd: import('commander').Command): import('commander').Command {
  * The sources and the store for one command. The first SIGINT/SIGTERM aborts `signal`: the page in
  * hand is finished and stored, and the store is closed (signals.ts says the exit status).
  */
-async function withSources<T>(cli: Cli, h: Hidden, fn: (s: Sources, store: Store, signal: AbortSignal) => Promise<T>, opts: { normalStop?: boolean } = {}): Promise<T> {
+async function withSources<T>(cli: Cli, h: TuningOptions, fn: (s: Sources, store: Store, signal: AbortSignal) => Promise<T>, opts: { normalStop?: boolean } = {}): Promise<T> {
   const c = cli.config();
   const { createSources } = await import('../sources/index.ts');
   const leaseMs = h.leaseMs ? Number(h.leaseMs) : undefined;
@@ -78,14 +79,14 @@ export function registerSourcesCommands(cli: Cli): void {
       });
     });
 
-  hidden(
+  withTuningOptions(
     sources
       .command('poll')
       .description('Read what is new from sources once (all, or those named), store it, and say what was done.')
       .argument('[ids...]', 'source ids (default: every source)')
       .option('--until-done', 'poll again until no source has work left (a whole backfill), waiting for parts other workers hold')
       .option('--max-run <duration>', "stop starting new work after this long (default: each source's maxRun)"),
-  ).action(async (ids: string[], opts: Hidden & { untilDone?: boolean; maxRun?: string }) => {
+  ).action(async (ids: string[], opts: TuningOptions & { untilDone?: boolean; maxRun?: string }) => {
     const maxRun = opts.maxRun !== undefined ? parseDuration(opts.maxRun, { name: '--max-run', min: 1000 }) : undefined;
     await withSources(cli, opts, async (s, store, signal) => {
       const chosen = ids.length ? ids : s.specs.map((x) => x.id);
@@ -114,12 +115,12 @@ export function registerSourcesCommands(cli: Cli): void {
     });
   });
 
-  hidden(
+  withTuningOptions(
     sources
       .command('run')
       .description('Keep reading sources (all, or those named) until Ctrl-C: lookup and S3 every `every`, SQS without pause, folders on change.')
       .argument('[ids...]', 'source ids (default: every source)'),
-  ).action(async (ids: string[], opts: Hidden) => {
+  ).action(async (ids: string[], opts: TuningOptions) => {
     await withSources(
       cli,
       opts,
@@ -140,14 +141,14 @@ export function registerSourcesCommands(cli: Cli): void {
     );
   });
 
-  hidden(
+  withTuningOptions(
     sources
       .command('backfill')
       .description('Read a source\'s past: a lookup source\'s backfill (up to 90 days) to the end, or an S3 trail\'s days from --from to --to.')
       .argument('<id>', 'source id')
       .option('--from <date>', 'S3: first day (YYYY-MM-DD)')
       .option('--to <date>', 'S3: last day (YYYY-MM-DD, default today)'),
-  ).action(async (id: string, opts: Hidden & { from?: string; to?: string }) => {
+  ).action(async (id: string, opts: TuningOptions & { from?: string; to?: string }) => {
     for (const [k, v] of [['--from', opts.from], ['--to', opts.to]] as const) {
       if (v !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(v)) throw new TrailbotError('E_USAGE', `${k} ${v} is not a day`, { hint: 'write it as YYYY-MM-DD' });
     }
@@ -182,7 +183,7 @@ export function registerSourcesCommands(cli: Cli): void {
     });
   });
 
-  hidden(
+  withTuningOptions(
     sources
       .command('lookup')
       .description('Ask CloudTrail (LookupEvents) now what someone did, in every account-region of the lookup sources at once.')
@@ -193,7 +194,7 @@ export function registerSourcesCommands(cli: Cli): void {
       .option('--timeout <duration>', 'answer within this long; what has not answered is reported', '8s')
       .option('--store', 'also store what was found')
       .option('--json', 'print JSON'),
-  ).action(async (who: string, opts: Hidden & { since?: string; until?: string; limit: string; timeout: string; store?: boolean; json?: boolean }) => {
+  ).action(async (who: string, opts: TuningOptions & { since?: string; until?: string; limit: string; timeout: string; store?: boolean; json?: boolean }) => {
     const timeoutMs = parseDuration(opts.timeout, { name: '--timeout', min: 100, max: 600_000 });
     const range = parseSinceUntil(opts.since, opts.until);
     await withSources(cli, opts, async (s, store) => {

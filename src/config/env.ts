@@ -112,7 +112,7 @@ export const EXAMPLES: Record<string, string> = {
 };
 
 /** Settings whose values never appear in output or logs. */
-export const SECRET_ENV = new Set(['TRAILBOT_API_TOKENS', 'JIRA_API_TOKEN', 'JIRA_WEBHOOK_SECRET', 'SLACK_SIGNING_SECRET', 'SLACK_BOT_TOKEN', 'APPROVAL_SECRET', 'OIDC_CLIENT_SECRET']);
+export const SECRET_ENV: ReadonlySet<string> = new Set(['TRAILBOT_API_TOKENS', 'JIRA_API_TOKEN', 'JIRA_WEBHOOK_SECRET', 'SLACK_SIGNING_SECRET', 'SLACK_BOT_TOKEN', 'APPROVAL_SECRET', 'OIDC_CLIENT_SECRET']);
 
 /**
  * Settings that must be given together, when any of them is given. Secrets that different roles use stand

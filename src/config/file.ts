@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
+import { configId } from './id.ts';
 import { reportSlack } from '../actions/slack/channel.ts';
 import { approvalsSectionSchema } from '../actions/approvals/rules.ts';
 import { REPORT_KINDS } from '../reports/index.ts';
@@ -26,7 +27,6 @@ export function durationSetting(name: string, min: number, max = MAX_DURATION_MS
   });
 }
 
-const slug = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'expected lower-case letters, digits and -, starting with a letter, e.g. org-trail');
 /** Five or six cron fields, e.g. `0 8 * * 1-5`, that cron-parser (BullMQ's and the inline queue's) reads. */
 function cronProblem(pattern: string): string | undefined {
   const n = pattern.trim().split(/\s+/).length;
@@ -60,7 +60,7 @@ function isTimeZone(tz: string): boolean {
 }
 
 export const sourceSchema = z.looseObject({
-  id: slug,
+  id: configId,
   kind: z.string().min(1, 'expected the kind of source, e.g. s3, sqs, lookup').optional(),
   /** How often the source is polled (a job scheduler under the id `poll-<id>`). */
   every: durationSetting('every', 1000).default('1m'),
@@ -68,7 +68,7 @@ export const sourceSchema = z.looseObject({
 
 export const reportSchema = z
   .looseObject({
-    id: slug,
+    id: configId,
     /** Which report: denied (calls), clickops (console changes) or inactive (identities). */
     kind: z.enum(REPORT_KINDS, { error: `expected the kind of report: ${REPORT_KINDS.join(', ')}` }),
     /** When it runs: a cron pattern of 5 or 6 fields, read in `tz`. */

@@ -10,7 +10,7 @@ import { AWS_ENDPOINT, EXAMPLES, envSchema, type EnvSettings, type LOG_LEVELS, t
 import { FILE_EXAMPLE, type FileSettings, fileSchema, loadFile } from './file.ts';
 
 export type { ReportSettings, SourceSettings } from './file.ts';
-export { envSchema, QUEUE_BACKENDS } from './env.ts';
+export { envSchema, QUEUE_BACKENDS, SECRET_ENV } from './env.ts';
 export type { QueueBackendName } from './env.ts';
 
 /**
@@ -294,5 +294,3 @@ export function maskConfig(c: Config): Record<string, unknown> {
   return out;
 }
 
-/** Environment variable names whose values must never be logged. */
-export const SECRET_ENV_NAMES: ReadonlySet<string> = SECRET_ENV;

@@ -6,10 +6,13 @@
  * so they are stable: add fields, never rename them. Unknown values are `null`, never `undefined`.
  */
 
-export type Outcome = 'success' | 'denied' | 'failed';
+/** How the call ended (the CLI's --outcome and the API's outcome= take these). */
+export const OUTCOMES = ['success', 'denied', 'failed'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
 
-/** How the call was made. `tool` names the program when the user agent tells us. */
-export type Via = 'console' | 'cli' | 'sdk' | 'iac' | 'service' | 'unknown';
+/** How the call was made (the CLI's --via and the API's via= take these). `tool` names the program when the user agent tells us. */
+export const VIAS = ['console', 'cli', 'sdk', 'iac', 'service', 'unknown'] as const;
+export type Via = (typeof VIAS)[number];
 
 export interface Actor {
   /** userIdentity.type exactly as AWS writes it (IAMUser, AssumedRole, Root, AWSService, ...). */

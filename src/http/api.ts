@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { parseLimit, parseTimeArg } from '../cli/time.ts';
 import { parseRange } from '../time.ts';
+import { OUTCOMES, VIAS } from '../events/model.ts';
 import { withSummary } from '../events/summary.ts';
 import { FINDING_STATUSES, type Finding, type FindingStatus, findingEventIds, findingsPage, getFinding } from '../flows/index.ts';
 import { listTickets, type TicketState, ticketBriefs } from '../actions/jira/tickets.ts';
@@ -11,7 +12,7 @@ import { REPORT_FORMATS, type ReportFormat, renderReport } from '../reports/inde
 import { type JobInfo, JOB_STATES, type JobQueue, type JobState } from '../runtime/queue.ts';
 import { bodyLimit } from 'hono/body-limit';
 import { enqueue } from '../runtime/enqueue.ts';
-import { TrailbotError } from '../errors.ts';
+import { oneOf, TrailbotError } from '../errors.ts';
 import { JOB_KINDS, type JobKind } from '../runtime/jobs.ts';
 import { ingestUpload, UPLOAD_MAX_BYTES } from '../runtime/upload.ts';
 import type { SearchQuery, Store } from '../store/index.ts';
@@ -31,7 +32,7 @@ export function queryTime(v: string | undefined): string | undefined {
 }
 
 /** A finding in a list: everything but the rendered Slack and Jira bodies (GET /api/findings/:id has them). */
-function brief(f: Finding): Omit<Finding, 'slack' | 'jira' | 'body'> {
+function withoutBodies(f: Finding): Omit<Finding, 'slack' | 'jira' | 'body'> {
   const { slack: _s, jira: _j, body: _b, ...rest } = f;
   return rest;
 }
@@ -66,9 +67,9 @@ export function createApi({ store, queue, reportIds }: { store: Store; queue: Jo
   api.get('/events', async (c) => {
     const q = c.req.query();
     const outcome = q.outcome;
-    if (outcome && !['success', 'denied', 'failed'].includes(outcome)) throw new HTTPException(400, { message: 'outcome must be success, denied or failed' });
+    if (outcome && !(OUTCOMES as readonly string[]).includes(outcome)) throw new HTTPException(400, { message: `outcome must be ${oneOf(OUTCOMES)}` });
     const via = q.via;
-    if (via && !['console', 'cli', 'sdk', 'iac', 'service', 'unknown'].includes(via)) throw new HTTPException(400, { message: 'via must be console, cli, sdk, iac, service or unknown' });
+    if (via && !(VIAS as readonly string[]).includes(via)) throw new HTTPException(400, { message: `via must be ${oneOf(VIAS)}` });
     const query: SearchQuery = {
       eventId: q.event_id,
       eventName: q.event_name,
@@ -108,7 +109,7 @@ export function createApi({ store, queue, reportIds }: { store: Store; queue: Jo
     // A feed: poll with after=<next> to get every change once, in order (findingsPage).
     const page = await findingsPage(store.db, { after: q.after, updatedSince, flow: q.flow, status, limit: parseLimit(q.limit ?? '100', 'limit', 1000) });
     const tickets = await ticketBriefs(store.db, page.findings.map((f) => f.id));
-    return c.json({ findings: page.findings.map((f) => ({ ...brief(f), ticket: tickets.get(f.id) ?? null })), next: page.next });
+    return c.json({ findings: page.findings.map((f) => ({ ...withoutBodies(f), ticket: tickets.get(f.id) ?? null })), next: page.next });
   });
 
   api.get('/findings/:id', async (c) => {

@@ -3,7 +3,7 @@ import { TrailbotError } from '../errors.ts';
 import { consoleChangeSql } from '../flows/housekeeping.ts';
 import type { Store } from '../store/index.ts';
 import { compileText, readTemplate, textEnv } from '../templates/index.ts';
-import { isoText } from '../store/sql.ts';
+import { isoText, queryParams } from '../store/sql.ts';
 
 /**
  * Scheduled reports over the store: weekly denied calls, monthly ClickOps, inactive identities.
@@ -143,12 +143,8 @@ async function deniedReport(store: Store, since: number, until: number): Promise
 async function clickopsReport(store: Store, since: number, until: number): Promise<Report> {
   const prev = since - (until - since);
   const vars = { since: iso(since), until: iso(until), previousSince: iso(prev) };
-  const params: unknown[] = [vars.previousSince, vars.since, vars.until];
-  const p = (v: unknown): string => {
-    params.push(v);
-    return `$${params.length}`;
-  };
-  const change = consoleChangeSql('e', p);
+  const { params, param } = queryParams([vars.previousSince, vars.since, vars.until]);
+  const change = consoleChangeSql('e', param);
   const base = `SELECT e.*, (e.time >= $2) AS current FROM events e WHERE e.time >= $1 AND e.time < $3 AND ${change}`;
   const totals = await store.db.query<{ current: boolean; n: number; people: number; resources: number }>(
     `WITH c AS (${base}) SELECT current, count(*)::int AS n, count(DISTINCT actor_key)::int AS people,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { configId } from '../config/id.ts';
 
 /**
  * Every unit of trailbot's work is a job of one of these kinds, with a typed payload (checked when it
@@ -8,7 +9,6 @@ import { z } from 'zod';
  * (CLI, HTTP, schedulers) and workers.
  */
 
-const slug = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'expected lower-case letters, digits and -, e.g. org-trail');
 const isoTime = z.iso.datetime({ offset: true, error: 'expected an ISO-8601 time, e.g. 2024-08-01T13:00:00Z' });
 const rawRecord = z.record(z.string(), z.unknown(), { error: 'expected a CloudTrail record (a JSON object)' });
 
@@ -38,17 +38,17 @@ export const jobPayloads = {
   'ingest-file': z.strictObject({
     path: z.string().min(1, 'expected a file or folder path'),
     /** Which source the file came from, for lag metrics; files dropped by hand are `files`. */
-    source: slug.optional(),
+    source: configId.optional(),
     /** Size and modification time when enqueued: the same path with new content is new work. */
     fingerprint: z.string().optional(),
   }),
   /** Store a batch of raw records that arrived some other way (EventBridge, SQS, a webhook). */
   'ingest-batch': z.strictObject({
-    source: slug,
+    source: configId,
     records: z.array(rawRecord).min(1, 'expected at least one record').max(10_000, 'at most 10,000 records per batch'),
   }),
   /** Read what is new from one configured source (issue 4). */
-  'poll-source': z.strictObject({ source: slug }),
+  'poll-source': z.strictObject({ source: configId }),
   /** Run the flows over newly stored events (issue 5). */
   'evaluate-flows': z.strictObject({
     eventIds: z.array(z.string().min(1)).min(1, 'expected at least one event id').max(5_000, 'at most 5,000 events per job'),
@@ -87,7 +87,7 @@ export const jobPayloads = {
    * Write a periodic report (a digest of findings for a period). `at`: when the run was due (a
    * schedule's fire time, filled in from the job when absent); the period ends then, on the minute.
    */
-  report: z.strictObject({ report: slug, since: isoTime.optional(), until: isoTime.optional(), at: isoTime.optional() }),
+  report: z.strictObject({ report: configId, since: isoTime.optional(), until: isoTime.optional(), at: isoTime.optional() }),
   /**
    * Answer a `/trail` command or one of its buttons through the `response_url` Slack gave with it
    * (src/actions/slack/trail): a page of someone's activity, or a short notice (a refusal, a damaged

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { SECRET_ENV_NAMES, SECRET_PATHS } from '../config/index.ts';
+import { SECRET_ENV, SECRET_PATHS } from '../config/index.ts';
 import { createLogger, scrub } from './logger.ts';
 
 /** A logger writing into an array of parsed lines. */
@@ -63,7 +63,7 @@ describe('logs: err', () => {
 
 describe('logs: redaction', () => {
   it('censors every secret setting, by env name and by config key, at any depth', () => {
-    const names = [...SECRET_ENV_NAMES, ...SECRET_PATHS.map((p) => p.split('.').at(-1)!)];
+    const names = [...SECRET_ENV, ...SECRET_PATHS.map((p) => p.split('.').at(-1)!)];
     expect(names.length).toBeGreaterThanOrEqual(12);
     const c = capture();
     for (const [i, name] of names.entries()) c.log.info(nest(8, name, `value-${i}-s3cret`), name);

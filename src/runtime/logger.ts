@@ -1,5 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { SECRET_ENV_NAMES, SECRET_PATHS } from '../config/index.ts';
+import { SECRET_ENV, SECRET_PATHS } from '../config/index.ts';
 
 export type { Logger } from 'pino';
 
@@ -27,7 +27,7 @@ const keyForm = (k: string): string => k.replace(/[-_]/g, '').toLowerCase();
 
 let secretKeys: Set<string> | undefined;
 function secretKeySet(): Set<string> {
-  secretKeys ??= new Set([...SECRET_ENV_NAMES, ...SECRET_PATHS.map((p) => p.split('.').at(-1)!), ...OTHER_SECRET_KEYS].map(keyForm));
+  secretKeys ??= new Set([...SECRET_ENV, ...SECRET_PATHS.map((p) => p.split('.').at(-1)!), ...OTHER_SECRET_KEYS].map(keyForm));
   return secretKeys;
 }
 

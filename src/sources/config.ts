@@ -1,5 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { configId } from '../config/id.ts';
 import type { FileSettings } from '../config/file.ts';
 import { TrailbotError } from '../errors.ts';
 import { formatDuration, parseDuration } from '../time.ts';
@@ -40,7 +41,6 @@ export interface SourcesSection {
  * ```
  */
 
-const slug = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'expected lower-case letters, digits and -, starting with a letter, e.g. org-trail');
 const accountId = z.string({ error: 'expected a 12-digit AWS account id in quotes, e.g. "111111111111"' }).regex(/^\d{12}$/, 'expected a 12-digit AWS account id in quotes, e.g. "111111111111"');
 const region = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, 'expected an AWS Region, e.g. eu-west-1');
 const roleName = z.string().regex(/^[\w+=,.@/-]{1,64}$/, 'expected an IAM role name, e.g. TrailbotReader');
@@ -65,7 +65,7 @@ const duration = (name: string, min: number, max: number, example: string) =>
 const DAY = 86_400_000;
 
 const common = {
-  id: slug,
+  id: configId,
   every: z.string().optional(),
   /** Longest a single poll runs before handing over to the next (the cursor keeps the place). */
   maxRun: duration('maxRun', 1000, 3_600_000, '5m').default(300_000),

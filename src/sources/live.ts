@@ -179,7 +179,7 @@ export function describePartial(parts: number, questions: number, partial: LiveQ
     if (!groups.has(w)) groups.set(w, new Set());
     groups.get(w)!.add(`${q.account}/${q.region}`);
   }
-  const parts2 = [...groups].map(([w, set]) => `${w}: ${[...set].sort().join(', ')}`);
+  const byReason = [...groups].map(([w, set]) => `${w}: ${[...set].sort().join(', ')}`);
   const affected = new Set(partial.map((q) => `${q.account}/${q.region}`)).size;
-  return `Partial: ${affected} of ${parts} account-region${parts === 1 ? '' : 's'} did not answer in full (${parts2.join('; ')}); events from there may be missing.`;
+  return `Partial: ${affected} of ${parts} account-region${parts === 1 ? '' : 's'} did not answer in full (${byReason.join('; ')}); events from there may be missing.`;
 }

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../store/index.ts';
-import { isoText } from '../store/sql.ts';
+import { isoText, queryParams } from '../store/sql.ts';
 
 /**
  * Where each part of each source has got (table source_cursors, migration 004), the lease that lets
@@ -159,22 +159,18 @@ const PATCH_COLS: Record<keyof CursorPatch, string> = {
  */
 export async function advance(db: Db, source: string, part: string, owner: string, patch: CursorPatch, delta: CountsDelta = {}): Promise<boolean> {
   const sets: string[] = [];
-  const params: unknown[] = [source, part, owner];
-  const p = (v: unknown): string => {
-    params.push(v);
-    return `$${params.length}`;
-  };
+  const { params, param } = queryParams([source, part, owner]);
   for (const [k, col] of Object.entries(PATCH_COLS) as [keyof CursorPatch, string][]) {
     if (!(k in patch)) continue;
     const v = patch[k];
-    if (k === 'doneDay') sets.push(`${col} = ${p(v)}::date`);
-    else if (k === 'coveredTo' && v !== null) sets.push(`${col} = greatest(${col}, to_timestamp(${p(v)}::float8 / 1000))`);
-    else sets.push(`${col} = ${v === null ? 'NULL' : `to_timestamp(${p(v)}::float8 / 1000)`}`);
+    if (k === 'doneDay') sets.push(`${col} = ${param(v)}::date`);
+    else if (k === 'coveredTo' && v !== null) sets.push(`${col} = greatest(${col}, to_timestamp(${param(v)}::float8 / 1000))`);
+    else sets.push(`${col} = ${v === null ? 'NULL' : `to_timestamp(${param(v)}::float8 / 1000)`}`);
   }
   for (const k of ['events', 'duplicates', 'requests', 'throttled'] as const) {
-    if (delta[k]) sets.push(`${k} = ${k} + ${p(delta[k])}`);
+    if (delta[k]) sets.push(`${k} = ${k} + ${param(delta[k])}`);
   }
-  if (delta.lastEventAt) sets.push(`last_event_at = greatest(last_event_at, to_timestamp(${p(delta.lastEventAt)}::float8 / 1000))`);
+  if (delta.lastEventAt) sets.push(`last_event_at = greatest(last_event_at, to_timestamp(${param(delta.lastEventAt)}::float8 / 1000))`);
   sets.push('last_run_at = clock_timestamp()');
   const r = await db.query(`UPDATE source_cursors SET ${sets.join(', ')} WHERE source = $1 AND part = $2 AND lease_owner = $3`, params);
   return r.rowCount > 0;
@@ -227,10 +223,6 @@ export async function seenObjects(db: Db, source: string, keys: string[]): Promi
   if (keys.length === 0) return new Map();
   const r = await db.query<{ key: string; tag: string }>('SELECT key, tag FROM source_objects WHERE source = $1 AND key = ANY($2::text[])', [source, keys]);
   return new Map(r.rows.map((x) => [x.key, x.tag]));
-}
-
-export async function markObject(db: Db, source: string, key: string, tag: string, events: number, error: string | null = null): Promise<void> {
-  await markObjects(db, source, [{ key, tag, events, error }]);
 }
 
 /** Records files as read, in one statement. */

@@ -2,7 +2,7 @@ import type { Outcome, TrailEvent, Via } from '../events/model.ts';
 import { lastSegment } from '../events/resources.ts';
 import type { Db } from './db.ts';
 import { EVENT_COLUMNS, rowToEvent, type StoredRow } from './events.ts';
-import { isoText } from './sql.ts';
+import { isoText, queryParams } from './sql.ts';
 
 export interface Principal {
   actorKey: string;
@@ -171,40 +171,36 @@ export async function search(db: Db, q: SearchQuery): Promise<{ events: TrailEve
 /** The SQL `search` runs (no sql when nothing can match), for search itself and for EXPLAIN in the tests. */
 export async function searchSql(db: Db, q: SearchQuery): Promise<{ sql: string | undefined; params: unknown[]; principals: Principal[] }> {
   const where: string[] = [];
-  const params: unknown[] = [];
-  const p = (v: unknown): string => {
-    params.push(v);
-    return `$${params.length}`;
-  };
+  const { params, param } = queryParams();
   let principals: Principal[] = [];
   if (q.user !== undefined) {
     principals = await resolvePrincipals(db, q.user);
     if (principals.length === 0) return { sql: undefined, params, principals };
-    where.push(`actor_key = ANY(${p(principals.map((x) => x.actorKey))}::text[])`);
+    where.push(`actor_key = ANY(${param(principals.map((x) => x.actorKey))}::text[])`);
   }
-  if (q.eventId !== undefined) where.push(`event_id = ${p(q.eventId)}`);
-  if (q.eventName !== undefined) where.push(`action = ${p(q.eventName)}`);
-  if (q.eventSource !== undefined) where.push(`service = ${p(q.eventSource)}`);
-  if (q.accessKey !== undefined) where.push(`access_key_id = ${p(q.accessKey.trim().toUpperCase())}`);
+  if (q.eventId !== undefined) where.push(`event_id = ${param(q.eventId)}`);
+  if (q.eventName !== undefined) where.push(`action = ${param(q.eventName)}`);
+  if (q.eventSource !== undefined) where.push(`service = ${param(q.eventSource)}`);
+  if (q.accessKey !== undefined) where.push(`access_key_id = ${param(q.accessKey.trim().toUpperCase())}`);
   if (q.readOnly !== undefined) where.push(q.readOnly ? 'read_only IS TRUE' : 'read_only IS NOT TRUE');
   if (q.resourceName !== undefined) {
     const name = q.resourceName.trim().toLowerCase();
     if (name.startsWith('arn:')) {
       // The index holds ids; an ARN is found by its id, then matched whole.
-      where.push(`resource_keys @> ARRAY[${p(lastSegment(name))}::text]`);
-      where.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(resources) r WHERE lower(r->>'arn') = ${p(name)})`);
+      where.push(`resource_keys @> ARRAY[${param(lastSegment(name))}::text]`);
+      where.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(resources) r WHERE lower(r->>'arn') = ${param(name)})`);
     } else {
-      where.push(`resource_keys @> ARRAY[${p(name)}::text]`);
+      where.push(`resource_keys @> ARRAY[${param(name)}::text]`);
     }
   }
-  if (q.resourceType !== undefined) where.push(`resources @> ${p(JSON.stringify([{ type: q.resourceType }]))}::jsonb`);
-  if (q.account !== undefined) where.push(`account = ${p(q.account)}`);
-  if (q.region !== undefined) where.push(`region = ${p(q.region)}`);
-  if (q.outcome !== undefined) where.push(`outcome = ${p(q.outcome)}`);
-  if (q.via !== undefined) where.push(`via = ${p(q.via)}`);
-  if (q.since !== undefined) where.push(`time >= ${p(q.since)}::timestamptz`);
-  if (q.until !== undefined) where.push(`time <= ${p(q.until)}::timestamptz`);
-  const limit = p(q.limit ?? 50);
+  if (q.resourceType !== undefined) where.push(`resources @> ${param(JSON.stringify([{ type: q.resourceType }]))}::jsonb`);
+  if (q.account !== undefined) where.push(`account = ${param(q.account)}`);
+  if (q.region !== undefined) where.push(`region = ${param(q.region)}`);
+  if (q.outcome !== undefined) where.push(`outcome = ${param(q.outcome)}`);
+  if (q.via !== undefined) where.push(`via = ${param(q.via)}`);
+  if (q.since !== undefined) where.push(`time >= ${param(q.since)}::timestamptz`);
+  if (q.until !== undefined) where.push(`time <= ${param(q.until)}::timestamptz`);
+  const limit = param(q.limit ?? 50);
   const sql = `SELECT ${EVENT_COLUMNS} FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY events.time DESC, event_id LIMIT ${limit}`;
   return { sql, params, principals };
 }

@@ -31,3 +31,19 @@ export const ADVISORY_LOCKS = {
 
 /** The greater of two strings, a null one ignored (PostgreSQL's greatest()): the newer of two ISO times, the fold of two names. */
 export const greatest = (a: string | null, b: string | null): string | null => (a === null ? b : b === null ? a : a > b ? a : b);
+
+/**
+ * A query's parameters as it is built: `param(v)` adds a value and answers its placeholder (`$4`).
+ * `params` may start with values the query names itself ($1, $2, …); `offset` shifts the numbering when
+ * these parameters follow others of the statement.
+ */
+export function queryParams(initial: unknown[] = [], offset = 0): { params: unknown[]; param: (v: unknown) => string } {
+  const params = [...initial];
+  return {
+    params,
+    param(v) {
+      params.push(v);
+      return `$${offset + params.length}`;
+    },
+  };
+}

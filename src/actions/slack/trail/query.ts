@@ -1,6 +1,7 @@
 import type { TrailEvent } from '../../../events/model.ts';
 import type { Db } from '../../../store/db.ts';
 import { EVENT_COLUMNS, rowToEvent, type StoredRow } from '../../../store/events.ts';
+import { queryParams } from '../../../store/sql.ts';
 import type { Principal } from '../../../store/index.ts';
 import type { TrailRequest } from './grammar.ts';
 
@@ -33,18 +34,14 @@ export const TOP = 5;
 
 /** The filter conditions after `actor_key` (placeholders numbered from `first`). */
 function where(f: TrailFilters, first: number): { sql: string; params: unknown[] } {
-  const params: unknown[] = [f.since, f.until];
+  const { params, param } = queryParams([f.since, f.until], first - 1);
   const parts = [`time >= $${first}::timestamptz`, `time <= $${first + 1}::timestamptz`];
-  const p = (v: unknown): string => {
-    params.push(v);
-    return `$${first + params.length - 1}`;
-  };
   if (f.writes) parts.push('read_only IS NOT TRUE');
   if (f.denied) parts.push(`outcome = 'denied'`);
   if (f.console) parts.push(`via = 'console'`);
-  if (f.region) parts.push(`region = ${p(f.region)}`);
-  if (f.service) parts.push(`service = ${p(f.service)}`);
-  if (f.account) parts.push(`account = ${p(f.account)}`);
+  if (f.region) parts.push(`region = ${param(f.region)}`);
+  if (f.service) parts.push(`service = ${param(f.service)}`);
+  if (f.account) parts.push(`account = ${param(f.account)}`);
   return { sql: parts.join(' AND '), params };
 }
 

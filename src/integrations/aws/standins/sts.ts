@@ -2,8 +2,8 @@
 import { performance } from 'node:perf_hooks';
 import { authenticate, createCredentialStore } from './credentials.ts';
 import type { AuthFailureReason, CredentialStore } from './credentials.ts';
-import { listen, nextSeq, readBody, requestId, stampDate, xmlEscape, xmlResponse } from './shared.ts';
-import type { FetchHandler, ListenOptions, Listener, RequestRecord } from './shared.ts';
+import { nextSeq, readBody, requestId, stampDate, xmlEscape, xmlResponse } from './shared.ts';
+import type { FetchHandler, RequestRecord } from './shared.ts';
 
 export const STS_NAMESPACE = 'https://sts.amazonaws.com/doc/2011-06-15/';
 export const DEFAULT_ROLE_NAME = 'TrailbotReader';
@@ -33,8 +33,6 @@ export interface StsService {
   roleArn(accountId: string): string;
   addAccount(accountId: string): void;
 }
-
-export interface StsStandin extends StsService, Listener {}
 
 class StsError extends Error {
   readonly code: string;
@@ -169,11 +167,4 @@ export function createStsService(opts: StsServiceOptions = {}): StsService {
       if (!accounts.includes(accountId)) accounts.push(accountId);
     },
   };
-}
-
-export type StsStandinOptions = StsServiceOptions & ListenOptions;
-
-export async function startStsStandin(opts: StsStandinOptions = {}): Promise<StsStandin> {
-  const svc = createStsService(opts);
-  return Object.assign(svc, await listen(svc.handle, opts));
 }
