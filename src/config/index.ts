@@ -6,7 +6,7 @@ import { describeRoutingIssues, type Routing, routingSchema } from '../actions/j
 import { describeFlowsConfigIssues, flowsConfigSchema } from '../flows/config.ts';
 import { type ApprovalSettings, approvalSettings } from '../actions/approvals/rules.ts';
 import { checkSources } from '../sources/config.ts';
-import { AWS_ENDPOINT, EXAMPLES, envSchema, type EnvSettings, type LOG_LEVELS, type QueueBackendName, SECRET_ENV, TOGETHER } from './env.ts';
+import { AWS_ENDPOINT, EXAMPLES, envSchema, type EnvSettings, type LOG_LEVELS, type QueueBackendName, TOGETHER } from './env.ts';
 import { FILE_EXAMPLE, type FileSettings, fileSchema, loadFile } from './file.ts';
 
 export type { ReportSettings, SourceSettings } from './file.ts';
