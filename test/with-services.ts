@@ -61,11 +61,13 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     let redisUrl = env.TEST_REDIS_URL;
     let needPostgres = false;
     let needRedis = false;
-    let why = 'TEST_SERVICES=start';
+    let whyPostgres = 'TEST_SERVICES=start';
+    let whyRedis = whyPostgres;
     if (mode === 'start') {
       needPostgres = needRedis = true;
     } else if (mode === 'auto') {
-      why = 'nothing answers on the default port';
+      whyPostgres = `no TEST_DATABASE_URL, and ${DEFAULT_DATABASE_URL} takes no connection`;
+      whyRedis = `no TEST_REDIS_URL, and nothing at ${DEFAULT_REDIS_URL} answers PING`;
       if (databaseUrl) say(`PostgreSQL: TEST_DATABASE_URL is set; using it`);
       else if (await postgresAnswers(DEFAULT_DATABASE_URL)) {
         databaseUrl = DEFAULT_DATABASE_URL;
@@ -85,8 +87,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
         rmSync(dir, { recursive: true, force: true });
         say(`removed ${dir}`);
       });
-      if (needPostgres) databaseUrl = await startPostgres(programs.postgresBin!, dir, why);
-      if (needRedis) redisUrl = await startRedis(programs.redisServer!, dir, why);
+      if (needPostgres) databaseUrl = await startPostgres(programs.postgresBin!, dir, whyPostgres);
+      if (needRedis) redisUrl = await startRedis(programs.redisServer!, dir, whyRedis);
     }
 
     const childEnv = { ...env };
