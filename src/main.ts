@@ -35,7 +35,6 @@ import { createTrailAnswerer } from './actions/slack/trail/answer.ts';
 import { registerTrail } from './actions/slack/trail/listeners.ts';
 import type { SlackHooks } from './http/slack-events.ts';
 import type { SlackPort } from './integrations/slack/port.ts';
-import { loadEvents } from './runtime/events.ts';
 import { notifyUpdateOptions } from './runtime/jobs.ts';
 import type { Pipeline } from './runtime/pipeline.ts';
 import { ingestSample, type SampleReport } from './runtime/sample.ts';
@@ -90,7 +89,7 @@ export function wirePipeline(config: Config, sources: Sources, opts: { jira?: Ji
 
     // flows: the new events of an ingested batch → findings (opened or joined, idempotently).
     async evaluateFlows(ctx, { eventIds }) {
-      const r = await evaluateFlows(ctx.store, await loadEvents(ctx.store, eventIds), flows);
+      const r = await evaluateFlows(ctx.store, await ctx.store.events(eventIds), flows);
       // Which findings this batch opened, as the flows' transaction saw it (reading their events back
       // would not do: another batch may have joined a new finding before this job reads it).
       const opened = new Set(r.opened);

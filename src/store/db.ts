@@ -200,7 +200,11 @@ export async function migrate(db: Db): Promise<string[]> {
   });
 }
 
-/** Splits a migration file on semicolons at line ends (our migrations hold no procedural bodies). */
+/**
+ * Splits a migration file into statements at the semicolons that end a line, and drops `--` comment lines.
+ * A procedural body (`DO $$ … $$`, a plpgsql function: migrations 006, 017, 019) must therefore have no line
+ * ending in a semicolon before its end: those are written on one line.
+ */
 function splitSql(sql: string): string[] {
   return sql
     .split(/;\s*$/m)

@@ -205,6 +205,13 @@ export async function searchSql(db: Db, q: SearchQuery): Promise<{ sql: string |
   return { sql, params, principals };
 }
 
+/** Stored events by id, in time order (then id); ids not stored are left out. */
+export async function eventsById(db: Db, ids: readonly string[]): Promise<TrailEvent[]> {
+  if (ids.length === 0) return [];
+  const r = await db.query<StoredRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = ANY($1::text[]) ORDER BY time, event_id`, [ids]);
+  return r.rows.map(rowToEvent);
+}
+
 export async function getRaw(db: Db, eventId: string): Promise<Record<string, unknown> | null> {
   const r = await db.query<{ raw: Record<string, unknown> | string }>('SELECT raw FROM events WHERE event_id = $1', [eventId]);
   const raw = r.rows[0]?.raw;

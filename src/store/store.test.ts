@@ -85,6 +85,16 @@ describe.each(backends)('event store on %s', (_name, open) => {
     expect(found.events.map((e) => e.eventId)).toEqual(['odd-values-0001']);
   });
 
+  it('reads events by id in time order (then id), as stored, leaving out ids it does not hold', async () => {
+    const firsts = new Map<string, (typeof all)[number]['event']>();
+    for (const i of all) if (!firsts.has(i.event.eventId)) firsts.set(i.event.eventId, i.event);
+    const picked = [...firsts.values()].slice(0, 40).reverse();
+    const got = await store.events([...picked.map((e) => e.eventId), 'no-such-event']);
+    const inOrder = [...picked].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
+    expect(got).toEqual(inOrder);
+    expect(await store.events([])).toEqual([]);
+  });
+
   it('gives a record without eventID the same derived id every time', async () => {
     const raw = { ...records('otrf-ec2-proxy-s3-exfiltration.ndjson')[1]! };
     delete raw.eventID;

@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateFlows, parseFlowsConfig } from '../../src/flows/index.ts';
 import { ingestPaths } from '../../src/ingest.ts';
 import { enqueue, ingestFileInput } from '../../src/runtime/enqueue.ts';
-import { loadEvents } from '../../src/runtime/events.ts';
 import { openQueue } from '../../src/runtime/open.ts';
 import type { JobQueue } from '../../src/runtime/queue.ts';
 import { SAMPLE_TRAIL } from '../../src/runtime/sample.ts';
@@ -50,7 +49,7 @@ beforeAll(async () => {
   try {
     await ingestPaths(s, [SAMPLE_TRAIL]);
     const ids = (await s.db.query<{ event_id: string }>('SELECT event_id FROM events')).rows.map((r) => r.event_id);
-    await evaluateFlows(s, await loadEvents(s, ids), parseFlowsConfig(undefined));
+    await evaluateFlows(s, await s.events(ids), parseFlowsConfig(undefined));
     const joined = (await s.db.query<{ n: number }>('SELECT count(*)::int AS n FROM finding_events')).rows[0]!.n;
     reference = { events: ids.length, findings: await findingsOf(s), joined };
   } finally {

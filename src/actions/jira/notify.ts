@@ -4,8 +4,8 @@ import { type Finding, getFinding, setFindingStatus } from '../../flows/index.ts
 import type { JiraIssueRef, JiraPort } from '../../integrations/jira/port.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import type { NotifyResult } from '../../runtime/pipeline.ts';
-import { EVENT_COLUMNS, rowToEvent, type StoredRow } from '../../store/events.ts';
 import type { Db } from '../../store/index.ts';
+import { newestEvents } from '../finding-events.ts';
 import { ticketComment, ticketDescription, ticketSummary } from './document.ts';
 import { onClosed, type Routing, routeTicket, type TicketRoute } from './routing.ts';
 import {
@@ -97,18 +97,6 @@ export async function firstAccounts(db: Db, findingIds: readonly string[]): Prom
   );
   for (const row of r.rows) out.set(row.finding_id, row.account);
   return out;
-}
-
-/** The finding's events newest first (after `after` when given), at most `limit`. */
-async function newestEvents(db: Db, findingId: string, limit: number, after?: string | null): Promise<TrailEvent[]> {
-  const r = await db.query<StoredRow>(
-    `SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = ANY(ARRAY(
-       SELECT fe.event_id FROM finding_events fe WHERE fe.finding_id = $1 AND ($2::timestamptz IS NULL OR fe.time > $2)
-       ORDER BY fe.time DESC, fe.event_id DESC LIMIT $3))
-     ORDER BY 2 DESC, 1 DESC`, // time (ISO text), then event id
-    [findingId, after ?? null, limit],
-  );
-  return r.rows.map(rowToEvent);
 }
 
 /** The route of a finding's ticket, or null when it gets none (below the minimum severity, …). */

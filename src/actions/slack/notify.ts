@@ -4,8 +4,8 @@ import { type Finding, getFinding } from '../../flows/index.ts';
 import type { SlackPort } from '../../integrations/slack/port.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import type { NotifyResult } from '../../runtime/pipeline.ts';
-import { EVENT_COLUMNS, rowToEvent, type StoredRow } from '../../store/events.ts';
 import type { Db } from '../../store/index.ts';
+import { firstEvent, newestEvents } from '../finding-events.ts';
 import type { Routing } from '../jira/routing.ts';
 import { currentTicket } from '../jira/tickets.ts';
 import { findingMessage, replyMessage, whoOf } from './blocks.ts';
@@ -84,27 +84,6 @@ const PERMANENT = new Set(['E_SLACK_REJECTED', 'E_SLACK_AUTH']);
 /** Answers that say Slack posted nothing (a 5xx or a timeout may come after it did). */
 const REFUSED = new Set(['E_SLACK_RATE_LIMITED', ...PERMANENT]);
 const refused = (e: unknown): boolean => e instanceof TrailbotError && REFUSED.has(e.code);
-
-/** The first event of a finding (its actor and account). */
-async function firstEvent(db: Db, findingId: string): Promise<TrailEvent | undefined> {
-  const r = await db.query<StoredRow>(
-    `SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = (SELECT fe.event_id FROM finding_events fe WHERE fe.finding_id = $1 ORDER BY fe.time, fe.event_id LIMIT 1)`,
-    [findingId],
-  );
-  return r.rows[0] ? rowToEvent(r.rows[0]) : undefined;
-}
-
-/** The finding's events after `after`, newest first, at most `limit`. */
-async function newestEvents(db: Db, findingId: string, limit: number, after: string | null): Promise<TrailEvent[]> {
-  const r = await db.query<StoredRow>(
-    `SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = ANY(ARRAY(
-       SELECT fe.event_id FROM finding_events fe WHERE fe.finding_id = $1 AND ($2::timestamptz IS NULL OR fe.time > $2)
-       ORDER BY fe.time DESC, fe.event_id DESC LIMIT $3))
-     ORDER BY 2 DESC, 1 DESC`, // time (ISO text), then event id
-    [findingId, after, limit],
-  );
-  return r.rows.map(rowToEvent);
-}
 
 /** Where a finding is posted, or null when it gets no message. */
 export async function slackRouteOf(db: Db, f: Pick<Finding, 'id' | 'flow' | 'severity'>, routing: Routing | undefined, account?: string | null): Promise<SlackRoute | null> {

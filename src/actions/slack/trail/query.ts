@@ -1,8 +1,7 @@
 import type { TrailEvent } from '../../../events/model.ts';
 import type { Db } from '../../../store/db.ts';
-import { EVENT_COLUMNS, rowToEvent, type StoredRow } from '../../../store/events.ts';
 import { queryParams } from '../../../store/sql.ts';
-import type { Principal } from '../../../store/index.ts';
+import { eventsById, type Principal } from '../../../store/index.ts';
 import type { TrailRequest } from './grammar.ts';
 
 /**
@@ -96,10 +95,10 @@ export async function trailPage(
   }
   params.push(opts.limit + 1);
   const limit = `$${params.length}`;
-  const r = await db.query<StoredRow>(
-    `SELECT e.* FROM unnest($1::text[]) AS k(actor_key)
+  const r = await db.query<{ event_id: string }>(
+    `SELECT e.event_id FROM unnest($1::text[]) AS k(actor_key)
      CROSS JOIN LATERAL (
-       SELECT ${EVENT_COLUMNS}, time AS t FROM events
+       SELECT event_id, time AS t FROM events
        WHERE actor_key = k.actor_key AND ${w.sql} ${keyset}
        ORDER BY events.time DESC, events.event_id
        LIMIT ${limit}
@@ -108,9 +107,10 @@ export async function trailPage(
      LIMIT ${limit}`,
     params,
   );
-  const events = r.rows.map(rowToEvent);
-  const more = events.length > opts.limit;
-  return { events: more ? events.slice(0, opts.limit) : events, more };
+  const more = r.rows.length > opts.limit;
+  const ids = r.rows.slice(0, opts.limit).map((x) => x.event_id);
+  const byId = new Map((await eventsById(db, ids)).map((e) => [e.eventId, e]));
+  return { events: ids.flatMap((id) => byId.get(id) ?? []), more };
 }
 
 export interface TicketLink {
