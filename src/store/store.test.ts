@@ -90,7 +90,8 @@ describe.each(backends)('event store on %s', (_name, open) => {
     for (const i of all) if (!firsts.has(i.event.eventId)) firsts.set(i.event.eventId, i.event);
     const picked = [...firsts.values()].slice(0, 40).reverse();
     const got = await store.events([...picked.map((e) => e.eventId), 'no-such-event']);
-    const inOrder = [...picked].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
+    const key = (e: (typeof picked)[number]) => `${e.time ?? ''}|${e.eventId}`;
+    const inOrder = [...picked].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     expect(got).toEqual(inOrder);
     expect(await store.events([])).toEqual([]);
   });
