@@ -9,7 +9,8 @@ import { type JobQueue, withTimeout } from '../runtime/queue.ts';
 import type { Store } from '../store/index.ts';
 import { forRequests } from '../store/requests.ts';
 import { createApi, UPLOAD_TYPES } from './api.ts';
-import { type AuthOptions, auth, isOpen, JSON_BODY, sameOrigin } from './auth.ts';
+import { type AuthOptions, auth, isOpen, JSON_BODY, type SessionCheck, sameOrigin } from './auth.ts';
+import { createDashboard, wantsHtml } from './dashboard.ts';
 import { jiraWebhook, type WebhookIssueEvent } from './jira-webhook.ts';
 import { requestLog } from './request-log.ts';
 import { VERSION } from '../version.ts';
@@ -39,6 +40,8 @@ export interface AppDeps {
   slackEvents?: Hono | undefined;
   /** The approval pages (/approvals/<token>, src/http/approvals.ts) and sign-in (/auth/…, src/http/signin.ts), on web and all; none: no such routes. */
   approvals?: { pages: Hono; auth: Hono } | undefined;
+  /** The OIDC session (src/http/signin.ts) that opens the dashboard's pages to a browser besides a bearer token; none: tokens only (or, with no tokens either, this machine only). */
+  dashboardSession?: SessionCheck | undefined;
 }
 
 const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
@@ -122,13 +125,16 @@ export function createApp(deps: AppDeps): Hono {
       app.route('/approvals', deps.approvals.pages);
       app.route('/auth', deps.approvals.auth);
     }
-    app.get('/', (c) =>
-      c.json({
+    // The dashboard (src/http/dashboard.ts): pages for browsers at /, /events/<id>, /clickops, /findings, /audit,
+    // under the API's access rules (the session opens them too). A client asking for JSON at / gets the links below.
+    app.get('/', (c, next) => (wantsHtml(c) ? next() : c.json({
         name: 'trailbot',
         version,
-        links: { health: '/healthz', ready: '/readyz', metrics: '/metrics', trail: '/api/trail?who=<person>', events: '/api/events?event_name=<action>', jobs: '/api/jobs?state=failed' },
-      }),
+        links: { health: '/healthz', ready: '/readyz', metrics: '/metrics', trail: '/api/trail?who=<person>', events: '/api/events?event_name=<action>', jobs: '/api/jobs?state=failed', dashboard: '/' },
+      })),
     );
+    const dashboardAuth: AuthOptions = { ...access, session: deps.dashboardSession };
+    app.route('/', createDashboard({ store: forRequests(store, { timeoutMs: deps.queryTimeoutMs }), auth: dashboardAuth, signIn: deps.dashboardSession !== undefined }));
   }
 
   app.notFound((c) => c.json({ error: { code: 'E_NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}`, hint: HINT.E_NOT_FOUND } }, 404));

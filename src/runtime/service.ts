@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { apiAuthConfigured, checkExposure, type Config, maskConfig } from '../config/index.ts';
 import { onJiraIssueEvent } from '../actions/jira/issue-events.ts';
 import { describeError, TrailbotError } from '../errors.ts';
@@ -162,12 +162,15 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     if (slack) opts.slack?.register(slack.bolt, { store, queue, log, config });
     // The approval pages and sign-in (web and all): links are checked with APPROVAL_SECRET, approvers sign in through OIDC.
     let approvals: { pages: Hono; auth: Hono } | undefined;
+    let dashboardSession: ((c: Context) => Promise<string | undefined>) | undefined;
     if (role !== 'worker') {
       const signIn = createSignIn({ oidc: config.oidc, secret: config.approvalSecret, publicUrl: config.publicUrl, groupsClaim: config.approvals.groupsClaim, db: store.db, log });
       const pages = createApprovalPages({ db: store.db, queue, log, secret: config.approvalSecret, publicUrl: config.publicUrl, settings: config.approvals, signIn, ...opts.approvalPages });
       approvals = { pages, auth: signIn.route };
+      // The dashboard opens to a signed-in person too (the API itself takes bearer tokens only).
+      if (signIn.configured) dashboardSession = async (c) => (await signIn.session(c))?.email;
     }
-    const app = createApp({ store, queue, metrics, log, role, slackEvents: slack?.route, approvals, auth: { tokens: config.api.tokens, origins: [config.publicUrl] }, jiraWebhookSecret: config.jiraWebhookSecret,
+    const app = createApp({ store, queue, metrics, log, role, slackEvents: slack?.route, approvals, dashboardSession, auth: { tokens: config.api.tokens, origins: [config.publicUrl] }, jiraWebhookSecret: config.jiraWebhookSecret,
       // POST /api/jobs refuses a report job for a report that is not configured, instead of queueing it to fail.
       reportIds: config.reports.map((r) => r.id),
       // Jira's webhook (POST /jira/webhook) keeps a ticket's status and assignee, and its finding's status, in step.

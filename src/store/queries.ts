@@ -146,6 +146,10 @@ export interface SearchQuery {
   since?: string | undefined;
   until?: string | undefined;
   limit?: number | undefined;
+  /** Only these events (a finding's: the dashboard opens a finding on its events). */
+  eventIds?: readonly string[] | undefined;
+  /** Keyset paging: only events after this one in the order searched (time newest first, then event id). */
+  before?: { time: string; eventId: string } | undefined;
 }
 
 /**
@@ -155,7 +159,7 @@ export interface SearchQuery {
  * checked row by row along events_time, so the HTTP API asks for a time range with them alone
  * (src/store/requests.ts).
  */
-export const INDEXED_FILTERS = ['eventId', 'eventName', 'user', 'accessKey', 'resourceName'] as const satisfies readonly (keyof SearchQuery)[];
+export const INDEXED_FILTERS = ['eventId', 'eventIds', 'eventName', 'user', 'accessKey', 'resourceName'] as const satisfies readonly (keyof SearchQuery)[];
 
 /**
  * The console's lookup attributes, combinable, plus account, region, outcome, via and a time range.
@@ -200,6 +204,11 @@ export async function searchSql(db: Db, q: SearchQuery): Promise<{ sql: string |
   if (q.via !== undefined) where.push(`via = ${param(q.via)}`);
   if (q.since !== undefined) where.push(`time >= ${param(q.since)}::timestamptz`);
   if (q.until !== undefined) where.push(`time <= ${param(q.until)}::timestamptz`);
+  if (q.eventIds !== undefined) where.push(`event_id = ANY(${param(q.eventIds)}::text[])`);
+  if (q.before !== undefined) {
+    const t = param(q.before.time);
+    where.push(`time <= ${t}::timestamptz AND (time < ${t}::timestamptz OR event_id > ${param(q.before.eventId)})`);
+  }
   const limit = param(q.limit ?? 50);
   const sql = `SELECT ${EVENT_COLUMNS} FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY events.time DESC, event_id LIMIT ${limit}`;
   return { sql, params, principals };
