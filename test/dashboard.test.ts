@@ -231,4 +231,18 @@ describe('access', () => {
     expect((await open.request('http://attacker.example/', { headers: html })).status).toBe(403);
     expect((await open.request('http://localhost/', { headers: html })).status).toBe(200);
   });
+
+  it('with sign-in configured, a browser without a session is sent to /auth/login and back; a session opens the page', async () => {
+    const queue = openInlineQueue(store.db, 'dashboard-signin');
+    let who: string | undefined;
+    const app = createApp({ store, queue, metrics: createMetrics({ store, queue }), log: createLogger({ level: 'silent' }), role: 'web', dashboardSession: async () => who });
+    const r = await app.request('http://trailbot.example/clickops?until=2025-03-30', { headers: { accept: 'text/html' } });
+    expect(r.status).toBe(302);
+    expect(r.headers.get('location')).toBe(`/auth/login?next=${encodeURIComponent('/clickops?until=2025-03-30')}`);
+    who = 'alana@example.com';
+    const ok = await app.request('http://trailbot.example/clickops?until=2025-03-30', { headers: { accept: 'text/html' } });
+    expect(ok.status).toBe(200);
+    // The API itself still takes bearer tokens only: with none, it answers this machine only, signed in or not.
+    expect((await app.request('http://trailbot.example/api/events?event_name=x')).status).toBe(403);
+  });
 });

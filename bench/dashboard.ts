@@ -1,0 +1,137 @@
+/**
+ * npm run bench:dashboard — the dashboard's latency (issue 15): every filter of the Events page, the
+ * next page, ClickOps, Findings and Approvals, answered by the web role's Hono app (the same handler a
+ * browser reaches, HTML rendering included, without the network) over a store of ≥ 1,000,000 events.
+ * Target: p95 ≤ 200 ms for each.
+ *
+ * Options: --total N (events stored, default 1000000) --queries N (requests per filter, default 40) --keep
+ * (keep the database; BENCH_DASHBOARD_DB=<name> reuses one kept before, skipping the fill).
+ * Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres).
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { normalize } from '../src/events/normalize.ts';
+import type { Ingestible } from '../src/events/model.ts';
+import { createApp } from '../src/http/app.ts';
+import { createLogger } from '../src/runtime/logger.ts';
+import { createMetrics } from '../src/runtime/metrics.ts';
+import { openInlineQueue } from '../src/runtime/inline.ts';
+import { openStore } from '../src/store/index.ts';
+import { generateRecords } from './lib/generate.ts';
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+const TOTAL = arg('total', 1_000_000);
+const QUERIES = arg('queries', 40);
+const KEEP = process.argv.includes('--keep');
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const SEED = 20261203;
+const START = new Date('2025-03-03T00:00:00Z');
+const DAYS = 28;
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  const reuse = process.env.BENCH_DASHBOARD_DB;
+  const name = reuse ?? `trailbot_bench_dashboard_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  if (!reuse) await admin.query(`CREATE DATABASE ${name}`);
+  const u = new URL(ADMIN_URL);
+  u.pathname = `/${name}`;
+  const store = await openStore({ databaseUrl: u.toString(), dataDir: '/nonexistent' });
+  let failed = false;
+  try {
+    let stored = await store.count();
+    if (stored < TOTAL) {
+      const t = performance.now();
+      const inflight: Promise<unknown>[] = [];
+      let batch: Ingestible[] = [];
+      for (const raw of generateRecords({ count: TOTAL - stored, seed: SEED, start: START, days: DAYS })) {
+        batch.push({ event: normalize(raw), raw });
+        if (batch.length === 2000) {
+          if (inflight.length >= 2) await inflight.shift();
+          inflight.push(store.ingest(batch));
+          batch = [];
+        }
+      }
+      if (batch.length) inflight.push(store.ingest(batch));
+      await Promise.all(inflight);
+      stored = await store.count();
+      console.log(`filled the store to ${fmt(stored)} events in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    }
+    await store.db.query('ANALYZE');
+    console.log(`${fmt(stored)} events stored; ${QUERIES} requests per filter\n`);
+
+    const sample = async (sql: string): Promise<string[]> => (await store.db.query<{ v: string }>(sql)).rows.map((r) => r.v).filter(Boolean);
+    const people = await sample(`SELECT coalesce(email, user_name, session_name) AS v FROM principals WHERE coalesce(email, user_name, session_name) IS NOT NULL ORDER BY random() LIMIT ${QUERIES}`);
+    const resources = await sample(`SELECT primary_id AS v FROM (SELECT primary_id FROM events WHERE primary_id IS NOT NULL ORDER BY random() LIMIT 2000) s GROUP BY 1 LIMIT ${QUERIES}`);
+    const actions = await sample(`SELECT action AS v FROM (SELECT DISTINCT action FROM events) s ORDER BY random() LIMIT ${QUERIES}`);
+    const services = await sample(`SELECT service AS v FROM (SELECT DISTINCT service FROM events) s ORDER BY random() LIMIT ${QUERIES}`);
+    const accounts = await sample(`SELECT account AS v FROM (SELECT DISTINCT account FROM events) s ORDER BY random() LIMIT ${QUERIES}`);
+    const regions = await sample(`SELECT region AS v FROM (SELECT DISTINCT region FROM events) s`);
+    const end = Date.parse((await sample(`SELECT to_char(max(time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS v FROM events`))[0]!);
+    const range = (i: number): string => {
+      // A window of 1 to 28 days ending somewhere in the stored month.
+      const until = end - (i % 7) * 86_400_000;
+      const since = until - (1 + (i * 5) % 28) * 86_400_000;
+      return `since=${new Date(since).toISOString().slice(0, 19)}&until=${new Date(until).toISOString().slice(0, 19)}`;
+    };
+    const month = `since=${new Date(end - 28 * 86_400_000).toISOString().slice(0, 10)}&until=${new Date(end).toISOString().slice(0, 19)}`;
+    const pick = <T>(xs: readonly T[], i: number): T => xs[i % xs.length]!;
+    const enc = encodeURIComponent;
+
+    const queue = openInlineQueue(store.db, 'bench-dashboard');
+    const app = createApp({ store, queue, metrics: createMetrics({ store, queue }), log: createLogger({ level: 'silent' }), role: 'web' });
+    const get = async (path: string): Promise<{ ms: number; html: string }> => {
+      const t = performance.now();
+      const r = await app.request(`http://localhost${path}`, { headers: { accept: 'text/html' } });
+      const html = await r.text();
+      const ms = performance.now() - t;
+      if (r.status !== 200) throw new Error(`${path}: ${r.status} ${html.slice(0, 400)}`);
+      return { ms, html };
+    };
+    // A cursor from a real first page, for "next page".
+    const nextOf = async (path: string): Promise<string> => /href="\/(\?[^"]*cursor=[^"]*)"/.exec((await get(path)).html)?.[1]?.replaceAll('&amp;', '&') ?? path.slice(1);
+
+    const filters: [string, (i: number) => Promise<string> | string][] = [
+      ['no filter (last 7 days)', () => `/?since=7d&until=${new Date(end).toISOString().slice(0, 19)}`],
+      ['person', (i) => `/?person=${enc(pick(people, i))}&${month}`],
+      ['resource', (i) => `/?resource=${enc(pick(resources, i))}&${month}`],
+      ['action', (i) => `/?action=${enc(pick(actions, i))}&${month}`],
+      ['service', (i) => `/?service=${enc(pick(services, i))}&${range(i)}`],
+      ['account', (i) => `/?account=${enc(pick(accounts, i))}&${range(i)}`],
+      ['region', (i) => `/?region=${enc(pick(regions, i))}&${range(i)}`],
+      ['outcome', (i) => `/?outcome=${pick(['denied', 'failed', 'success'], i)}&${range(i)}`],
+      ['via', (i) => `/?via=${pick(['console', 'iac', 'cli', 'sdk', 'service', 'unknown'], i)}&${range(i)}`],
+      ['time range', (i) => `/?${range(i)}`],
+      ['combined (account, region, via, outcome)', (i) => `/?account=${enc(pick(accounts, i))}&region=${enc(pick(regions, i))}&via=console&outcome=${pick(['success', 'denied'], i)}&${range(i)}`],
+      ['next page (cursor)', async (i) => `/${await nextOf(`/?via=${pick(['console', 'iac', 'cli', 'sdk', 'service'], i)}&${range(i)}`)}`],
+      ['ClickOps charts', (i) => `/clickops?until=${new Date(end - (i % 10) * 86_400_000).toISOString().slice(0, 10)}`],
+      ['findings', (i) => `/findings?state=${i % 2 ? 'open' : 'closed'}`],
+      ['approvals', () => '/audit'],
+    ];
+    console.log('| filter | median ms | p95 ms | max ms | target p95 ≤ 200 ms |');
+    console.log('|---|---|---|---|---|');
+    for (const [what, path] of filters) {
+      const paths: string[] = [];
+      for (let i = 0; i < QUERIES; i++) paths.push(await path(i));
+      await get(paths[0]!); // warm
+      const ms: number[] = [];
+      for (const p of paths) ms.push((await get(p)).ms);
+      ms.sort((a, b) => a - b);
+      const p95 = ms[Math.min(ms.length - 1, Math.floor(0.95 * ms.length))]!;
+      if (p95 > 200) failed = true;
+      console.log(`| ${what} | ${ms[Math.floor(ms.length / 2)]!.toFixed(1)} | ${p95.toFixed(1)} | ${ms[ms.length - 1]!.toFixed(1)} | ${p95 <= 200 ? 'met' : 'NOT MET'} |`);
+    }
+  } finally {
+    await store.close();
+    if (!KEEP && !reuse) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    else console.log(`\nkept the database ${name} (BENCH_DASHBOARD_DB=${name} reuses it)`);
+    await admin.end();
+  }
+  process.exitCode = failed ? 1 : 0;
+}
+
+await main();
