@@ -6,7 +6,7 @@ import { serve } from '@hono/node-server';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateRecords } from '../bench/lib/generate.ts';
-import { audit } from '../src/actions/approvals/store.ts';
+import { audit, proposeDeactivation } from '../src/actions/approvals/store.ts';
 import type { RawRecord } from '../src/events/model.ts';
 import { normalize } from '../src/events/normalize.ts';
 import { defaultFlowsConfig, evaluateFlows } from '../src/flows/index.ts';
@@ -42,6 +42,8 @@ beforeAll(async () => {
   await store.ingest([...fixtures, ...generated]);
   await evaluateFlows(store, fixtures, defaultFlowsConfig());
   await audit(store.db, { action: 'signed-in', actor: 'alana@example.com', ip: '127.0.0.1', outcome: 'ok' });
+  const { rows } = await store.db.query<{ id: string }>('SELECT id FROM findings ORDER BY id LIMIT 1');
+  await proposeDeactivation(store.db, { findingId: rows[0]!.id, target: { kind: 'user' }, principal: 'arn:aws:iam::111111111111:user/mallory', required: 2, ttlMs: 86_400_000 });
   const queue = openInlineQueue(store.db, 'dashboard-test');
   const app = createApp({ store, queue, metrics: createMetrics({ store, queue }), log: createLogger({ level: 'silent' }), role: 'web' });
   server = await new Promise<Server>((resolve) => {
@@ -206,7 +208,16 @@ describe('the dashboard in chromium', () => {
   it('approvals: pending approvals and the audit log', async () => {
     await page.goto(`${base}/audit`);
     expect(await page.locator('h2').allTextContents()).toEqual(['Pending approvals', 'Audit log']);
-    expect(await page.locator('table.list').nth(1).textContent()).toContain('alana@example.com');
+    const pending = page.locator('table.list').first().locator('tbody tr');
+    expect(await pending.count()).toBe(1);
+    expect(await pending.textContent()).toMatch(/deactivate.*user\/mallory.*0 of 2/s);
+    const log = (await page.locator('table.list').nth(1).textContent())!;
+    expect(log).toContain('alana@example.com');
+    expect(log).toContain('proposed');
+    // The pending approval opens on its finding's events.
+    await pending.getByRole('link', { name: 'its events' }).click();
+    expect(await page.locator('li.event').count()).toBeGreaterThan(0);
+    await page.goto(`${base}/audit`);
     await shot('approvals');
     await accessible();
   });

@@ -29,6 +29,7 @@ import { type AuthOptions, auth, isOpen, sameOrigin } from './auth.ts';
 const env = Handlebars.create();
 env.registerHelper('eq', (a: unknown, b: unknown) => a === b);
 env.registerHelper('json', (v: unknown) => JSON.stringify(v, null, 2));
+env.registerHelper('enc', (v: unknown) => encodeURIComponent(String(v ?? '')));
 const style = readTemplate('dashboard/style.css');
 const STYLE_HASH = createHash('sha256').update(style).digest('base64');
 for (const p of ['bars', 'columns', 'nav']) env.registerPartial(p, readTemplate(`dashboard/${p}.hbs`));
