@@ -86,6 +86,13 @@ describe('npm start on embedded defaults', () => {
     const flows = /Flows: (\d+) findings/.exec(first.err());
     expect(flows, first.err()).not.toBeNull();
     expect(Number(flows![1])).toBeGreaterThan(0);
+    // The dashboard on the same server: its findings page lists them, and says it answers this machine only.
+    const page = await fetch(`http://127.0.0.1:${port}/findings`, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('<h1>Findings and tickets</h1>');
+    expect(html).toContain('this machine (localhost) only');
+    expect(html.match(/href="\/\?finding=/g)?.length ?? 0).toBe(Math.min(50, Number(flows![1])));
 
     first.child.kill('SIGTERM');
     expect(await exited(first.child), ended(first)).toBe(0);
