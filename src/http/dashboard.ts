@@ -5,7 +5,7 @@ import { listAudit } from '../actions/approvals/store.ts';
 import { ticketBriefs } from '../actions/jira/tickets.ts';
 import { parseLimit } from '../cli/time.ts';
 import { asTrailbotError, TrailbotError } from '../errors.ts';
-import type { Outcome, Via } from '../events/model.ts';
+import { OUTCOMES, type Outcome, VIAS, type Via } from '../events/model.ts';
 import { withSummary } from '../events/summary.ts';
 import { findingEventIds, getFinding, getFindings } from '../flows/index.ts';
 import { type Count, clickOps, findingCounts, findingIds, pendingApprovals } from '../store/dashboard.ts';
@@ -47,8 +47,6 @@ function template(name: string): Handlebars.TemplateDelegate {
 /** No script at all, no images but inline SVG, forms only to this site, the one stylesheet by its hash. */
 export const DASHBOARD_CSP = `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; img-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`;
 
-const OUTCOMES: readonly Outcome[] = ['success', 'denied', 'failed'];
-const VIAS: readonly Via[] = ['console', 'iac', 'cli', 'sdk', 'service', 'unknown'];
 /** The events filters, as they appear in the URL. */
 const FILTERS = ['person', 'resource', 'action', 'service', 'account', 'region', 'outcome', 'via', 'since', 'until'] as const;
 const PAGE = 50;
@@ -156,8 +154,8 @@ export function createDashboard(o: DashboardOptions): Hono {
     let next: string | undefined;
     let finding: Awaited<ReturnType<typeof getFinding>> = null;
     try {
-      if (f.outcome && !OUTCOMES.includes(f.outcome as Outcome)) throw new TrailbotError('E_USAGE', `outcome must be one of ${OUTCOMES.join(', ')}`);
-      if (f.via && !VIAS.includes(f.via as Via)) throw new TrailbotError('E_USAGE', `via must be one of ${VIAS.join(', ')}`);
+      if (f.outcome && !(OUTCOMES as readonly string[]).includes(f.outcome)) throw new TrailbotError('E_USAGE', `outcome must be one of ${OUTCOMES.join(', ')}`);
+      if (f.via && !(VIAS as readonly string[]).includes(f.via)) throw new TrailbotError('E_USAGE', `via must be one of ${VIAS.join(', ')}`);
       let eventIds: string[] | undefined;
       if (q.finding) {
         finding = await getFinding(store.db, q.finding);

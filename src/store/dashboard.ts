@@ -1,4 +1,5 @@
 import type { Db } from './db.ts';
+import { isoText } from './sql.ts';
 
 /**
  * The dashboard's own questions of the store (src/http/dashboard.ts): the ClickOps counts, the
@@ -100,12 +101,10 @@ export interface PendingApproval {
   expiresAt: string;
 }
 
-const ISO = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
-
 /** Proposals still waiting for a decision (not expired), newest first. */
 export async function pendingApprovals(db: Db, limit = 100): Promise<PendingApproval[]> {
   const r = await db.query<{ id: string; finding_id: string; kind: string; principal: string; required: number; approvals: number; created_at: string; expires_at: string }>(
-    `SELECT id, finding_id, kind, principal, required, jsonb_array_length(approved_by) AS approvals, ${ISO('created_at')} AS created_at, ${ISO('expires_at')} AS expires_at
+    `SELECT id, finding_id, kind, principal, required, jsonb_array_length(approved_by) AS approvals, ${isoText('created_at')} AS created_at, ${isoText('expires_at')} AS expires_at
        FROM approvals WHERE state = 'proposed' AND expires_at > now() ORDER BY created_at DESC LIMIT $1`,
     [limit],
   );
