@@ -1,5 +1,4 @@
 import { describeError, TrailbotError } from '../../errors.ts';
-import type { TrailEvent } from '../../events/model.ts';
 import { type Finding, getFinding } from '../../flows/index.ts';
 import type { SlackPort } from '../../integrations/slack/port.ts';
 import type { Logger } from '../../runtime/logger.ts';
