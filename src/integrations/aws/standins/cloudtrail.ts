@@ -1,14 +1,15 @@
 // CloudTrail stand-in: LookupEvents over awsJson1_1 (POST /, X-Amz-Target: CloudTrail_20131101.LookupEvents).
 import { createHmac, randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
-import { authenticate, createCredentialStore } from './credentials.ts';
-import type { AuthFailureReason, CredentialStore } from './credentials.ts';
+import { createCredentialStore } from './credentials.ts';
+import type { CredentialStore } from './credentials.ts';
 import { GLOBAL_EVENT_SOURCES, accountOf, eventTimeMs, isRecord, lookupCategoryOf, lookupRegionOf, toLookupEvent } from './records.ts';
 import type { CloudTrailRecord, LookupEvent } from './records.ts';
-import { jsonResponse, listen, nextSeq, readBody, stampDate } from './shared.ts';
+import { AwsError, jsonErrorResponse, logRequest, operationOf, refusal } from './protocol.ts';
+import { jsonResponse, listen, readBody } from './shared.ts';
 import type { FetchHandler, ListenOptions, Listener, RequestRecord } from './shared.ts';
 
 export const CLOUDTRAIL_TARGET_PREFIX = 'CloudTrail_20131101.';
+const JSON_11 = 'application/x-amz-json-1.1';
 const DAY_MS = 86_400_000;
 
 export const LOOKUP_ATTRIBUTE_KEYS = ['EventId', 'EventName', 'ReadOnly', 'Username', 'ResourceType', 'ResourceName', 'EventSource', 'AccessKeyId'] as const;
@@ -72,30 +73,6 @@ interface Partition {
   ids: Set<string>;
   sorted: boolean;
 }
-
-class CloudTrailError extends Error {
-  readonly type: string;
-  readonly status: number;
-  constructor(type: string, message: string, status = 400) {
-    super(message);
-    this.type = type;
-    this.status = status;
-  }
-}
-
-const AUTH_ERRORS: Record<AuthFailureReason, string> = {
-  missing: 'MissingAuthenticationTokenException',
-  'unknown-key': 'UnrecognizedClientException',
-  'bad-token': 'UnrecognizedClientException',
-  expired: 'ExpiredTokenException',
-  'request-expired': 'InvalidSignatureException',
-  'bad-expires': 'IncompleteSignatureException',
-  skewed: 'InvalidSignatureException',
-  'unsigned-host': 'InvalidSignatureException',
-  'bad-payload-hash': 'InvalidSignatureException',
-  'bad-signature': 'InvalidSignatureException',
-  'wrong-service': 'InvalidSignatureException',
-};
 
 const toMs = (c: Date | number): number => (typeof c === 'number' ? c : c.getTime());
 const toClock = (c: ClockInput | undefined): (() => number) => {
@@ -189,21 +166,21 @@ export function createCloudTrailService(opts: CloudTrailServiceOptions = {}): Cl
   function lookupEvents(accountId: string, region: string, input: Record<string, unknown>): { Events: LookupEvent[]; NextToken?: string } {
     // --- shape checks (the service answers these with SerializationException)
     const { LookupAttributes, StartTime, EndTime, EventCategory, MaxResults, NextToken } = input;
-    if (LookupAttributes !== undefined && LookupAttributes !== null && !Array.isArray(LookupAttributes)) throw new CloudTrailError('SerializationException', 'LookupAttributes must be a list');
+    if (LookupAttributes !== undefined && LookupAttributes !== null && !Array.isArray(LookupAttributes)) throw new AwsError('SerializationException', 'LookupAttributes must be a list');
     for (const [name, v] of [['StartTime', StartTime], ['EndTime', EndTime]] as const) {
-      if (v !== undefined && v !== null && (typeof v !== 'number' || !Number.isFinite(v))) throw new CloudTrailError('SerializationException', `${name} must be a timestamp in epoch seconds`);
+      if (v !== undefined && v !== null && (typeof v !== 'number' || !Number.isFinite(v))) throw new AwsError('SerializationException', `${name} must be a timestamp in epoch seconds`);
     }
-    if (MaxResults !== undefined && MaxResults !== null && (typeof MaxResults !== 'number' || !Number.isInteger(MaxResults))) throw new CloudTrailError('SerializationException', 'MaxResults must be an integer');
-    if (EventCategory !== undefined && EventCategory !== null && typeof EventCategory !== 'string') throw new CloudTrailError('SerializationException', 'EventCategory must be a string');
-    if (NextToken !== undefined && NextToken !== null && typeof NextToken !== 'string') throw new CloudTrailError('SerializationException', 'NextToken must be a string');
+    if (MaxResults !== undefined && MaxResults !== null && (typeof MaxResults !== 'number' || !Number.isInteger(MaxResults))) throw new AwsError('SerializationException', 'MaxResults must be an integer');
+    if (EventCategory !== undefined && EventCategory !== null && typeof EventCategory !== 'string') throw new AwsError('SerializationException', 'EventCategory must be a string');
+    if (NextToken !== undefined && NextToken !== null && typeof NextToken !== 'string') throw new AwsError('SerializationException', 'NextToken must be a string');
 
     // --- validation, as documented in the CloudTrail model
     const insight = EventCategory === 'insight';
     if (EventCategory !== undefined && EventCategory !== null && !insight) {
-      throw new CloudTrailError('InvalidEventCategoryException', `Event category ${String(EventCategory)} is not valid. The only valid value is insight.`);
+      throw new AwsError('InvalidEventCategoryException', `Event category ${String(EventCategory)} is not valid. The only valid value is insight.`);
     }
     const attrs = (LookupAttributes ?? []) as unknown[];
-    if (attrs.length > 1) throw new CloudTrailError('InvalidLookupAttributesException', 'You can specify only one lookup attribute.');
+    if (attrs.length > 1) throw new AwsError('InvalidLookupAttributesException', 'You can specify only one lookup attribute.');
     let filter: { key: AttributeKey; value: string } | undefined;
     if (attrs.length === 1) {
       const a = attrs[0] as { AttributeKey?: unknown; AttributeValue?: unknown } | null;
@@ -211,18 +188,18 @@ export function createCloudTrailService(opts: CloudTrailServiceOptions = {}): Cl
       const value = a?.AttributeValue;
       const allowed: readonly string[] = insight ? INSIGHT_ATTRIBUTE_KEYS : LOOKUP_ATTRIBUTE_KEYS;
       if (typeof key !== 'string' || !allowed.includes(key)) {
-        throw new CloudTrailError('InvalidLookupAttributesException', `Invalid attribute key ${String(key)}. Valid keys${insight ? ' for Insights events' : ''}: ${allowed.join(', ')}.`);
+        throw new AwsError('InvalidLookupAttributesException', `Invalid attribute key ${String(key)}. Valid keys${insight ? ' for Insights events' : ''}: ${allowed.join(', ')}.`);
       }
       if (typeof value !== 'string' || value.length < 1 || value.length > 2000) {
-        throw new CloudTrailError('InvalidLookupAttributesException', 'The attribute value must be between 1 and 2000 characters long.');
+        throw new AwsError('InvalidLookupAttributesException', 'The attribute value must be between 1 and 2000 characters long.');
       }
       filter = { key: key as AttributeKey, value };
     }
     if (typeof StartTime === 'number' && typeof EndTime === 'number' && StartTime > EndTime) {
-      throw new CloudTrailError('InvalidTimeRangeException', 'The start time must not be after the end time.');
+      throw new AwsError('InvalidTimeRangeException', 'The start time must not be after the end time.');
     }
     const maxResults = typeof MaxResults === 'number' ? MaxResults : 50;
-    if (maxResults < 1 || maxResults > 50) throw new CloudTrailError('InvalidMaxResultsException', 'MaxResults must be between 1 and 50.');
+    if (maxResults < 1 || maxResults > 50) throw new AwsError('InvalidMaxResultsException', 'MaxResults must be between 1 and 50.');
 
     const hash = createHmac('sha256', tokenKey)
       .update(JSON.stringify([filter?.key ?? null, filter?.value ?? null, StartTime ?? null, EndTime ?? null, EventCategory ?? null, MaxResults ?? null]))
@@ -232,7 +209,7 @@ export function createCloudTrailService(opts: CloudTrailServiceOptions = {}): Cl
     if (typeof NextToken === 'string') {
       const decoded = decodeToken(NextToken);
       if (!decoded || decoded.a !== accountId || decoded.r !== region || decoded.h !== hash) {
-        throw new CloudTrailError('InvalidNextTokenException', 'The NextToken is not valid. A NextToken must be used with the same parameters as the request that returned it.');
+        throw new AwsError('InvalidNextTokenException', 'The NextToken is not valid. A NextToken must be used with the same parameters as the request that returned it.');
       }
       state = decoded;
     } else {
@@ -275,45 +252,38 @@ export function createCloudTrailService(opts: CloudTrailServiceOptions = {}): Cl
     return out;
   }
 
+  /** The operations, by the name after the target prefix; each takes the caller's account and region and the JSON input. */
+  const operations: Record<string, (accountId: string, region: string, input: Record<string, unknown>) => unknown> = {
+    LookupEvents: lookupEvents,
+  };
+
   const handle: FetchHandler = async (req) => {
-    const timeMs = performance.now();
-    const record: RequestRecord = { seq: nextSeq(), service: 'cloudtrail', operation: 'Unknown', timeMs, at: new Date().toISOString(), status: 0, durationMs: 0 };
-    requests.push(record);
-    const finish = (res: Response, errorType?: string): Response => {
-      record.status = res.status;
-      if (errorType) record.errorType = errorType;
-      record.durationMs = performance.now() - timeMs;
-      return stampDate(res, credentials.now());
-    };
-    const fail = (e: CloudTrailError) => finish(jsonResponse(e.status, { __type: e.type, message: e.message }), e.type);
+    const log = logRequest('cloudtrail', requests, credentials);
+    const { record } = log;
+    const fail = (e: AwsError) => log.finish(jsonErrorResponse(e, JSON_11), e.code);
     const body = await readBody(req);
     const target = req.headers.get('x-amz-target') ?? '';
     if (target.startsWith(CLOUDTRAIL_TARGET_PREFIX)) record.operation = target.slice(CLOUDTRAIL_TARGET_PREFIX.length);
 
-    const auth = authenticate(req, body, credentials, { service: 'cloudtrail', verifySignature: verifySignatures });
-    if (auth.accessKeyId) record.accessKeyId = auth.accessKeyId;
-    if (auth.region) record.region = auth.region;
-    if (!auth.ok) {
-      const type = AUTH_ERRORS[auth.reason];
-      return fail(new CloudTrailError(type, auth.message, auth.reason === 'missing' ? 403 : 400));
+    const auth = log.authenticate(req, body, verifySignatures);
+    if (!auth.ok) return fail(refusal('cloudtrail', auth));
+    const operation = req.method === 'POST' ? operationOf(operations, record.operation) : undefined;
+    if (!operation) {
+      return fail(new AwsError('UnknownOperationException', `The stand-in implements only ${Object.keys(operations).map((op) => CLOUDTRAIL_TARGET_PREFIX + op).join(', ')} (got '${target}').`));
     }
-    record.accountId = auth.principal.accountId;
-    if (req.method !== 'POST' || record.operation !== 'LookupEvents') {
-      return fail(new CloudTrailError('UnknownOperationException', `The stand-in implements only ${CLOUDTRAIL_TARGET_PREFIX}LookupEvents (got '${target}').`));
-    }
-    if (isThrottled(`${auth.principal.accountId}/${auth.region}`, timeMs)) return fail(new CloudTrailError('ThrottlingException', 'Rate exceeded'));
+    if (isThrottled(`${auth.principal.accountId}/${auth.region}`, record.timeMs)) return fail(new AwsError('ThrottlingException', 'Rate exceeded'));
     let input: unknown;
     try {
       input = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
     } catch {
-      return fail(new CloudTrailError('SerializationException', 'The request body is not valid JSON.'));
+      return fail(new AwsError('SerializationException', 'The request body is not valid JSON.'));
     }
     record.params = input;
-    if (!input || typeof input !== 'object' || Array.isArray(input)) return fail(new CloudTrailError('SerializationException', 'The request body must be a JSON object.'));
+    if (!input || typeof input !== 'object' || Array.isArray(input)) return fail(new AwsError('SerializationException', 'The request body must be a JSON object.'));
     try {
-      return finish(jsonResponse(200, lookupEvents(auth.principal.accountId, auth.region, input as Record<string, unknown>)));
+      return log.finish(jsonResponse(200, operation(auth.principal.accountId, auth.region, input as Record<string, unknown>)));
     } catch (e) {
-      if (e instanceof CloudTrailError) return fail(e);
+      if (e instanceof AwsError) return fail(e);
       throw e;
     }
   };

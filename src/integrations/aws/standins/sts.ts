@@ -1,11 +1,12 @@
 // STS stand-in (awsQuery): AssumeRole and GetCallerIdentity. Form-encoded requests, XML answers.
-import { performance } from 'node:perf_hooks';
-import { authenticate, createCredentialStore } from './credentials.ts';
-import type { AuthFailureReason, CredentialStore } from './credentials.ts';
-import { nextSeq, readBody, requestId, stampDate, xmlEscape, xmlResponse } from './shared.ts';
+import { createCredentialStore } from './credentials.ts';
+import type { CredentialStore, Principal } from './credentials.ts';
+import { AwsError, formParams, logRequest, operationOf, queryErrorXml, queryResponseXml, refusal } from './protocol.ts';
+import { readBody, requestId, xmlEscape, xmlResponse } from './shared.ts';
 import type { FetchHandler, RequestRecord } from './shared.ts';
 
 export const STS_NAMESPACE = 'https://sts.amazonaws.com/doc/2011-06-15/';
+const STS_VERSION = '2011-06-15';
 export const DEFAULT_ROLE_NAME = 'TrailbotReader';
 export const DEFAULT_MEMBER_ACCOUNTS = ['111111111111', '222222222222'] as const;
 
@@ -34,38 +35,10 @@ export interface StsService {
   addAccount(accountId: string): void;
 }
 
-class StsError extends Error {
-  readonly code: string;
-  readonly status: number;
-  constructor(code: string, message: string, status = 400) {
-    super(message);
-    this.code = code;
-    this.status = status;
-  }
-}
-
-const AUTH_ERRORS: Record<AuthFailureReason, [string, number]> = {
-  missing: ['MissingAuthenticationToken', 403],
-  'unknown-key': ['InvalidClientTokenId', 403],
-  'bad-token': ['InvalidClientTokenId', 403],
-  expired: ['ExpiredToken', 400],
-  'request-expired': ['SignatureDoesNotMatch', 403],
-  'bad-expires': ['IncompleteSignature', 400],
-  skewed: ['SignatureDoesNotMatch', 403],
-  'unsigned-host': ['SignatureDoesNotMatch', 403],
-  'bad-payload-hash': ['SignatureDoesNotMatch', 403],
-  'bad-signature': ['SignatureDoesNotMatch', 403],
-  'wrong-service': ['SignatureDoesNotMatch', 403],
-};
-
 const ROLE_ARN = /^arn:aws:iam::(\d{12}):role\/(?:[\w+=,.@-]+\/)*([\w+=,.@-]{1,64})$/;
 const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
 
 const isoNoMillis = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-
-function errorXml(code: string, message: string, rid: string): string {
-  return `<ErrorResponse xmlns="${STS_NAMESPACE}"><Error><Type>Sender</Type><Code>${xmlEscape(code)}</Code><Message>${xmlEscape(message)}</Message></Error><RequestId>${rid}</RequestId></ErrorResponse>`;
-}
 
 export function createStsService(opts: StsServiceOptions = {}): StsService {
   const credentials = opts.credentials ?? createCredentialStore();
@@ -75,82 +48,64 @@ export function createStsService(opts: StsServiceOptions = {}): StsService {
   const maxSession = opts.maxSessionDurationSeconds ?? 3600;
   const verifySignatures = opts.verifySignatures ?? true;
 
+  /** The operations: each answers with its result's XML (inside <ActionResult>). */
+  const operations: Record<string, (params: URLSearchParams, caller: Principal) => string> = {
+    AssumeRole(params, caller) {
+      const roleArn = params.get('RoleArn');
+      const sessionName = params.get('RoleSessionName');
+      if (!roleArn) throw new AwsError('ValidationError', "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null");
+      if (!sessionName) throw new AwsError('ValidationError', "1 validation error detected: Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null");
+      if (!SESSION_NAME.test(sessionName)) {
+        throw new AwsError('ValidationError', `1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*`);
+      }
+      const durationText = params.get('DurationSeconds');
+      const duration = durationText === null ? 3600 : Number(durationText);
+      if (!Number.isInteger(duration) || duration < 900 || duration > 43200) {
+        throw new AwsError('ValidationError', `1 validation error detected: Value '${durationText}' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200`);
+      }
+      const m = ROLE_ARN.exec(roleArn);
+      const target = m?.[1];
+      const name = m?.[2];
+      if (!m || !target || !name || name !== roleName || !accounts.includes(target) || (opts.externalId !== undefined && params.get('ExternalId') !== opts.externalId)) {
+        throw new AwsError('AccessDenied', `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`, { status: 403 });
+      }
+      const limit = caller.kind === 'assumed-role' ? Math.min(3600, maxSession) : maxSession;
+      if (duration > limit) {
+        throw new AwsError(
+          'ValidationError',
+          caller.kind === 'assumed-role'
+            ? 'The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.'
+            : 'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.',
+        );
+      }
+      const s = credentials.issueRoleSession({ accountId: target, roleName: name, sessionName, durationSeconds: duration });
+      return `<AssumedRoleUser><AssumedRoleId>${xmlEscape(s.userId)}</AssumedRoleId><Arn>${xmlEscape(s.arn)}</Arn></AssumedRoleUser><Credentials><AccessKeyId>${s.accessKeyId}</AccessKeyId><SecretAccessKey>${xmlEscape(s.secretAccessKey)}</SecretAccessKey><SessionToken>${xmlEscape(s.sessionToken ?? '')}</SessionToken><Expiration>${isoNoMillis(s.expiresAt ?? Date.now())}</Expiration></Credentials>`;
+    },
+    GetCallerIdentity: (_params, caller) => `<Arn>${xmlEscape(caller.arn)}</Arn><UserId>${xmlEscape(caller.userId)}</UserId><Account>${caller.accountId}</Account>`,
+  };
+
   const handle: FetchHandler = async (req) => {
-    const timeMs = performance.now();
+    const log = logRequest('sts', requests, credentials);
+    const { record } = log;
     const rid = requestId();
-    const record: RequestRecord = { seq: nextSeq(), service: 'sts', operation: 'Unknown', timeMs, at: new Date().toISOString(), status: 0, durationMs: 0 };
-    requests.push(record);
     const body = await readBody(req);
-    const params = new URLSearchParams(new URL(req.url).search);
-    if (req.method === 'POST') for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params.set(k, v);
+    const params = formParams(req, body);
     const action = params.get('Action') ?? '';
     record.operation = action || 'Unknown';
     record.params = Object.fromEntries([...params].filter(([k]) => !k.startsWith('X-Amz-')));
+    const send = (status: number, xml: string, errorType?: string): Response => log.finish(xmlResponse(status, xml, { 'x-amzn-requestid': rid }), errorType);
+    const fail = (e: AwsError) => send(e.status, queryErrorXml(STS_NAMESPACE, e, rid), e.code);
 
-    const send = (status: number, xml: string, errorType?: string): Response => {
-      record.status = status;
-      if (errorType) record.errorType = errorType;
-      record.durationMs = performance.now() - timeMs;
-      return stampDate(xmlResponse(status, xml, { 'x-amzn-requestid': rid }), credentials.now());
-    };
-    const fail = (e: StsError) => send(e.status, errorXml(e.code, e.message, rid), e.code);
-
-    const auth = authenticate(req, body, credentials, { service: 'sts', verifySignature: verifySignatures });
-    if (auth.accessKeyId) record.accessKeyId = auth.accessKeyId;
-    if (auth.region) record.region = auth.region;
-    if (!auth.ok) {
-      const [code, status] = AUTH_ERRORS[auth.reason];
-      return fail(new StsError(code, auth.reason === 'missing' ? 'Request is missing Authentication Token' : auth.message, status));
-    }
-    const caller = auth.principal;
-    record.accountId = caller.accountId;
+    const auth = log.authenticate(req, body, verifySignatures);
+    if (!auth.ok) return fail(refusal('sts', auth));
     const version = params.get('Version');
-    if (version !== '2011-06-15') return fail(new StsError('InvalidAction', `Could not find operation ${action} for version ${version ?? 'NO_VERSION_SPECIFIED'}`));
-
+    if (version !== STS_VERSION) return fail(new AwsError('InvalidAction', `Could not find operation ${action} for version ${version ?? 'NO_VERSION_SPECIFIED'}`));
+    const operation = operationOf(operations, action);
+    if (!operation) return fail(new AwsError('InvalidAction', `Could not find operation ${action} for version ${STS_VERSION} (the stand-in implements ${Object.keys(operations).join(' and ')})`));
     try {
-      if (action === 'GetCallerIdentity') {
-        return send(
-          200,
-          `<GetCallerIdentityResponse xmlns="${STS_NAMESPACE}"><GetCallerIdentityResult><Arn>${xmlEscape(caller.arn)}</Arn><UserId>${xmlEscape(caller.userId)}</UserId><Account>${caller.accountId}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>${rid}</RequestId></ResponseMetadata></GetCallerIdentityResponse>`,
-        );
-      }
-      if (action === 'AssumeRole') {
-        const roleArn = params.get('RoleArn');
-        const sessionName = params.get('RoleSessionName');
-        if (!roleArn) throw new StsError('ValidationError', "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null");
-        if (!sessionName) throw new StsError('ValidationError', "1 validation error detected: Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null");
-        if (!SESSION_NAME.test(sessionName)) {
-          throw new StsError('ValidationError', `1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*`);
-        }
-        const durationText = params.get('DurationSeconds');
-        const duration = durationText === null ? 3600 : Number(durationText);
-        if (!Number.isInteger(duration) || duration < 900 || duration > 43200) {
-          throw new StsError('ValidationError', `1 validation error detected: Value '${durationText}' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200`);
-        }
-        const m = ROLE_ARN.exec(roleArn);
-        const target = m?.[1];
-        const name = m?.[2];
-        if (!m || !target || !name || name !== roleName || !accounts.includes(target) || (opts.externalId !== undefined && params.get('ExternalId') !== opts.externalId)) {
-          throw new StsError('AccessDenied', `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`, 403);
-        }
-        const limit = caller.kind === 'assumed-role' ? Math.min(3600, maxSession) : maxSession;
-        if (duration > limit) {
-          throw new StsError(
-            'ValidationError',
-            caller.kind === 'assumed-role'
-              ? 'The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.'
-              : 'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.',
-          );
-        }
-        const s = credentials.issueRoleSession({ accountId: target, roleName: name, sessionName, durationSeconds: duration });
-        return send(
-          200,
-          `<AssumeRoleResponse xmlns="${STS_NAMESPACE}"><AssumeRoleResult><AssumedRoleUser><AssumedRoleId>${xmlEscape(s.userId)}</AssumedRoleId><Arn>${xmlEscape(s.arn)}</Arn></AssumedRoleUser><Credentials><AccessKeyId>${s.accessKeyId}</AccessKeyId><SecretAccessKey>${xmlEscape(s.secretAccessKey)}</SecretAccessKey><SessionToken>${xmlEscape(s.sessionToken ?? '')}</SessionToken><Expiration>${isoNoMillis(s.expiresAt ?? Date.now())}</Expiration></Credentials></AssumeRoleResult><ResponseMetadata><RequestId>${rid}</RequestId></ResponseMetadata></AssumeRoleResponse>`,
-        );
-      }
-      throw new StsError('InvalidAction', `Could not find operation ${action} for version 2011-06-15 (the stand-in implements AssumeRole and GetCallerIdentity)`);
+      return send(200, queryResponseXml(STS_NAMESPACE, action, operation(params, auth.principal), rid));
     } catch (e) {
-      if (e instanceof StsError) return fail(e);
+      if (e instanceof AwsError) return fail(e);
       throw e;
     }
   };
