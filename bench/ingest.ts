@@ -53,6 +53,38 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/**
+ * Where an event's bytes go: the events table (heap, its TOAST, every partition) and each index, by
+ * pg_relation_size over the table and its partitions, divided by the stored events. Target ≤ 1.2 KB
+ * per event, indexes included (issue 14).
+ */
+async function reportSize(store: Store, when: string): Promise<void> {
+  await store.db.query('VACUUM ANALYZE events');
+  const n = await store.count();
+  const rels = await store.db.query<{ kind: string; name: string; heap: number; toast: number }>(
+    `WITH RECURSIVE parts(oid) AS (SELECT 'events'::regclass::oid UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN parts p ON i.inhparent = p.oid)
+     SELECT 'table' AS kind, 'events' AS name, sum(pg_relation_size(c.oid))::bigint AS heap,
+            sum(coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0))::bigint AS toast
+       FROM parts JOIN pg_class c ON c.oid = parts.oid
+     UNION ALL
+     SELECT 'index', coalesce(pi.relname, ci.relname), sum(pg_relation_size(ci.oid))::bigint, 0
+       FROM parts JOIN pg_index x ON x.indrelid = parts.oid JOIN pg_class ci ON ci.oid = x.indexrelid
+       LEFT JOIN pg_inherits ih ON ih.inhrelid = ci.oid LEFT JOIN pg_class pi ON pi.oid = ih.inhparent
+      GROUP BY 2`,
+  );
+  const per = (b: number): string => `${fmt(b / n)} B`;
+  const table = rels.rows.filter((r) => r.kind === 'table').reduce((a, r) => a + Number(r.heap) + Number(r.toast), 0);
+  const toast = rels.rows.filter((r) => r.kind === 'table').reduce((a, r) => a + Number(r.toast), 0);
+  const indexes = rels.rows.filter((r) => r.kind === 'index');
+  const ixTotal = indexes.reduce((a, r) => a + Number(r.heap), 0);
+  console.log(`\nbytes per event ${when} (${fmt(n)} events, pg_relation_size after VACUUM):`);
+  report(`table per event (${when})`, `${per(table)} (of which TOAST ${per(toast)})`, '', null);
+  for (const r of indexes.sort((a, b) => Number(b.heap) - Number(a.heap))) console.log(`    index ${r.name}: ${per(Number(r.heap))}`);
+  report(`indexes per event (${when})`, per(ixTotal), '', null);
+  const total = (table + ixTotal) / n;
+  report(`total per event (${when})`, `${fmt(total)} B (${((table + ixTotal) / 1e6).toFixed(0)} MB)`, '≤ 1,200 B', total <= 1200);
+}
+
 async function main(): Promise<void> {
   console.log(`trailbot ingest benchmark — ${EVENTS.toLocaleString('en-US')} events in files, ${TOTAL.toLocaleString('en-US')} stored for queries`);
   const os = await import('node:os');
@@ -137,6 +169,7 @@ async function main(): Promise<void> {
   try {
     const median = [...rates].sort((a, b) => a - b)[Math.floor(rates.length / 2)]!;
     report('ingest (median of runs)', `${fmt(median)} events/s (runs: ${rates.map(fmt).join(', ')})`, '≥ 20,000 events/s', median >= 20_000);
+    await reportSize(store, 'after ingest');
     const again = await ingestPaths(store, [DIR]);
     report('re-ingest of the same files', `${fmt(again.inserted)} new, ${fmt(again.duplicates)} duplicate, ${fmt((again.events / again.ms) * 1000)} events/s`, '0 new', again.inserted === 0);
 
@@ -160,6 +193,7 @@ async function main(): Promise<void> {
       console.log(`\nfilled the store to ${fmt(stored)} events in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     }
     await store.db.query('ANALYZE');
+    await reportSize(store, `at ${fmt(stored)} events`);
 
     const who = await store.db.query<{ w: string }>(
       `(SELECT split_part(email, '@', 1) || '@' || left(split_part(email, '@', 2), 3) AS w FROM principals WHERE email IS NOT NULL ORDER BY random() LIMIT 200)
