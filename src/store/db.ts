@@ -177,8 +177,9 @@ async function openPglite(dataDir: string, lockOptions: LockOptions = {}): Promi
 const MIGRATIONS_DIR = join(import.meta.dirname, 'migrations');
 
 /** Applies the versioned migrations in `src/store/migrations` once each, in order, under a lock. */
-export async function migrate(db: Db): Promise<string[]> {
-  const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d+_.*\.sql$/.test(f)).sort();
+export async function migrate(db: Db, { upTo }: { upTo?: number } = {}): Promise<string[]> {
+  // upTo: stop after that version (the tests make a store as an earlier version left it, then upgrade).
+  const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d+_.*\.sql$/.test(f) && (upTo === undefined || Number.parseInt(f, 10) <= upTo)).sort();
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.migrations]);
     await tx.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
@@ -201,13 +202,23 @@ export async function migrate(db: Db): Promise<string[]> {
 }
 
 /**
- * Splits a migration file into statements at the semicolons that end a line, and drops `--` comment lines.
- * A procedural body (`DO $$ … $$`, a plpgsql function: migrations 006, 017, 019) must therefore have no line
- * ending in a semicolon before its end: those are written on one line.
+ * Splits a migration file on semicolons at line ends, except inside a dollar-quoted body ($$ … $$,
+ * a function's or a DO block's, whose own statements end in semicolons too: migration 020's function);
+ * drops `--` comment lines outside such bodies. One-line bodies (migrations 006, 017, 019) work as before.
  */
-function splitSql(sql: string): string[] {
-  return sql
-    .split(/;\s*$/m)
-    .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
-    .filter((s) => s.length > 0);
+export function splitSql(sql: string): string[] {
+  const out: string[] = [];
+  let cur: string[] = [];
+  let quoted = false;
+  for (const line of sql.split('\n')) {
+    if (!quoted && /^\s*--/.test(line)) continue;
+    cur.push(line);
+    if ((line.match(/\$\$/g)?.length ?? 0) % 2 === 1) quoted = !quoted;
+    if (!quoted && /;\s*$/.test(line)) {
+      out.push(cur.join('\n').replace(/;\s*$/, '').trim());
+      cur = [];
+    }
+  }
+  out.push(cur.join('\n').trim());
+  return out.filter((s) => s.length > 0);
 }

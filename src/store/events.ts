@@ -63,13 +63,13 @@ const unnestSelect = COLUMNS.map(([c]) => (c === 'resource_keys' ? "string_to_ar
  */
 const UNNEST_INSERT_SQL = `INSERT INTO events (${colList})
   SELECT ${unnestSelect} FROM unnest(${unnestArgs}) AS u(${colList})
-  ON CONFLICT (event_id) DO NOTHING RETURNING event_id`;
+  ON CONFLICT (event_id, time) DO NOTHING RETURNING event_id`;
 const COPY_EVENTS_SQL = `COPY events (${colList}) FROM STDIN WITH (FORMAT binary)`;
 const STAGE_SQL = `CREATE TEMP TABLE IF NOT EXISTS ingest_stage (${COLUMNS.map(([c, t]) => `${c} ${t}`).join(', ')}) ON COMMIT DELETE ROWS`;
 const COPY_STAGE_SQL = `COPY ingest_stage (${colList}) FROM STDIN WITH (FORMAT binary)`;
 const STAGED_INSERT_SQL = `INSERT INTO events (${colList})
   SELECT ${colList} FROM ingest_stage
-  ON CONFLICT (event_id) DO NOTHING RETURNING event_id`;
+  ON CONFLICT (event_id, time) DO NOTHING RETURNING event_id`;
 
 const PRINCIPALS_SQL = `INSERT INTO principals AS p (actor_key, type, name, arn, account, principal_id, user_name, role_name, session_name, email, first_seen, last_seen, events)
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::bigint[])

@@ -27,6 +27,8 @@ export const ADVISORY_LOCKS = {
   findings: 727275,
   /** The PostgreSQL rate limiter's slots, per key: (limiter, hashtext(key)) (src/integrations/aws/limiter.ts). */
   limiter: 727275,
+  /** The store-maintenance job: partitions made, dropped and moved by one worker at a time (src/store/retention.ts). */
+  storeMaintenance: 727276,
 } as const;
 
 /** The greater of two strings, a null one ignored (PostgreSQL's greatest()): the newer of two ISO times, the fold of two names. */

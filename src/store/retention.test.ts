@@ -1,0 +1,129 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../../test/helpers/db.ts';
+import { records } from '../../test/helpers/fixtures.ts';
+import type { Ingestible, RawRecord } from '../events/model.ts';
+import { normalize } from '../events/normalize.ts';
+import { type Db, migrate, openDb } from './db.ts';
+import { storeOn } from './index.ts';
+import { maintainStore } from './retention.ts';
+
+const DAY = 86_400_000;
+/** The last migration before events were partitioned by day (020). */
+const PREVIOUS = 19;
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+/** 300 events over 30 UTC days (10 a day, some at a day's first and last second), from a real record. */
+function events(): Ingestible[] {
+  const base = records('actors.json')[0]!;
+  const out: Ingestible[] = [];
+  for (let i = 0; i < 300; i++) {
+    const day = Math.floor(i / 10);
+    const within = i % 10 === 0 ? 0 : i % 10 === 9 ? DAY - 1000 : (i % 10) * 3_600_000;
+    const raw = { ...base, eventID: `upgrade-${i}`, eventTime: new Date(T0 + day * DAY + within).toISOString().replace('.000', '') } as RawRecord;
+    out.push({ event: normalize(raw), raw });
+  }
+  return out;
+}
+
+/** Rows as the previous version wrote them (its events table had the primary key event_id alone). */
+async function insertOld(db: Db, items: Ingestible[]): Promise<void> {
+  const e = items.map((i) => i.event);
+  await db.query(
+    `INSERT INTO events (event_id, time, account, region, service, action, read_only, outcome, actor_key, actor_type, actor_arn, access_key_id, via, resources, raw)
+     SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::jsonb[], $15::json[])`,
+    [
+      e.map((x) => x.eventId), e.map((x) => x.time), e.map((x) => x.account), e.map((x) => x.region), e.map((x) => x.service), e.map((x) => x.action),
+      e.map((x) => x.readOnly), e.map((x) => x.outcome), e.map((x) => x.actorKey), e.map((x) => x.actor.type), e.map((x) => x.actor.arn), e.map((x) => x.actor.accessKeyId),
+      e.map((x) => x.via), e.map((x) => JSON.stringify(x.resources)), items.map((i) => JSON.stringify(i.raw)),
+    ],
+  );
+}
+
+/** Every row, every column, in one digest: the same before and after means nothing lost, nothing doubled. */
+const digest = async (db: Db): Promise<{ n: number; md5: string }> =>
+  (await db.query<{ n: number; md5: string }>(`SELECT count(*)::int AS n, md5(string_agg(e::text, '|' ORDER BY event_id)) AS md5 FROM events e`)).rows[0]!;
+
+const partitions = async (db: Db): Promise<string[]> =>
+  (await db.query<{ name: string }>(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass ORDER BY 1`)).rows.map((r) => r.name);
+
+const backends: [string, () => Promise<{ db: Db; cleanup: () => Promise<void> }>][] = [
+  [
+    'PostgreSQL',
+    async () => {
+      const t = await createTestDatabase();
+      const db = await openDb({ databaseUrl: t.url, dataDir: '/nonexistent' });
+      return { db, cleanup: async () => { await db.close(); await t.drop(); } };
+    },
+  ],
+  [
+    'embedded PGlite',
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'trailbot-retention-'));
+      const db = await openDb({ dataDir: dir });
+      return { db, cleanup: async () => { await db.close(); await rm(dir, { recursive: true, force: true }); } };
+    },
+  ],
+];
+
+describe.each(backends)('events by day on %s', (_name, open) => {
+  it('upgrades a store made by the previous version into day partitions, every event once, then keeps the retention by dropping days', async () => {
+    const { db, cleanup } = await open();
+    try {
+      await migrate(db, { upTo: PREVIOUS });
+      const all = events();
+      await insertOld(db, all);
+      const before = await digest(db);
+      expect(before.n).toBe(300);
+
+      expect(await migrate(db)).toContain('020_events_partitioned.sql');
+      expect(await digest(db)).toEqual(before);
+      const parts = await partitions(db);
+      for (let d = 0; d < 30; d++) expect(parts).toContain(`events_${new Date(T0 + d * DAY).toISOString().slice(0, 10).replaceAll('-', '')}`);
+      expect(parts).toContain('events_default');
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM events_default')).rows[0]!.n).toBe(0);
+      // Day boundaries: 10 events in each day's partition, the first and last second included.
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM events_20260101')).rows[0]!.n).toBe(10);
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM events_20260130')).rows[0]!.n).toBe(10);
+
+      // The same events again add nothing, wherever their day is.
+      const store = storeOn(db);
+      const again = await store.ingest(events());
+      expect(again).toMatchObject({ inserted: 0, duplicates: 300 });
+
+      // Outside every day partition: the default one takes it, ingest does not fail. A backfilled day
+      // within the retention gets its own partition from the maintenance; one past it is deleted.
+      const odd = (id: string, t: string): Ingestible => {
+        const raw = { ...all[0]!.raw, eventID: id, eventTime: t } as RawRecord;
+        return { event: normalize(raw), raw };
+      };
+      const now = T0 + 31 * DAY + 3_600_000; // 2026-02-01T01:00Z
+      expect((await store.ingest([odd('future', '2099-01-01T00:00:00Z'), odd('backfill', '2025-12-20T05:00:00Z'), odd('ancient', '2024-05-01T00:00:00Z')])).inserted).toBe(3);
+      expect(await store.ingest([odd('backfill', '2025-12-20T05:00:00Z')])).toMatchObject({ inserted: 0 });
+
+      // 20 days kept: 2026-01-12 onwards (the cutoff's day whole); earlier days dropped whole.
+      const r = await maintainStore(db, { events: 20 * DAY, flowHits: null, rejects: null, reports: null }, { now });
+      expect(r.dropped).toEqual(Array.from({ length: 11 }, (_, d) => `events_202601${String(d + 1).padStart(2, '0')}`));
+      expect(r.made).toEqual(expect.arrayContaining(['events_20260131', 'events_20260201', 'events_20260202', 'events_20260203', 'events_20260204']));
+      expect(r.deleted.events).toBe(2); // the backfill and the ancient one, both older than the cutoff, from events_default
+      const left = await db.query<{ event_id: string }>('SELECT event_id FROM events ORDER BY time, event_id');
+      expect(left.rows.map((x) => x.event_id)).toEqual([...all.slice(110).map((i) => i.event.eventId).sort((a, b) => Number(a.split('-')[1]) - Number(b.split('-')[1])), 'future']);
+      expect(await partitions(db)).not.toContain('events_20260111');
+
+      // A backfill within the retention is moved out of the default partition into its day's.
+      await store.ingest([odd('late', '2026-01-20T05:00:00Z'), odd('late-2', '2026-01-25T23:59:59Z')]);
+      await db.query('DROP TABLE events_20260125');
+      await store.ingest([odd('late-2', '2026-01-25T23:59:59Z')]);
+      expect((await db.query<{ event_id: string }>('SELECT event_id FROM events_default ORDER BY 1')).rows.map((x) => x.event_id)).toEqual(['future', 'late-2']);
+      const r2 = await maintainStore(db, { events: 20 * DAY, flowHits: null, rejects: null, reports: null }, { now });
+      expect(r2.made).toEqual(['events_20260125']);
+      expect((await db.query<{ event_id: string }>('SELECT event_id FROM events_default')).rows.map((x) => x.event_id)).toEqual(['future']);
+      expect((await db.query<{ event_id: string }>('SELECT event_id FROM events_20260125 ORDER BY event_id')).rows.map((x) => x.event_id)).toContain('late-2');
+      expect(r2.dropped).toEqual([]);
+    } finally {
+      await cleanup();
+    }
+  }, 120_000);
+});
