@@ -102,7 +102,7 @@ describe('readConfig', () => {
     expect(m).toMatch(/^6 settings are wrong:/);
     expect(m).toContain(`${join(cwd, 'bad.yaml')} flows.no-such-flow: unknown key`);
     expect(m).toContain('PORT: expected a port number');
-    expect(m).toContain(`${join(cwd, 'bad.yaml')} sourcs: unknown section; expected flows, routing, accounts, sources, reports, slack or approvals`);
+    expect(m).toContain(`${join(cwd, 'bad.yaml')} sourcs: unknown section; expected flows, routing, accounts, sources, reports, slack, approvals or store`);
     expect(m).toContain('sources[0].id: expected lower-case letters');
     expect(m).toContain('sources[0].every: every "soon" is not a duration (use a whole number and a unit: 90s, 5m, 1h30m, 7d, 2w');
     expect(m).toContain('accounts: expected a list of accounts');

@@ -139,6 +139,24 @@ export const slackSectionSchema = z.strictObject(
   { error: 'expected slack: { trail: { allow: { users: [U…], usergroups: [S…], channels: [C…] } } }' },
 );
 
+/** A retention: a duration of at least a day, or `forever`. */
+const retention = (name: string) => z.union([z.literal('forever'), durationSetting(name, 86_400_000)], { error: `expected ${name} as a duration of a day or more (e.g. 90d, 52w) or forever` });
+
+/**
+ * How long the store keeps what (issue 14; applied by the store-maintenance job, src/store/retention.ts).
+ * Events go by whole UTC days; findings, tickets, approvals and the audit log are kept.
+ */
+export const storeSectionSchema = z.strictObject(
+  {
+    retention: durationSetting('store.retention', 86_400_000).default('90d'),
+    flowHitsRetention: retention('store.flowHitsRetention').default('90d'),
+    rejectsRetention: retention('store.rejectsRetention').default('90d'),
+    reportsRetention: retention('store.reportsRetention').default('365d'),
+    findingsRetention: z.literal('forever', { error: 'findings, tickets, approvals and the audit log are kept: only forever is supported' }).default('forever'),
+  },
+  { error: 'expected store: { retention: 90d, flowHitsRetention: 90d, rejectsRetention: 90d, reportsRetention: 365d, findingsRetention: forever }' },
+);
+
 export const fileSchema = z.strictObject({
   flows: flowsSectionSchema.optional(),
   routing: routingSectionSchema.optional(),
@@ -154,6 +172,8 @@ export const fileSchema = z.strictObject({
   slack: slackSectionSchema.optional(),
   /** Who may approve deactivations, and how (src/actions/approvals/rules.ts). */
   approvals: approvalsSectionSchema.optional(),
+  /** How long the store keeps events, flow hits, rejects and reports. */
+  store: storeSectionSchema.optional(),
 });
 
 export type FileSettings = z.infer<typeof fileSchema>;

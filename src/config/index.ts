@@ -8,6 +8,7 @@ import { type ApprovalSettings, approvalSettings } from '../actions/approvals/ru
 import { checkSources } from '../sources/config.ts';
 import { AWS_ENDPOINT, EXAMPLES, envSchema, type EnvSettings, type LOG_LEVELS, type QueueBackendName, TOGETHER } from './env.ts';
 import { FILE_EXAMPLE, type FileSettings, fileSchema, loadFile } from './file.ts';
+import { DEFAULT_RETENTION, type RetentionSettings } from '../store/retention.ts';
 
 export type { ReportSettings, SourceSettings } from './file.ts';
 export { envSchema, QUEUE_BACKENDS, SECRET_ENV } from './env.ts';
@@ -62,6 +63,8 @@ export interface Config {
   slackTrail: { allow: { users: string[]; usergroups: string[]; channels: string[] } | undefined };
   /** Who may approve deactivations and how (approvals: in trailbot.config.yaml); none listed: nobody may. */
   approvals: ApprovalSettings;
+  /** How long the store keeps what, in ms (store: in trailbot.config.yaml); null: forever. */
+  retention: RetentionSettings;
 }
 
 interface Problem {
@@ -87,7 +90,7 @@ function fileProblems(issues: z.core.$ZodIssue[], file: string): Problem[] {
         out.push(
           at
             ? { key: `${file} ${at}.${k}`, message: `unknown setting under ${at}; check its spelling and where it sits` }
-            : { key: `${file} ${k}`, message: 'unknown section; expected flows, routing, accounts, sources, reports, slack or approvals', example: FILE_EXAMPLE },
+            : { key: `${file} ${k}`, message: 'unknown section; expected flows, routing, accounts, sources, reports, slack, approvals or store', example: FILE_EXAMPLE },
         );
       }
     } else {
@@ -260,6 +263,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, opts: ReadConfi
     reports: f.reports ?? [],
     slackTrail: { allow: f.slack?.trail?.allow },
     approvals: approvalSettings(f.approvals),
+    retention: retentionSettings(f.store),
   };
 }
 
@@ -294,3 +298,9 @@ export function maskConfig(c: Config): Record<string, unknown> {
   return out;
 }
 
+/** store: in trailbot.config.yaml, as ms (null: forever); the defaults without the section. */
+function retentionSettings(s: FileSettings['store']): RetentionSettings {
+  if (!s) return DEFAULT_RETENTION;
+  const ms = (v: string): number | null => (v === 'forever' ? null : durationMs(v)!);
+  return { events: durationMs(s.retention)!, flowHits: ms(s.flowHitsRetention), rejects: ms(s.rejectsRetention), reports: ms(s.reportsRetention) };
+}

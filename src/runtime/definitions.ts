@@ -8,6 +8,7 @@ import type { Ingestible, RawRecord } from '../events/model.ts';
 import { ingestPaths, normalizeItems, type Rejection, storeEvents } from '../ingest.ts';
 import type { Store } from '../store/index.ts';
 import { greatest } from '../store/sql.ts';
+import { DEFAULT_RETENTION, maintainStore } from '../store/retention.ts';
 import { enqueue } from './enqueue.ts';
 import { describeIssues, type JobKind, type JobPayload, jobPayloads } from './jobs.ts';
 import type { Logger } from './logger.ts';
@@ -202,6 +203,14 @@ export function defaultJobs(pipeline: Pipeline): Registry {
       async run(ctx, p) {
         const run = pipeline.ticketsSync ?? (() => notWired('ticketsSync', 'the Jira integration'));
         return run(ctx, p);
+      },
+    }),
+    'store-maintenance': defineJob({
+      payload: jobPayloads['store-maintenance'],
+      async run(ctx) {
+        const r = await maintainStore(ctx.store.db, ctx.config?.retention ?? DEFAULT_RETENTION);
+        if (r.made.length || r.dropped.length) ctx.log.info({ made: r.made, dropped: r.dropped, deleted: r.deleted }, 'store maintenance');
+        return { made: r.made.length, dropped: r.dropped.length, deleted: r.deleted };
       },
     }),
     remediate: defineJob({

@@ -66,6 +66,12 @@ export const jobPayloads = {
    */
   'tickets-sync': z.strictObject({}),
   /**
+   * The store's upkeep (src/store/retention.ts): day partitions of `events` made ahead, backfilled days
+   * moved out of the default partition, days past `store.retention` dropped whole, flow hits, rejects
+   * and reports past their own retention deleted. Scheduled every hour (src/runtime/service.ts).
+   */
+  'store-maintenance': z.strictObject({}),
+  /**
    * Carry out an approved plan in AWS (src/actions/approvals/execute.ts): the plan recorded for the
    * approval (recordPlan), step by step; a retry or a restart never repeats a finished step.
    */
@@ -139,6 +145,7 @@ export const RETRY: Record<JobKind, RetryPolicy> = {
   'evaluate-flows': { attempts: 5, backoffMs: 2_000 },
   notify: { attempts: 8, backoffMs: 5_000 },
   'tickets-sync': { attempts: 2, backoffMs: 10_000 },
+  'store-maintenance': { attempts: 3, backoffMs: 60_000 },
   remediate: { attempts: 3, backoffMs: 10_000 },
   // read-plan: someone is looking at the page (a few quick tries); tell-*: like notify.
   approval: { attempts: 6, backoffMs: 2_000 },

@@ -38,6 +38,8 @@ export interface ServiceOptions {
   outbox?: OutboxDrainOptions;
   /** How often the tickets catch-up runs when the pipeline has one (default 60 s). */
   ticketsSyncEveryMs?: number;
+  /** How often the store's upkeep runs (default 1 h; src/store/retention.ts). */
+  storeMaintenanceEveryMs?: number;
   /**
    * Slack's listeners (given by src/main.ts): on web and all, `register(bolt, ctx)` is called once with
    * the Bolt App behind POST /slack/events (src/http/slack-events.ts) before the server listens.
@@ -152,6 +154,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         await queue.schedule({ id: 'tickets-sync', every: opts.ticketsSyncEveryMs ?? 60_000, name: 'tickets-sync', data: {}, ...RETRY['tickets-sync'] });
         scheduled.push('tickets-sync');
       }
+      // The store's upkeep (src/store/retention.ts): day partitions ahead, retention. One schedule, a stable id.
+      await queue.schedule({ id: 'store-maintenance', every: opts.storeMaintenanceEveryMs ?? 3_600_000, name: 'store-maintenance', data: {}, ...RETRY['store-maintenance'] });
+      scheduled.push('store-maintenance');
       if (scheduled.length) log.info({ schedules: scheduled }, 'recurring work scheduled');
     }
     // Slack's commands and button clicks (POST /slack/events) reach the web role; without SLACK_SIGNING_SECRET the route refuses them.

@@ -1,8 +1,13 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../test/helpers/db.ts';
+import { readConfig } from '../config/index.ts';
+import { defaultJobs, makeProcessor } from '../runtime/definitions.ts';
+import { openInlineQueue } from '../runtime/inline.ts';
+import { createLogger } from '../runtime/logger.ts';
+import { createMetrics } from '../runtime/metrics.ts';
 import { records } from '../../test/helpers/fixtures.ts';
 import type { Ingestible, RawRecord } from '../events/model.ts';
 import { normalize } from '../events/normalize.ts';
@@ -126,4 +131,48 @@ describe.each(backends)('events by day on %s', (_name, open) => {
       await cleanup();
     }
   }, 120_000);
+});
+
+describe('store: in trailbot.config.yaml and the store-maintenance job', () => {
+  it('reads the retentions (defaults without the section), refuses what it cannot apply, and the job drops days past store.retention', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'trailbot-retention-config-'));
+    const t = await createTestDatabase();
+    const db = await openDb({ databaseUrl: t.url, dataDir: '/nonexistent' });
+    try {
+      const env = { TRAILBOT_CONFIG: join(dir, 'c.yaml') };
+      await writeFile(env.TRAILBOT_CONFIG, 'sources: []\n');
+      expect(readConfig(env, { cwd: dir }).retention).toEqual({ events: 90 * DAY, flowHits: 90 * DAY, rejects: 90 * DAY, reports: 365 * DAY });
+      await writeFile(env.TRAILBOT_CONFIG, 'store:\n  retention: 2d\n  flowHitsRetention: forever\n  reportsRetention: 2w\n');
+      const config = readConfig(env, { cwd: dir });
+      expect(config.retention).toEqual({ events: 2 * DAY, flowHits: null, rejects: 90 * DAY, reports: 14 * DAY });
+      for (const bad of ['store:\n  retention: 2h\n', 'store:\n  retention: forever\n', 'store:\n  findingsRetention: 30d\n', 'store:\n  retension: 30d\n']) {
+        await writeFile(env.TRAILBOT_CONFIG, bad);
+        expect(() => readConfig(env, { cwd: dir }), bad).toThrow(/store\./);
+      }
+
+      await migrate(db);
+      const store = storeOn(db);
+      const now = Date.now();
+      const at = (daysAgo: number): Ingestible => {
+        const raw = { ...records('actors.json')[0]!, eventID: `job-${daysAgo}`, eventTime: new Date(now - daysAgo * DAY).toISOString().replace(/\.\d{3}Z$/, 'Z') } as RawRecord;
+        return { event: normalize(raw), raw };
+      };
+      await store.ingest([at(0), at(1), at(4), at(10)]);
+      const old = new Date(now - 10 * DAY).toISOString().slice(0, 10).replaceAll('-', '');
+      await db.query(`SELECT events_day_partition($1::date)`, [new Date(now - 10 * DAY).toISOString().slice(0, 10)]);
+      await db.query(`INSERT INTO flow_hits (flow, group_key, event_id, time) VALUES ('f', 'g', 'job-10', now() - interval '10 days')`);
+      const metrics = createMetrics({ store, queue: openInlineQueue(db, 'retention-job') });
+      const run = makeProcessor(defaultJobs({}), { store, queue: openInlineQueue(db, 'retention-job'), log: createLogger({ level: 'silent' }), metrics, config });
+      const r = (await run({ id: 'j1', name: 'store-maintenance', data: {}, attemptsMade: 0, attempts: 3 })) as { dropped: number; deleted: { events: number; flowHits: number } };
+      expect(r.dropped).toBeGreaterThanOrEqual(1);
+      expect(r.deleted.flowHits).toBe(0); // flowHitsRetention: forever
+      expect(await partitions(db)).not.toContain(`events_${old}`);
+      // 2 days kept: today, yesterday and the cutoff's day; 4 and 10 days ago are gone (job-4 from events_default).
+      expect((await db.query<{ event_id: string }>('SELECT event_id FROM events ORDER BY time DESC')).rows.map((x) => x.event_id)).toEqual(['job-0', 'job-1']);
+    } finally {
+      await db.close();
+      await t.drop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
