@@ -1,5 +1,6 @@
 import type { Ingestible, RawRecord, TrailEvent } from '../events/model.ts';
 import type { Store } from '../store/index.ts';
+import { eventRowsByIds } from '../store/queries.ts';
 import { type CompiledFlows, compileFlows } from './compile.ts';
 import type { FlowsConfig } from './config.ts';
 import { type EngineEvent, fold, loadRequest, matchEvents } from './engine.ts';
@@ -63,8 +64,8 @@ export async function evaluateFlows(
     else needRaw.push(it.event.eventId);
   }
   if (needRaw.length) {
-    const r = await store.db.query<{ event_id: string; raw: RawRecord | string }>('SELECT event_id, raw FROM events WHERE event_id = ANY($1::text[])', [needRaw]);
-    for (const row of r.rows) raws.set(row.event_id, typeof row.raw === 'string' ? (JSON.parse(row.raw) as RawRecord) : row.raw);
+    const rows = await eventRowsByIds<{ event_id: string; raw: RawRecord | string }>(store.db, 'event_id, raw', needRaw);
+    for (const row of rows) raws.set(row.event_id, typeof row.raw === 'string' ? (JSON.parse(row.raw) as RawRecord) : row.raw);
   }
   const env = c.env(raws);
   const { matches } = matchEvents(c, items, env);

@@ -217,8 +217,10 @@ export async function searchSql(db: Db, q: SearchQuery): Promise<{ sql: string |
 /** Stored events by id, in time order (then id); ids not stored are left out. */
 export async function eventsById(db: Db, ids: readonly string[]): Promise<TrailEvent[]> {
   if (ids.length === 0) return [];
-  const r = await db.query<StoredRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = ANY($1::text[]) ORDER BY time, event_id`, [ids]);
-  return r.rows.map(rowToEvent);
+  // Recent days first (eventRowsByIds: events is partitioned by day), then in time order.
+  const rows = await eventRowsByIds<StoredRow & { t: number }>(db, `${EVENT_COLUMNS}, (extract(epoch FROM time) * 1000000)::bigint AS t`, ids);
+  rows.sort((a, b) => Number(a.t) - Number(b.t) || (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0));
+  return rows.map(rowToEvent);
 }
 
 export async function getRaw(db: Db, eventId: string): Promise<Record<string, unknown> | null> {
@@ -231,4 +233,21 @@ export async function getRaw(db: Db, eventId: string): Promise<Record<string, un
 export async function countEvents(db: Db): Promise<number> {
   const r = await db.query<{ n: number }>('SELECT count(*)::bigint AS n FROM events');
   return Number(r.rows[0]!.n);
+}
+
+/**
+ * Rows of events by id (`columns` a select list). `events` is partitioned by day (migration 020) and
+ * an id alone says nothing of its day, so `event_id = ANY(…)` probes every partition's primary key:
+ * ~1.3 s for 1,000 ids over 99 partitions on the loaded 2-core machine. The events asked for by id are
+ * nearly always new (a flows batch, its raw records), so the last two days are looked in first (two or
+ * three partitions, pruned when the query starts) and only ids not found there are looked for in all.
+ */
+export async function eventRowsByIds<T extends { event_id: string }>(db: Db, columns: string, ids: readonly string[]): Promise<T[]> {
+  if (ids.length === 0) return [];
+  const recent = await db.query<T>(`SELECT ${columns} FROM events WHERE event_id = ANY($1::text[]) AND time >= now() - interval '2 days'`, [ids]);
+  if (recent.rows.length >= new Set(ids).size) return recent.rows;
+  const found = new Set(recent.rows.map((r) => r.event_id));
+  const rest = ids.filter((id) => !found.has(id));
+  const older = await db.query<T>(`SELECT ${columns} FROM events WHERE event_id = ANY($1::text[]) AND time < now() - interval '2 days'`, [rest]);
+  return [...recent.rows, ...older.rows];
 }
