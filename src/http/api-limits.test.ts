@@ -154,7 +154,7 @@ describe('every /api/events filter is served by an index, or needs a bounded tim
       for (const c of n.Plans ?? []) walk(c as never);
     };
     walk((r.rows[0]!['QUERY PLAN'] as { Plan: never }[])[0]!.Plan);
-    // events is partitioned by day (migration 020): a plan names partitions and their indexes; each
+    // events is partitioned by day (migration 021): a plan names partitions and their indexes; each
     // stands for its parent here (events, and the index made on events).
     const parents = new Map(
       (await store.db.query<{ child: string; parent: string }>(

@@ -203,7 +203,7 @@ export async function migrate(db: Db, { upTo }: { upTo?: number } = {}): Promise
 
 /**
  * Splits a migration file on semicolons at line ends, except inside a dollar-quoted body ($$ … $$,
- * a function's or a DO block's, whose own statements end in semicolons too: migration 020's function);
+ * a function's or a DO block's, whose own statements end in semicolons too: migration 021's function);
  * drops `--` comment lines outside such bodies. One-line bodies (migrations 006, 017, 019) work as before.
  */
 export function splitSql(sql: string): string[] {

@@ -236,7 +236,7 @@ export async function countEvents(db: Db): Promise<number> {
 }
 
 /**
- * Rows of events by id (`columns` a select list). `events` is partitioned by day (migration 020) and
+ * Rows of events by id (`columns` a select list). `events` is partitioned by day (migration 021) and
  * an id alone says nothing of its day, so `event_id = ANY(…)` probes every partition's primary key:
  * ~1.3 s for 1,000 ids over 99 partitions on the loaded 2-core machine. The events asked for by id are
  * nearly always new (a flows batch, its raw records), so the last two days are looked in first (two or

@@ -16,8 +16,8 @@ import { storeOn } from './index.ts';
 import { maintainStore } from './retention.ts';
 
 const DAY = 86_400_000;
-/** The last migration before events were partitioned by day (020). */
-const PREVIOUS = 19;
+/** The last migration before events were partitioned by day (021): 020 is the dashboard's indexes. */
+const PREVIOUS = 20;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
 /** 300 events over 30 UTC days (10 a day, some at a day's first and last second), from a real record. */
@@ -83,7 +83,7 @@ describe.each(backends)('events by day on %s', (_name, open) => {
       const before = await digest(db);
       expect(before.n).toBe(300);
 
-      expect(await migrate(db)).toContain('020_events_partitioned.sql');
+      expect(await migrate(db)).toContain('021_events_partitioned.sql');
       expect(await digest(db)).toEqual(before);
       const parts = await partitions(db);
       for (let d = 0; d < 30; d++) expect(parts).toContain(`events_${new Date(T0 + d * DAY).toISOString().slice(0, 10).replaceAll('-', '')}`);

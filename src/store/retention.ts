@@ -40,7 +40,7 @@ const PARTITION = /^events_(\d{4})(\d{2})(\d{2})$/;
 /**
  * The `store-maintenance` job's work, under one transaction-level advisory lock (two workers never
  * do it at once):
- * 1. day partitions of `events` from yesterday to `aheadDays` ahead (events_day_partition, migration 020);
+ * 1. day partitions of `events` from yesterday to `aheadDays` ahead (events_day_partition, migration 021);
  * 2. rows that went to events_default (a backfill of old trail files) and are within the retention get
  *    their day's partition (moved out of the default one); rows dated past the partitions made ahead (a
  *    clock far off) stay in events_default until the retention deletes them;

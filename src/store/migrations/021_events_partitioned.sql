@@ -10,11 +10,6 @@
 -- copied across (same ids, once each) and it is dropped, all in the migration's transaction.
 ALTER TABLE events RENAME TO events_unpartitioned;
 ALTER TABLE events_unpartitioned RENAME CONSTRAINT events_pkey TO events_unpartitioned_pkey;
-ALTER INDEX events_actor_time RENAME TO events_unpartitioned_actor_time;
-ALTER INDEX events_action_time RENAME TO events_unpartitioned_action_time;
-ALTER INDEX events_time RENAME TO events_unpartitioned_time;
-ALTER INDEX events_resource_keys RENAME TO events_unpartitioned_resource_keys;
-ALTER INDEX events_access_key_time RENAME TO events_unpartitioned_access_key_time;
 
 CREATE TABLE events (
   event_id        text NOT NULL,
@@ -61,13 +56,6 @@ CREATE TABLE events (
 -- lz4 for raw records (migration 006), where the server has it.
 DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN ALTER TABLE events ALTER COLUMN raw SET COMPRESSION lz4; END IF; END $$;
 
--- The same indexes as before (migrations 001 and 010), made on every partition.
-CREATE INDEX events_actor_time ON events (actor_key, time DESC);
-CREATE INDEX events_action_time ON events (action, time DESC);
-CREATE INDEX events_time ON events (time DESC);
-CREATE INDEX events_resource_keys ON events USING gin (resource_keys);
-CREATE INDEX events_access_key_time ON events (access_key_id, time DESC) WHERE access_key_id IS NOT NULL;
-
 CREATE TABLE events_default PARTITION OF events DEFAULT;
 ALTER TABLE events_default SET (toast_tuple_target = 8160);
 
@@ -95,6 +83,21 @@ SELECT events_day_partition(d::date) FROM generate_series(current_date - 1, curr
 
 INSERT INTO events SELECT * FROM events_unpartitioned;
 DROP TABLE events_unpartitioned;
+
+-- The same indexes as before (migrations 001, 010 and 020), made on every partition once the rows are
+-- in (after the old table and its indexes of the same names are gone).
+CREATE INDEX events_actor_time ON events (actor_key, time DESC);
+CREATE INDEX events_action_time ON events (action, time DESC);
+CREATE INDEX events_time ON events (time DESC);
+CREATE INDEX events_resource_keys ON events USING gin (resource_keys);
+CREATE INDEX events_access_key_time ON events (access_key_id, time DESC) WHERE access_key_id IS NOT NULL;
+CREATE INDEX events_service_time ON events (service, time DESC);
+CREATE INDEX events_account_time ON events (account, time DESC);
+CREATE INDEX events_region_time ON events (region, time DESC);
+CREATE INDEX events_outcome_time ON events (outcome, time DESC);
+CREATE INDEX events_via_time ON events (via, time DESC);
+CREATE INDEX events_console_changes ON events (time DESC) INCLUDE (actor_name, primary_type, primary_id)
+  WHERE via = 'console' AND read_only IS NOT TRUE AND outcome = 'success';
 
 -- Retention deletes flow hits by time (src/store/retention.ts): without this it would read them all.
 CREATE INDEX flow_hits_time ON flow_hits (time);
