@@ -14,7 +14,6 @@ import { oneOf, TrailbotError } from '../errors.ts';
 import { type UploadResult, UPLOAD_MAX_BYTES } from '../runtime/upload.ts';
 import { parseLimit, parseSinceUntil } from './time.ts';
 
-
 function fmtInt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }

@@ -34,7 +34,6 @@ interface PrincipalRow {
   events: number;
 }
 
-
 const PRINCIPAL_COLS = `p.actor_key, p.type, p.name, p.arn, p.account, p.email, p.user_name, p.role_name, p.session_name,
   ${isoText('p.first_seen')} AS first_seen, ${isoText('p.last_seen')} AS last_seen, p.events`;
 

@@ -42,14 +42,13 @@ export interface TicketBrief {
   status: string;
 }
 
-
-/** The columns of a ticket row; `t` is the table's alias when joined. */
-const cols = (t = ''): string => {
-  const c = (x: string): string => `${t}${x}`;
-  return `${['finding_id', 'generation', 'state', 'project', 'issue_type', 'labels', 'priority', 'summary', 'description', 'jira_key', 'jira_id', 'url', 'status', 'status_category', 'assignee', 'links_key'].map(c).join(', ')},
-  ${isoText(c('intent_at'), 'ms')} AS intent_at, ${c('attempts')}, ${c('lease_job')}, ${c('error')}, ${c('reported_count')},
-  ${isoText(c('reported_last_seen'), 'ms')} AS reported_last_seen, ${c('comments')}, ${isoText(c('last_comment_at'), 'ms')} AS last_comment_at,
-  ${isoText(c('created_at'), 'ms')} AS created_at, ${isoText(c('updated_at'), 'ms')} AS updated_at`;
+/** The columns of a ticket row; `alias` is the table's alias (with its dot) when joined. */
+const cols = (alias = ''): string => {
+  const col = (name: string): string => `${alias}${name}`;
+  return `${['finding_id', 'generation', 'state', 'project', 'issue_type', 'labels', 'priority', 'summary', 'description', 'jira_key', 'jira_id', 'url', 'status', 'status_category', 'assignee', 'links_key'].map(col).join(', ')},
+  ${isoText(col('intent_at'), 'ms')} AS intent_at, ${col('attempts')}, ${col('lease_job')}, ${col('error')}, ${col('reported_count')},
+  ${isoText(col('reported_last_seen'), 'ms')} AS reported_last_seen, ${col('comments')}, ${isoText(col('last_comment_at'), 'ms')} AS last_comment_at,
+  ${isoText(col('created_at'), 'ms')} AS created_at, ${isoText(col('updated_at'), 'ms')} AS updated_at`;
 };
 const COLS = cols();
 

@@ -47,11 +47,11 @@ function where(f: TrailFilters, first: number): { sql: string; params: unknown[]
 /** Counts and tops in one pass over the window's rows (one bitmap scan of events_actor_time). */
 export async function trailCounts(db: Db, principals: readonly Principal[], f: TrailFilters): Promise<TrailCounts> {
   if (principals.length === 0) return { total: 0, writes: 0, denied: 0, console: 0, topActions: [], topResources: [] };
-  const w = where(f, 2);
+  const filters = where(f, 2);
   const r = await db.query<{ k: string; a: string | null; b: string | null; n: number; writes: number; denied: number; console: number }>(
     `WITH w AS MATERIALIZED (
        SELECT action, service, read_only, outcome, via, primary_type, coalesce(primary_id, primary_arn) AS primary_id FROM events
-       WHERE actor_key = ANY($1::text[]) AND ${w.sql}
+       WHERE actor_key = ANY($1::text[]) AND ${filters.sql}
      )
      SELECT 'n' AS k, NULL::text AS a, NULL::text AS b, count(*)::bigint AS n,
        (count(*) FILTER (WHERE read_only IS NOT TRUE))::bigint AS writes,
@@ -60,7 +60,7 @@ export async function trailCounts(db: Db, principals: readonly Principal[], f: T
      FROM w
      UNION ALL (SELECT 'a', action, service, count(*)::bigint, 0, 0, 0 FROM w GROUP BY action, service ORDER BY 4 DESC, 2, 3 LIMIT ${TOP})
      UNION ALL (SELECT 'r', primary_type, primary_id, count(*)::bigint, 0, 0, 0 FROM w WHERE primary_id IS NOT NULL GROUP BY primary_type, primary_id ORDER BY 4 DESC, 2, 3 LIMIT ${TOP})`,
-    [principals.map((p) => p.actorKey), ...w.params],
+    [principals.map((p) => p.actorKey), ...filters.params],
   );
   const n = r.rows.find((x) => x.k === 'n');
   return {
@@ -84,8 +84,8 @@ export async function trailPage(
   opts: { limit: number; after?: PagePosition | undefined },
 ): Promise<{ events: TrailEvent[]; more: boolean }> {
   if (principals.length === 0) return { events: [], more: false };
-  const w = where(f, 2);
-  const params: unknown[] = [principals.map((p) => p.actorKey), ...w.params];
+  const filters = where(f, 2);
+  const params: unknown[] = [principals.map((p) => p.actorKey), ...filters.params];
   let keyset = '';
   if (opts.after) {
     params.push(opts.after.time, opts.after.eventId);
@@ -99,7 +99,7 @@ export async function trailPage(
     `SELECT e.event_id FROM unnest($1::text[]) AS k(actor_key)
      CROSS JOIN LATERAL (
        SELECT event_id, time AS t FROM events
-       WHERE actor_key = k.actor_key AND ${w.sql} ${keyset}
+       WHERE actor_key = k.actor_key AND ${filters.sql} ${keyset}
        ORDER BY events.time DESC, events.event_id
        LIMIT ${limit}
      ) e
