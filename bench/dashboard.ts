@@ -17,7 +17,7 @@ import { createLogger } from '../src/runtime/logger.ts';
 import { createMetrics } from '../src/runtime/metrics.ts';
 import { openInlineQueue } from '../src/runtime/inline.ts';
 import { openStore } from '../src/store/index.ts';
-import { generateRecords } from './lib/generate.ts';
+import { generateRecords } from './lib/generate/index.ts';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -1,7 +1,7 @@
 /**
  * npm run bench:flows — how much evaluating every flow costs next to normalizing (issue 5).
  *
- * 1. Generates realistic records (bench/lib/generate.ts: real CloudTrail shapes, fresh ids, times,
+ * 1. Generates realistic records (bench/lib/generate/: real CloudTrail shapes, fresh ids, times,
  *    ~300 identities across an organization, several regions) in memory; not timed.
  * 2. Normalize: normalize() of every record, best of 3 runs.
  * 3. Flows: every enabled flow (the whole catalog, with allow-lists, expected regions and production
@@ -16,7 +16,7 @@ import type { Ingestible, RawRecord } from '../src/events/model.ts';
 import { normalize } from '../src/events/normalize.ts';
 import { parseFlowsConfig } from '../src/flows/config.ts';
 import { Detector } from '../src/flows/detector.ts';
-import { generateRecords } from './lib/generate.ts';
+import { generateRecords } from './lib/generate/index.ts';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -27,7 +27,7 @@ import { ingestPaths } from '../src/ingest.ts';
 import { expandPaths } from '../src/sources/files.ts';
 import { openStore, type Store } from '../src/store/index.ts';
 import { maintainStore } from '../src/store/retention.ts';
-import { generateRecords, generateTrail } from './lib/generate.ts';
+import { generateRecords, generateTrail } from './lib/generate/index.ts';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -40,7 +40,7 @@ import { enqueue, ingestFileInput } from '../src/runtime/enqueue.ts';
 import { openQueue } from '../src/runtime/open.ts';
 import { expandPaths } from '../src/sources/files.ts';
 import { openStore } from '../src/store/index.ts';
-import { generateRecords, generateTrail } from './lib/generate.ts';
+import { generateRecords, generateTrail } from './lib/generate/index.ts';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -1,7 +1,7 @@
 /**
  * npm run bench:sources — the sources benchmark of issue 4 (a benchmark, not a test).
  *
- * 1. The trail feed: a realistic trail (bench/lib/generate.ts, ~80 events a file, the CloudTrail S3
+ * 1. The trail feed: a realistic trail (bench/lib/generate/, ~80 events a file, the CloudTrail S3
  *    layout) is put in the S3 stand-in with one S3 event notification per file on an SQS queue; two
  *    worker processes (`trailbot sources run`) consume it into PostgreSQL. Reference: the same files
  *    read from disk straight into an empty store by `ingestPaths` in this process (the store's own pace).
@@ -30,7 +30,7 @@ import { BASE_CLIENT_CREDENTIALS } from '../src/integrations/aws/standins/testin
 import { createSources } from '../src/sources/index.ts';
 import { expandPaths } from '../src/sources/files.ts';
 import { openStore, type Store } from '../src/store/index.ts';
-import { generateRecords, generateTrail } from './lib/generate.ts';
+import { generateRecords, generateTrail } from './lib/generate/index.ts';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateRecords } from '../bench/lib/generate.ts';
+import { generateRecords } from '../bench/lib/generate/index.ts';
 import { audit, proposeDeactivation } from '../src/actions/approvals/store.ts';
 import type { RawRecord } from '../src/events/model.ts';
 import { normalize } from '../src/events/normalize.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as tick } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateTrail } from '../bench/lib/generate.ts';
+import { generateTrail } from '../bench/lib/generate/index.ts';
 import { TrailbotError } from '../src/errors.ts';
 import { ingestPaths } from '../src/ingest.ts';
 import { openStore, type Store } from '../src/store/index.ts';

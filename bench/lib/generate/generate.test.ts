@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateRecords, generateTrail, type GenerateTrailResult } from './generate.ts';
+import { generateRecords, generateTrail, type GenerateTrailResult } from './index.ts';
 
 const START = new Date('2025-06-02T00:00:00Z');
 const DAYS = 2;

@@ -1,11 +1,12 @@
 /**
- * Measures the generator: `node bench/lib/generate-speed.ts [records] [fileEvents] [gzipLevel]`
- * (defaults 1,000,000 records and 200,000 events written as .json.gz files to a temp folder).
+ * npm run bench:generate [-- records fileEvents gzipLevel] — how fast the trail generator the other
+ * benchmarks use (bench/lib/generate/) makes records: as JSON text, as objects, and as gzipped log files
+ * with digests in a temporary folder (defaults 1,000,000 records, 200,000 events in files, gzip level 4).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateRecordJson, generateRecords, generateTrail } from './generate.ts';
+import { generateRecordJson, generateRecords, generateTrail } from './lib/generate/index.ts';
 
 const records = Number(process.argv[2] ?? 1_000_000);
 const fileEvents = Number(process.argv[3] ?? 200_000);
