@@ -4,7 +4,7 @@ import { normalize } from './events/normalize.ts';
 import { TrailbotError } from './errors.ts';
 import { type FileBatch, readInputs } from './sources/files.ts';
 import { INGEST_BATCH, type IngestResult } from './store/events.ts';
-import type { Store } from './store/index.ts';
+import { type Store, spanOf, type TimeSpan } from './store/index.ts';
 import { greatest } from './store/sql.ts';
 
 /** A record or file that could not be used, with where it was and why. */
@@ -60,8 +60,11 @@ export interface StoredEvents {
 export interface StoreEventsOptions {
   /** Write the flows outbox row in each transaction (default: the store's setting). */
   outbox?: boolean;
-  /** Called with the ids each transaction stored for the first time, once it has committed, in order. */
-  onFresh?: ((eventIds: string[]) => Promise<void>) | undefined;
+  /**
+   * Called with the ids each transaction stored for the first time, once it has committed, in order,
+   * and their time span (which day partitions hold them: reading them back by id reads only those).
+   */
+  onFresh?: ((eventIds: string[], span: TimeSpan | null) => Promise<void>) | undefined;
 }
 
 /**
@@ -75,7 +78,10 @@ export async function storeEvents(store: Store, events: Ingestible[], opts: Stor
   for (const e of events) newest = greatest(newest, e.event.time || null);
   if (events.length === 0) return { inserted: 0, duplicates: 0, newest };
   const r = await store.ingest(events, opts.outbox === undefined ? undefined : { outbox: opts.outbox });
-  if (opts.onFresh) for (const ids of r.fresh) await opts.onFresh(ids);
+  if (opts.onFresh && r.fresh.length > 0) {
+    const timeOf = new Map(events.map((e) => [e.event.eventId, e.event.time]));
+    for (const ids of r.fresh) await opts.onFresh(ids, spanOf(ids.map((id) => timeOf.get(id))));
+  }
   return { inserted: r.inserted, duplicates: r.duplicates, newest };
 }
 

@@ -88,8 +88,8 @@ export function wirePipeline(config: Config, sources: Sources, opts: { jira?: Ji
     pollSource: (ctx, p) => sources.pollSource(ctx, p),
 
     // flows: the new events of an ingested batch → findings (opened or joined, idempotently).
-    async evaluateFlows(ctx, { eventIds }) {
-      const r = await evaluateFlows(ctx.store, await ctx.store.events(eventIds), flows);
+    async evaluateFlows(ctx, { eventIds, span }) {
+      const r = await evaluateFlows(ctx.store, await ctx.store.events(eventIds, span), flows);
       // Which findings this batch opened, as the flows' transaction saw it (reading their events back
       // would not do: another batch may have joined a new finding before this job reads it).
       const opened = new Set(r.opened);

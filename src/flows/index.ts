@@ -1,6 +1,6 @@
 import type { Ingestible, RawRecord, TrailEvent } from '../events/model.ts';
 import type { Store } from '../store/index.ts';
-import { eventRowsByIds } from '../store/queries.ts';
+import { eventRowsByIds, spanOf } from '../store/queries.ts';
 import { type CompiledFlows, compileFlows } from './compile.ts';
 import type { FlowsConfig } from './config.ts';
 import { type EngineEvent, fold, loadRequest, matchEvents } from './engine.ts';
@@ -64,7 +64,8 @@ export async function evaluateFlows(
     else needRaw.push(it.event.eventId);
   }
   if (needRaw.length) {
-    const rows = await eventRowsByIds<{ event_id: string; raw: RawRecord | string }>(store.db, 'event_id, raw', needRaw);
+    const span = spanOf(items.map((it) => it.event.time));
+    const rows = await eventRowsByIds<{ event_id: string; raw: RawRecord | string }>(store.db, 'event_id, raw', needRaw, span);
     for (const row of rows) raws.set(row.event_id, typeof row.raw === 'string' ? (JSON.parse(row.raw) as RawRecord) : row.raw);
   }
   const env = c.env(raws);

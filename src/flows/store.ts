@@ -1,6 +1,6 @@
 import type { RawRecord, TrailEvent } from '../events/model.ts';
-import { EVENT_COLUMNS, rowToEvent, type StoredRow } from '../store/events.ts';
 import type { Db } from '../store/index.ts';
+import { eventRowsAt, eventsAt } from '../store/queries.ts';
 import { type CompiledFlows, severityFor } from './compile.ts';
 import { TrailbotError } from '../errors.ts';
 import type { Dimension, FlowKind, Severity } from './define.ts';
@@ -244,21 +244,20 @@ export async function renderStored(db: Db, c: CompiledFlows, ids: string[], batc
      WHERE rn <= ${SHOWN_IDS} ORDER BY finding_id, rn`,
     [ids],
   );
-  const edge = await db.query<{ finding_id: string; edge: string; event_id: string }>(
-    `(SELECT DISTINCT ON (finding_id) finding_id, 'first' AS edge, event_id FROM finding_events
+  const edge = await db.query<{ finding_id: string; edge: string; event_id: string; time: Date }>(
+    `(SELECT DISTINCT ON (finding_id) finding_id, 'first' AS edge, event_id, time FROM finding_events
       WHERE finding_id = ANY($1::text[]) ORDER BY finding_id, time, event_id)
      UNION ALL
-     (SELECT DISTINCT ON (finding_id) finding_id, 'last' AS edge, event_id FROM finding_events
+     (SELECT DISTINCT ON (finding_id) finding_id, 'last' AS edge, event_id, time FROM finding_events
       WHERE finding_id = ANY($1::text[]) ORDER BY finding_id, time DESC, event_id DESC)`,
     [ids],
   );
-  const edgeEvents = await db.query<StoredRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = ANY($1::text[])`, [
-    [...new Set(edge.rows.map((r) => r.event_id))],
-  ]);
-  const stored = new Map(edgeEvents.rows.map((r) => [r.event_id, rowToEvent(r)]));
+  // By id and time: each edge event is read from its own day's partition (events is partitioned by day).
+  const edgeRefs = new Map(edge.rows.map((r) => [r.event_id, { eventId: r.event_id, time: new Date(r.time).toISOString() }]));
+  const stored = new Map((await eventsAt(db, [...edgeRefs.values()])).map((e) => [e.eventId, e]));
   const counts = await db.query<{ finding_id: string; action: string | null; region: string | null; primary_id: string | null; n: number }>(
     `SELECT fe.finding_id, e.action, e.region, e.primary_id, count(*)::int AS n
-     FROM finding_events fe JOIN events e ON e.event_id = fe.event_id
+     FROM finding_events fe JOIN events e ON e.event_id = fe.event_id AND e.time = fe.time
      WHERE fe.finding_id = ANY($1::text[]) GROUP BY 1, 2, 3, 4`,
     [ids],
   );
@@ -284,10 +283,10 @@ export async function renderStored(db: Db, c: CompiledFlows, ids: string[], batc
   for (const [id, rows] of grouped) agg.set(id, breakdownFromCounts(rows));
 
   // Records the request-reading flows need for their context, for the first events not in the batch.
-  const missingRaw = [...first.values()].filter((e) => !raws.has(e.eventId) && e.action !== null && c.requestActions.has(e.action)).map((e) => e.eventId);
+  const missingRaw = [...first.values()].filter((e) => !raws.has(e.eventId) && e.action !== null && c.requestActions.has(e.action)).map((e) => ({ eventId: e.eventId, time: e.time }));
   if (missingRaw.length) {
-    const r = await db.query<{ event_id: string; raw: RawRecord | string }>('SELECT event_id, raw FROM events WHERE event_id = ANY($1::text[])', [missingRaw]);
-    for (const row of r.rows) raws.set(row.event_id, typeof row.raw === 'string' ? (JSON.parse(row.raw) as RawRecord) : row.raw);
+    const rows = await eventRowsAt<{ event_id: string; raw: RawRecord | string }>(db, 'event_id, raw', missingRaw);
+    for (const row of rows) raws.set(row.event_id, typeof row.raw === 'string' ? (JSON.parse(row.raw) as RawRecord) : row.raw);
   }
   const env = c.env(raws);
 

@@ -6,7 +6,7 @@ import { asTrailbotError, describeError, type ErrorCode, TrailbotError } from '.
 import { unwrap } from '../events/envelopes.ts';
 import type { Ingestible, RawRecord } from '../events/model.ts';
 import { ingestPaths, normalizeItems, type Rejection, storeEvents } from '../ingest.ts';
-import type { Store } from '../store/index.ts';
+import type { Store, TimeSpan } from '../store/index.ts';
 import { greatest } from '../store/sql.ts';
 import { DEFAULT_RETENTION, maintainStore } from '../store/retention.ts';
 import { enqueue } from './enqueue.ts';
@@ -83,8 +83,8 @@ export interface StoredBatch {
  */
 async function storeAndFan(ctx: JobContext, events: Ingestible[], wired: boolean): Promise<Pick<StoredBatch, 'inserted' | 'duplicates' | 'flowJobs' | 'newest'>> {
   const flowJobs: string[] = [];
-  const onFresh = async (eventIds: string[]): Promise<void> => {
-    flowJobs.push((await ctx.enqueue('evaluate-flows', { eventIds })).id);
+  const onFresh = async (eventIds: string[], span: TimeSpan | null): Promise<void> => {
+    flowJobs.push((await ctx.enqueue('evaluate-flows', { eventIds, ...(span ? { span } : {}) })).id);
   };
   const r = await storeEvents(ctx.store, events, { outbox: wired, onFresh: wired ? onFresh : undefined });
   return { ...r, flowJobs };

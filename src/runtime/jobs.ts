@@ -52,6 +52,12 @@ export const jobPayloads = {
   /** Run the flows over newly stored events (issue 5). */
   'evaluate-flows': z.strictObject({
     eventIds: z.array(z.string().min(1)).min(1, 'expected at least one event id').max(5_000, 'at most 5,000 events per job'),
+    /**
+     * The events' first and last time, when the ingest knew them: the job then reads only the day
+     * partitions that hold them. Not part of the job's identity (the ids are): the outbox drainer's job
+     * for the same ids, which has no span, is the same job.
+     */
+    span: z.strictObject({ from: isoTime, to: isoTime }).optional(),
   }),
   /** Tell people about a finding: a Slack message or a Jira ticket, created or brought up to date. */
   notify: z.strictObject({

@@ -2,7 +2,7 @@ import type { Config } from '../config/index.ts';
 import { type AwsCredentials, createAws, type Aws } from '../integrations/aws/index.ts';
 import { openLimiter, type RateLimiter } from '../integrations/aws/limiter.ts';
 import type { JobContext, PollResult } from '../runtime/pipeline.ts';
-import type { Store } from '../store/index.ts';
+import type { Store, TimeSpan } from '../store/index.ts';
 import { findSource, type LookupSource, parseSources, type SourceSpec } from './config.ts';
 import { type PollReport, quietLog, type SourceContext, type SourceLog } from './context.ts';
 import { pollFolder, watchFolder } from './folder.ts';
@@ -79,7 +79,7 @@ export interface Sources {
   readonly owner: string;
   /** The AWS clients and the limiter, once a store is known (the limiter may live in it). */
   aws(store: Store): Aws;
-  context(store: Store, extra?: Partial<SourceContext> & { onFresh?: (ids: string[]) => Promise<void> }): SourceContext;
+  context(store: Store, extra?: Partial<SourceContext> & { onFresh?: (ids: string[], span: TimeSpan | null) => Promise<void> }): SourceContext;
   poll(store: Store, id: string, opts?: PollOptions & Partial<Pick<SourceContext, 'onProgress' | 'signal'>>): Promise<PollReport>;
   /** For /trail (and the Slack work to come): one person across every lookup account-region at once. */
   live(store: Store, opts: LiveLookupOptions & { storeFound?: boolean }): Promise<LiveLookupResult>;
@@ -137,8 +137,8 @@ export function createSources(opts: SourcesOptions): Sources {
         onFresh:
           opts.fanOut === false
             ? undefined
-            : async (ids) => {
-                await job.enqueue('evaluate-flows', { eventIds: ids });
+            : async (ids, span) => {
+                await job.enqueue('evaluate-flows', { eventIds: ids, ...(span ? { span } : {}) });
               },
       });
       const r = await pollOnce(ctx, spec);

@@ -1,7 +1,7 @@
 import type { Unwrapped } from '../events/envelopes.ts';
 import type { Ingestible } from '../events/model.ts';
 import { normalizeItems, type Rejection, storeEvents } from '../ingest.ts';
-import type { Store } from '../store/index.ts';
+import type { Store, TimeSpan } from '../store/index.ts';
 
 /**
  * Where every source puts what it read: normalize, store (idempotent on event id), and hand the
@@ -24,7 +24,7 @@ export interface PutResult {
 
 export interface SinkOptions {
   /** Ids of events stored for the first time by this put, one call per store transaction (after it committed). */
-  onFresh?: ((eventIds: string[]) => Promise<void>) | undefined;
+  onFresh?: ((eventIds: string[], span: TimeSpan | null) => Promise<void>) | undefined;
 }
 
 export function storeSink(store: Store, opts: SinkOptions = {}): Sink {

@@ -3,14 +3,14 @@ import { type Db, type DbOptions, migrate, openDb } from './db.ts';
 import { durableCommit } from './durable.ts';
 import { type InsertOptions, type IngestResult, insertEvents } from './events.ts';
 import { type OutboxRow, outboxDone, pendingOutbox } from './outbox.ts';
-import { countEvents, eventsById, getRaw, search, type SearchQuery, trail, type TrailQuery } from './queries.ts';
+import { countEvents, eventsById, getRaw, search, type SearchQuery, type TimeSpan, trail, type TrailQuery } from './queries.ts';
 
 export type { Db } from './db.ts';
 export { describeHolder, heldStoreLock, type LockInfo, localUrl, lockPath, readStoreLock, staleReason } from './lock.ts';
 export type { InsertOptions, IngestResult } from './events.ts';
 export type { OutboxRow } from './outbox.ts';
 export type { Principal, SearchQuery, TrailQuery, TrailResult } from './queries.ts';
-export { eventsById } from './queries.ts';
+export { eventsById, spanOf, type TimeSpan } from './queries.ts';
 
 /** The event store: PostgreSQL when DATABASE_URL is set, else the embedded PostgreSQL in the data dir. */
 export interface Store {
@@ -25,8 +25,11 @@ export interface Store {
     /** The flows ran over exactly these ids: removes their row. */
     done(eventIds: readonly string[]): Promise<number>;
   };
-  /** Stored events by id, in time order (then id): what an `evaluate-flows` job reads. */
-  events(ids: readonly string[]): Promise<TrailEvent[]>;
+  /**
+   * Stored events by id, in time order (then id): what an `evaluate-flows` job reads. With their
+   * time span (when the caller knows it) only the day partitions of that span are read.
+   */
+  events(ids: readonly string[], span?: TimeSpan | null): Promise<TrailEvent[]>;
   trail(q: TrailQuery): ReturnType<typeof trail>;
   search(q: SearchQuery): ReturnType<typeof search>;
   raw(eventId: string): ReturnType<typeof getRaw>;
@@ -63,7 +66,7 @@ export function storeOn(db: Db, opts: StoreOptions = {}): Store {
       pending: (o) => pendingOutbox(db, o),
       done: (ids) => outboxDone(db, ids),
     },
-    events: (ids) => eventsById(db, ids),
+    events: (ids, span) => eventsById(db, ids, span),
     trail: (q) => trail(db, q),
     search: (q) => search(db, q),
     raw: (id) => getRaw(db, id),

@@ -213,11 +213,40 @@ export async function searchSql(db: Db, q: SearchQuery): Promise<{ sql: string |
   return { sql, params, principals };
 }
 
-/** Stored events by id, in time order (then id); ids not stored are left out. */
-export async function eventsById(db: Db, ids: readonly string[]): Promise<TrailEvent[]> {
+/** Stored events by id, in time order (then id); ids not stored are left out. `span`: see eventRowsByIds. */
+export async function eventsById(db: Db, ids: readonly string[], span?: TimeSpan | null): Promise<TrailEvent[]> {
   if (ids.length === 0) return [];
-  // Recent days first (eventRowsByIds: events is partitioned by day), then in time order.
-  const rows = await eventRowsByIds<StoredRow & { t: number }>(db, `${EVENT_COLUMNS}, (extract(epoch FROM time) * 1000000)::bigint AS t`, ids);
+  const rows = await eventRowsByIds<StoredRow & { t: number }>(db, `${EVENT_COLUMNS}, (extract(epoch FROM time) * 1000000)::bigint AS t`, ids, span);
+  rows.sort((a, b) => Number(a.t) - Number(b.t) || (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0));
+  return rows.map(rowToEvent);
+}
+
+/** An event by id and time (a stored event's time never changes; null: unknown, not read). */
+export interface EventRef {
+  eventId: string;
+  time: string | null;
+}
+
+/**
+ * Rows of events by id and time, each read from its own day's partition (run-time pruning: one
+ * primary-key probe per event, however many partitions the times spread over). For events whose
+ * times are known but far apart (a finding's first and last events).
+ */
+export async function eventRowsAt<T extends { event_id: string }>(db: Db, columns: string, all: readonly EventRef[]): Promise<T[]> {
+  const refs = all.filter((r): r is { eventId: string; time: string } => Boolean(r.time));
+  if (refs.length === 0) return [];
+  return (
+    await db.query<T>(
+      `SELECT x.* FROM unnest($1::text[], $2::timestamptz[]) AS r(id, t)
+       CROSS JOIN LATERAL (SELECT ${columns} FROM events WHERE event_id = r.id AND time = r.t) x`,
+      [refs.map((r) => r.eventId), refs.map((r) => r.time)],
+    )
+  ).rows;
+}
+
+/** Stored events by id and time (eventRowsAt), in time order (then id). */
+export async function eventsAt(db: Db, refs: readonly EventRef[]): Promise<TrailEvent[]> {
+  const rows = await eventRowsAt<StoredRow & { t: number }>(db, `${EVENT_COLUMNS}, (extract(epoch FROM time) * 1000000)::bigint AS t`, refs);
   rows.sort((a, b) => Number(a.t) - Number(b.t) || (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0));
   return rows.map(rowToEvent);
 }
@@ -234,15 +263,40 @@ export async function countEvents(db: Db): Promise<number> {
   return Number(r.rows[0]!.n);
 }
 
+/** The first and last time (ISO) of some events: which day partitions hold them. */
+export interface TimeSpan {
+  from: string;
+  to: string;
+}
+
+/** The span of some event times (null when there are none, or one of them is not a time). */
+export function spanOf(times: Iterable<string | null | undefined>): TimeSpan | null {
+  let from = Number.POSITIVE_INFINITY;
+  let to = Number.NEGATIVE_INFINITY;
+  for (const t of times) {
+    const ms = t ? Date.parse(t) : Number.NaN;
+    if (Number.isNaN(ms)) return null;
+    if (ms < from) from = ms;
+    if (ms > to) to = ms;
+  }
+  // `to` one millisecond on: a stored time may carry microseconds that Date.parse drops.
+  return from > to ? null : { from: new Date(from).toISOString(), to: new Date(to + 1).toISOString() };
+}
+
 /**
  * Rows of events by id (`columns` a select list). `events` is partitioned by day (migration 021) and
  * an id alone says nothing of its day, so `event_id = ANY(…)` probes every partition's primary key:
- * ~1.3 s for 1,000 ids over 99 partitions on the loaded 2-core machine. The events asked for by id are
- * nearly always new (a flows batch, its raw records), so the last two days are looked in first (two or
- * three partitions, pruned when the query starts) and only ids not found there are looked for in all.
+ * ~1.3 s for 1,000 ids over 99 partitions on the loaded 2-core machine. Callers that know the events'
+ * times (a flows batch, a finding's events, a page of a person's calls) pass their span, and only the
+ * partitions of those days are read (pruned when the query is planned). Without one, the last two
+ * days are looked in first (the events asked for by id are nearly always new) and only ids not found
+ * there are looked for in all.
  */
-export async function eventRowsByIds<T extends { event_id: string }>(db: Db, columns: string, ids: readonly string[]): Promise<T[]> {
+export async function eventRowsByIds<T extends { event_id: string }>(db: Db, columns: string, ids: readonly string[], span?: TimeSpan | null): Promise<T[]> {
   if (ids.length === 0) return [];
+  if (span) {
+    return (await db.query<T>(`SELECT ${columns} FROM events WHERE event_id = ANY($1::text[]) AND time >= $2::timestamptz AND time <= $3::timestamptz`, [ids, span.from, span.to])).rows;
+  }
   const recent = await db.query<T>(`SELECT ${columns} FROM events WHERE event_id = ANY($1::text[]) AND time >= now() - interval '2 days'`, [ids]);
   if (recent.rows.length >= new Set(ids).size) return recent.rows;
   const found = new Set(recent.rows.map((r) => r.event_id));

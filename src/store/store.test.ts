@@ -6,7 +6,8 @@ import { normalize } from '../events/normalize.ts';
 import { summarize } from '../events/summary.ts';
 import { createTestDatabase } from '../../test/helpers/db.ts';
 import { allIngestible, records } from '../../test/helpers/fixtures.ts';
-import { openStore, type Store } from './index.ts';
+import { openStore, spanOf, type Store } from './index.ts';
+import { eventsAt } from './queries.ts';
 
 const backends: [string, () => Promise<{ store: Store; cleanup: () => Promise<void> }>][] = [
   [
@@ -94,6 +95,22 @@ describe.each(backends)('event store on %s', (_name, open) => {
     const inOrder = [...picked].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     expect(got).toEqual(inOrder);
     expect(await store.events([])).toEqual([]);
+    // With their time span (what an evaluate-flows job carries): the same events, from their days'
+    // partitions only; an event outside the span is not read.
+    const span = spanOf(picked.map((e) => e.time));
+    expect(await store.events([...picked.map((e) => e.eventId), 'no-such-event'], span)).toEqual(inOrder);
+    const newest = inOrder[inOrder.length - 1]!;
+    const before = { from: span!.from, to: new Date(Date.parse(newest.time!) - 1).toISOString() };
+    expect((await store.events(picked.map((e) => e.eventId), before)).map((e) => e.eventId)).not.toContain(newest.eventId);
+    // By id and time, each from its own partition, however far apart the times are.
+    expect(await eventsAt(store.db, [...picked.map((e) => ({ eventId: e.eventId, time: e.time })), { eventId: 'no-such-event', time: newest.time }])).toEqual(inOrder);
+    expect(await eventsAt(store.db, [{ eventId: newest.eventId, time: '2001-01-01T00:00:00Z' }])).toEqual([]);
+  });
+
+  it('spans event times to the millisecond, a microsecond-precise time included', () => {
+    expect(spanOf(['2024-08-01T13:00:05Z', '2024-07-31T23:59:59.5Z', null])).toBeNull();
+    expect(spanOf(['2024-08-01T13:00:05Z', '2024-07-31T23:59:59.5Z'])).toEqual({ from: '2024-07-31T23:59:59.500Z', to: '2024-08-01T13:00:05.001Z' });
+    expect(spanOf([])).toBeNull();
   });
 
   it('gives a record without eventID the same derived id every time', async () => {

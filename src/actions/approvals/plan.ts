@@ -255,7 +255,7 @@ export async function targetOfFinding(db: Db, findingId: string, opts: TargetOpt
     access_key_id: string | null; user_name: string | null; role_name: string | null; session_name: string | null; email: string | null; invoked_by: string | null;
   }>(
     `SELECT e.actor_type, e.actor_name, e.actor_arn, e.actor_account, e.principal_id, e.access_key_id, e.user_name, e.role_name, e.session_name, e.email, e.invoked_by
-       FROM finding_events fe JOIN events e ON e.event_id = fe.event_id
+       FROM finding_events fe JOIN events e ON e.event_id = fe.event_id AND e.time = fe.time
       WHERE fe.finding_id = $1
       GROUP BY e.actor_key, e.actor_type, e.actor_name, e.actor_arn, e.actor_account, e.principal_id, e.access_key_id, e.user_name, e.role_name, e.session_name, e.email, e.invoked_by
       ORDER BY count(*) DESC, min(fe.time) ASC

@@ -79,7 +79,7 @@ const dropped = new Set<string>();
 
 async function firstAccount(db: Db, findingId: string): Promise<string | null> {
   const r = await db.query<{ account: string | null }>(
-    `SELECT e.account FROM finding_events fe JOIN events e ON e.event_id = fe.event_id WHERE fe.finding_id = $1 ORDER BY fe.time, fe.event_id LIMIT 1`,
+    `SELECT e.account FROM finding_events fe JOIN events e ON e.event_id = fe.event_id AND e.time = fe.time WHERE fe.finding_id = $1 ORDER BY fe.time, fe.event_id LIMIT 1`,
     [findingId],
   );
   return r.rows[0]?.account ?? null;
@@ -90,7 +90,7 @@ export async function firstAccounts(db: Db, findingIds: readonly string[]): Prom
   const out = new Map<string, string | null>();
   if (findingIds.length === 0) return out;
   const r = await db.query<{ finding_id: string; account: string | null }>(
-    `SELECT DISTINCT ON (fe.finding_id) fe.finding_id, e.account FROM finding_events fe JOIN events e ON e.event_id = fe.event_id
+    `SELECT DISTINCT ON (fe.finding_id) fe.finding_id, e.account FROM finding_events fe JOIN events e ON e.event_id = fe.event_id AND e.time = fe.time
      WHERE fe.finding_id = ANY($1::text[]) ORDER BY fe.finding_id, fe.time, fe.event_id`,
     [findingIds],
   );

@@ -9,7 +9,7 @@ import { replyEveryMs, routeMessage, slackRouted } from './routing.ts';
 /** The account of each finding's first event (what routing rules match on), in one query. */
 async function firstAccounts(db: Db, findingIds: readonly string[]): Promise<Map<string, string | null>> {
   const r = await db.query<{ finding_id: string; account: string | null }>(
-    `SELECT DISTINCT ON (fe.finding_id) fe.finding_id, e.account FROM finding_events fe JOIN events e ON e.event_id = fe.event_id
+    `SELECT DISTINCT ON (fe.finding_id) fe.finding_id, e.account FROM finding_events fe JOIN events e ON e.event_id = fe.event_id AND e.time = fe.time
      WHERE fe.finding_id = ANY($1::text[]) ORDER BY fe.finding_id, fe.time, fe.event_id`,
     [findingIds],
   );

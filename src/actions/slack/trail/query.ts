@@ -1,7 +1,7 @@
 import type { TrailEvent } from '../../../events/model.ts';
 import type { Db } from '../../../store/db.ts';
 import { queryParams } from '../../../store/sql.ts';
-import { eventsById, type Principal } from '../../../store/index.ts';
+import { eventsById, type Principal, spanOf } from '../../../store/index.ts';
 import type { TrailRequest } from './grammar.ts';
 
 /**
@@ -95,8 +95,8 @@ export async function trailPage(
   }
   params.push(opts.limit + 1);
   const limit = `$${params.length}`;
-  const r = await db.query<{ event_id: string }>(
-    `SELECT e.event_id FROM unnest($1::text[]) AS k(actor_key)
+  const r = await db.query<{ event_id: string; t: Date }>(
+    `SELECT e.event_id, e.t FROM unnest($1::text[]) AS k(actor_key)
      CROSS JOIN LATERAL (
        SELECT event_id, time AS t FROM events
        WHERE actor_key = k.actor_key AND ${filters.sql} ${keyset}
@@ -108,8 +108,10 @@ export async function trailPage(
     params,
   );
   const more = r.rows.length > opts.limit;
-  const ids = r.rows.slice(0, opts.limit).map((x) => x.event_id);
-  const byId = new Map((await eventsById(db, ids)).map((e) => [e.eventId, e]));
+  const page = r.rows.slice(0, opts.limit);
+  const ids = page.map((x) => x.event_id);
+  const span = spanOf(page.map((x) => new Date(x.t).toISOString()));
+  const byId = new Map((await eventsById(db, ids, span)).map((e) => [e.eventId, e]));
   return { events: ids.flatMap((id) => byId.get(id) ?? []), more };
 }
 
@@ -132,7 +134,7 @@ export async function relatedTickets(db: Db, principals: readonly Principal[], f
      JOIN LATERAL (SELECT * FROM tickets WHERE finding_id = f.id ORDER BY generation DESC LIMIT 1) t ON true
      WHERE f.last_seen >= $2::timestamptz AND f.first_seen <= $3::timestamptz
        AND t.state = 'created' AND t.jira_key IS NOT NULL AND t.url IS NOT NULL
-       AND EXISTS (SELECT 1 FROM finding_events fe JOIN events e ON e.event_id = fe.event_id
+       AND EXISTS (SELECT 1 FROM finding_events fe JOIN events e ON e.event_id = fe.event_id AND e.time = fe.time
                    WHERE fe.finding_id = f.id AND e.actor_key = ANY($1::text[]))
      ORDER BY f.last_seen DESC, f.id
      LIMIT $4`,
