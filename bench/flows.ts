@@ -17,11 +17,9 @@ import { normalize } from '../src/events/normalize.ts';
 import { parseFlowsConfig } from '../src/flows/config.ts';
 import { Detector } from '../src/flows/detector.ts';
 import { generateRecords } from './lib/generate/index.ts';
+import { arg } from './lib/options.ts';
+import { fmt } from './lib/report.ts';
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
 const EVENTS = arg('events', 200_000);
 const BATCH = arg('batch', 2000);
 const RUNS = 3;
@@ -35,8 +33,6 @@ const config = parseFlowsConfig({
   expected: { regions: ['us-east-1', 'eu-west-1'] },
   production: { arnPatterns: ['arn:aws:rds:*:*:db:prod-*', 'arn:aws:s3:::prod-*'] },
 });
-
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 function best(label: string, fn: () => void): number {
   let bestMs = Infinity;

@@ -7,11 +7,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateRecordJson, generateRecords, generateTrail } from './lib/generate/index.ts';
+import { fmt } from './lib/report.ts';
 
 const records = Number(process.argv[2] ?? 1_000_000);
 const fileEvents = Number(process.argv[3] ?? 200_000);
 const gzipLevel = Number(process.argv[4] ?? 4);
-const rate = (n: number, ms: number): string => `${Math.round((n / ms) * 1000).toLocaleString('en-US')} events/s`;
+const rate = (n: number, ms: number): string => `${fmt((n / ms) * 1000)} events/s`;
 
 let t = performance.now();
 let n = 0;

@@ -23,6 +23,8 @@ import { createLogger } from '../src/runtime/logger.ts';
 import { createMetrics } from '../src/runtime/metrics.ts';
 import type { JobQueue, NewJob } from '../src/runtime/queue.ts';
 import { openStore, type Store } from '../src/store/index.ts';
+import { fmt } from './lib/report.ts';
+import { ADMIN_URL, createDatabase, dropDatabase, dropQueueKeys, REDIS_URL } from './lib/throwaway.ts';
 
 const { values } = parseArgs({
   options: {
@@ -33,8 +35,6 @@ const { values } = parseArgs({
 });
 const N = Number(values.jobs);
 const CONCURRENCY = Number(values.concurrency);
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const FACTS: Record<string, string> = {
   'redis-raw': 'BullMQ alone, no trailbot code: the ceiling on this machine now', redis: '~9,400 jobs/s (FACTS.md §5, Redis 7.0)', postgres: '~1,400 jobs/s (FACTS.md §5, PostgreSQL 15)' };
 
@@ -46,16 +46,13 @@ interface Result {
 }
 
 async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
-  const name = `trailbot_bench_${process.pid}_${Date.now()}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${name}`;
+  const db = await createDatabase(admin);
   try {
-    return await fn(u.toString());
+    return await fn(db.url);
   } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await dropDatabase(admin, db.name);
     await admin.end();
   }
 }
@@ -87,17 +84,6 @@ async function measure(backend: string, store: Store, queue: JobQueue): Promise<
   const counts = await queue.counts();
   if (counts.completed !== N) throw new Error(`${backend}: expected ${N} completed, got ${JSON.stringify(counts)}`);
   return { backend, enqueuePerS: N / enqueueS, drainPerS: N / drainS, drainS };
-}
-
-async function dropRedis(name: string): Promise<void> {
-  const r = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.scan(cursor, 'MATCH', `trailbot:${name}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await r.del(...keys);
-  } while (cursor !== '0');
-  r.disconnect();
 }
 
 const only = new Set(values.only.split(','));
@@ -132,7 +118,7 @@ if (only.has('redis-raw')) {
   // BullMQ leaves connections it was handed open.
   qConn.disconnect();
   wConn.disconnect();
-  await dropRedis(name);
+  await dropQueueKeys(REDIS_URL, name);
   results.push({ backend: 'redis-raw', enqueuePerS: N / enqueueS, drainPerS: N / drainS, drainS });
 }
 if (only.has('redis')) {
@@ -144,7 +130,7 @@ if (only.has('redis')) {
     } finally {
       await queue.close();
       await store.close();
-      await dropRedis(queueName);
+      await dropQueueKeys(REDIS_URL, queueName);
     }
   });
 }
@@ -185,7 +171,6 @@ if (only.has('inline-embedded')) {
   }
 }
 
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 console.log(`\n${fmt(N)} trivial jobs (probe, ms 0) through trailbot's queue and processor, one worker at concurrency ${CONCURRENCY}:\n`);
 console.log('backend            enqueue (bulk)    processed           comparison');
 for (const r of results) {

@@ -26,10 +26,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { readConfig } from '../src/config/index.ts';
@@ -41,22 +40,19 @@ import { openQueue } from '../src/runtime/open.ts';
 import { expandPaths } from '../src/sources/files.ts';
 import { openStore } from '../src/store/index.ts';
 import { generateRecords, generateTrail } from './lib/generate/index.ts';
+import { arg, argText, flag } from './lib/options.ts';
+import { fmt, machineLine, percentile, targetReport } from './lib/report.ts';
+import { ADMIN_URL, createDatabase, dropDatabase, dropQueueKeys, REDIS_URL } from './lib/throwaway.ts';
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
 const EVENTS = arg('events', 200_000);
 const TOTAL = arg('total', 1_000_000);
 const BURSTS = arg('bursts', 5);
 const CONCURRENT = arg('concurrent', 50);
 const QUERIES = arg('queries', 100);
-const LAYOUT = process.argv.includes('--layout') ? process.argv[process.argv.indexOf('--layout') + 1] : 'split';
-const KEEP = process.argv.includes('--keep');
+const LAYOUT = argText('layout', 'split');
+const KEEP = flag('keep');
 /** Run the worker at this lower CPU priority (nice); 0: as the web process. */
 const WORKER_NICE = arg('worker-nice', 0);
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const BIN = join(import.meta.dirname, '../bin/trailbot.js');
 const SEED = 20261210;
 const DAY = 86_400_000;
@@ -64,16 +60,8 @@ const DAY = 86_400_000;
 const START = new Date(Math.floor(Date.now() / DAY) * DAY - 7 * DAY);
 const DIR = join(import.meta.dirname, '../.bench/slack-trail');
 
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const ms = (n: number): string => `${n.toFixed(0)} ms`;
-const rows: string[][] = [];
-function report(what: string, value: string, target: string, ok: boolean | null): void {
-  rows.push([what, value, target, ok === null ? '' : ok ? 'met' : 'NOT MET']);
-  console.log(`  ${what}: ${value}${target ? `   (target ${target}${ok === null ? '' : `: ${ok ? 'met' : 'NOT met'}`})` : ''}`);
-}
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
+const { report, print } = targetReport();
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -103,7 +91,7 @@ async function main(): Promise<void> {
   console.log(
     `trailbot /trail benchmark — acks of ${BURSTS} bursts of ${CONCURRENT} concurrent commands during a ${fmt(EVENTS)}-event ingest; answers with ${fmt(TOTAL)} events stored; ${LAYOUT === 'all' ? 'one process (--role all)' : `web and worker processes apart${WORKER_NICE ? `, the worker at nice ${WORKER_NICE}` : ''}`}`,
   );
-  console.log(`node ${process.version}, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (other work on the machine lowers every figure)\n`);
+  console.log(`${machineLine()}\n`);
 
   // The trail to ingest (kept between runs for the same day and size).
   const marker = join(DIR, `.generated-${EVENTS}-${SEED}-${START.toISOString().slice(0, 10)}`);
@@ -118,10 +106,7 @@ async function main(): Promise<void> {
 
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
-  const dbName = `trailbot_bench_${randomBytes(4).toString('hex')}`;
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const dbUrl = new URL(ADMIN_URL);
-  dbUrl.pathname = `/${dbName}`;
+  const db = await createDatabase(admin);
   const queueName = `bench-slack-${randomBytes(3).toString('hex')}`;
   const dir = await mkdtemp(join(tmpdir(), 'trailbot-bench-slack-'));
   const users = Array.from({ length: CONCURRENT }, (_, i) => `U0BENCH${String(i).padStart(3, '0')}`);
@@ -132,7 +117,7 @@ async function main(): Promise<void> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
-    DATABASE_URL: dbUrl.toString(),
+    DATABASE_URL: db.url,
     REDIS_URL,
     TRAILBOT_QUEUE_NAME: queueName,
     TRAILBOT_CONFIG: join(dir, 'trailbot.config.yaml'),
@@ -143,7 +128,7 @@ async function main(): Promise<void> {
   };
   const config = readConfig(env, { cwd: dir });
   const procs: { child: ChildProcess; output: () => string }[] = [];
-  const store = await openStore({ databaseUrl: dbUrl.toString(), dataDir: '/nonexistent', poolSize: 4 });
+  const store = await openStore({ databaseUrl: db.url, dataDir: '/nonexistent', poolSize: 4 });
   let queue: Awaited<ReturnType<typeof openQueue>> | undefined;
   try {
     if (LAYOUT === 'all') procs.push(await serve('all', env));
@@ -273,21 +258,13 @@ async function main(): Promise<void> {
     await slack.close();
     await rm(dir, { recursive: true, force: true });
     if (!KEEP) {
-      await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-      const r = new Redis(REDIS_URL);
-      let cursor = '0';
-      do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', `trailbot:${queueName}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await r.del(...keys);
-      } while (cursor !== '0');
-      r.disconnect();
-    } else console.log(`kept database ${dbName} and queue ${queueName}`);
+      await dropDatabase(admin, db.name);
+      await dropQueueKeys(REDIS_URL, queueName);
+    } else console.log(`kept database ${db.name} and queue ${queueName}`);
     await admin.end();
   }
 
-  console.log('\n| measure | result | target | |\n|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  print();
 }
 
 await main();

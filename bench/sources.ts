@@ -18,7 +18,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -31,34 +31,23 @@ import { createSources } from '../src/sources/index.ts';
 import { expandPaths } from '../src/sources/files.ts';
 import { openStore, type Store } from '../src/store/index.ts';
 import { generateRecords, generateTrail } from './lib/generate/index.ts';
+import { arg, flag } from './lib/options.ts';
+import { fmt, MarkdownTable, machineLine } from './lib/report.ts';
+import { ADMIN_URL, createDatabase, dropDatabase, REDIS_URL as BENCH_REDIS_URL } from './lib/throwaway.ts';
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
 const EVENTS = arg('events', 100_000);
 const PARTS = Math.max(8, arg('parts', 8));
 const PER_PART = arg('per-part', 1000);
-const KEEP = process.argv.includes('--keep');
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.BENCH_REDIS_URL === 'none' ? undefined : (process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379');
+const KEEP = flag('keep');
+const REDIS_URL = process.env.BENCH_REDIS_URL === 'none' ? undefined : BENCH_REDIS_URL;
 const DIR = join(import.meta.dirname, '../.bench/sources-trail');
 const SEED = 20261123;
 const BIN = join(import.meta.dirname, '../bin/trailbot.js');
 
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
-const rows: string[][] = [];
+const table = new MarkdownTable(['measure', 'result', 'reference', 'share']);
 function report(what: string, value: string, reference: string, share: string): void {
-  rows.push([what, value, reference, share]);
+  table.add([what, value, reference, share]);
   console.log(`  ${what}: ${value}   (reference ${reference}${share ? `; ${share}` : ''})`);
-}
-
-async function tempDb(admin: pg.Client): Promise<{ url: string; name: string }> {
-  const name = `trailbot_bench_${randomBytes(4).toString('hex')}`;
-  await admin.query(`CREATE DATABASE ${name}`);
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${name}`;
-  return { url: u.toString(), name };
 }
 
 async function count(store: Store): Promise<number> {
@@ -95,8 +84,8 @@ async function feed(admin: pg.Client, cleanups: (() => Promise<void>)[]): Promis
   console.log(`\n1. Trail feed: ${fmt(EVENTS)} events in ${fmt(files.length)} log files (S3 stand-in) announced by ${fmt(files.length)} S3 event notifications on SQS`);
 
   // Reference: the same files from disk straight into an empty store.
-  const ref = await tempDb(admin);
-  cleanups.push(() => admin.query(`DROP DATABASE IF EXISTS ${ref.name} WITH (FORCE)`).then(() => undefined));
+  const ref = await createDatabase(admin);
+  cleanups.push(() => dropDatabase(admin, ref.name));
   const refStore = await openStore({ databaseUrl: ref.url, dataDir: '/nonexistent', poolSize: 4 });
   const direct = await ingestPaths(refStore, [DIR]);
   await refStore.close();
@@ -112,8 +101,8 @@ async function feed(admin: pg.Client, cleanups: (() => Promise<void>)[]): Promis
     const body = await readFile(f);
     keys.push({ key, size: body.length, etag: aws.s3.putObject('bench-trail', key, body) });
   }
-  const db = await tempDb(admin);
-  cleanups.push(() => (KEEP ? Promise.resolve() : admin.query(`DROP DATABASE IF EXISTS ${db.name} WITH (FORCE)`).then(() => undefined)));
+  const db = await createDatabase(admin);
+  cleanups.push(() => (KEEP ? Promise.resolve() : dropDatabase(admin, db.name)));
   const store = await openStore({ databaseUrl: db.url, dataDir: '/nonexistent', poolSize: 2 });
   const dir = await mkdtemp(join(tmpdir(), 'trailbot-bench-'));
   const config = join(dir, 'trailbot.config.yaml');
@@ -180,8 +169,8 @@ async function lookup(admin: pg.Client, cleanups: (() => Promise<void>)[]): Prom
   console.log(`\n2. LookupEvents: ${all.length} account-regions (${accounts.length} accounts, one through AssumeRole; ${partRegions.length} Regions) × ${fmt(PER_PART)} events, at once, against the real 2 requests/s throttle; limiter: ${REDIS_URL ? 'Redis' : 'PostgreSQL'}`);
   const aws = await startStandins({ accounts: [MEMBER], records });
   cleanups.push(() => aws.close());
-  const db = await tempDb(admin);
-  cleanups.push(() => admin.query(`DROP DATABASE IF EXISTS ${db.name} WITH (FORCE)`).then(() => undefined));
+  const db = await createDatabase(admin);
+  cleanups.push(() => dropDatabase(admin, db.name));
   const store = await openStore({ databaseUrl: db.url, dataDir: '/nonexistent' });
   const config = {
     sources: [{ id: 'org', kind: 'lookup', regions: partRegions, skipGlobal: true, roleName: 'TrailbotReader', backfill: '1d', every: '1m' }],
@@ -212,7 +201,7 @@ async function lookup(admin: pg.Client, cleanups: (() => Promise<void>)[]): Prom
 
 async function main(): Promise<void> {
   console.log('trailbot sources benchmark');
-  console.log(`node ${process.version}, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (other work on the machine lowers every figure)`);
+  console.log(machineLine());
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
   const cleanups: (() => Promise<void>)[] = [];
@@ -223,8 +212,7 @@ async function main(): Promise<void> {
     for (const c of cleanups.reverse()) await c().catch((e: unknown) => console.error(`cleanup: ${(e as Error).message}`));
     await admin.end();
   }
-  console.log('\n| measure | result | reference | share |\n|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  table.print();
 }
 
 await main();

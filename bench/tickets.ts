@@ -18,10 +18,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { findingLabel } from '../src/actions/jira/notify.ts';
 import { readConfig } from '../src/config/index.ts';
@@ -31,32 +30,21 @@ import { wirePipeline } from '../src/main.ts';
 import { enqueue, ingestFileInput } from '../src/runtime/enqueue.ts';
 import { startService } from '../src/runtime/service.ts';
 import { createSources } from '../src/sources/index.ts';
+import { arg, flag } from './lib/options.ts';
+import { fmt, machineLine, percentile, targetReport } from './lib/report.ts';
+import { ADMIN_URL, createDatabase, dropDatabase, dropQueueKeys, REDIS_URL } from './lib/throwaway.ts';
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
 const FINDINGS = arg('findings', 200);
 const EVENTS = arg('events', 10_000);
 const WAVES = arg('waves', 10);
 const LATENCY = arg('latency', 50);
 const CONCURRENCY = arg('concurrency', 4);
-const KEEP = process.argv.includes('--keep');
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const KEEP = flag('keep');
 const TEMPLATE_FILE = join(import.meta.dirname, '../test/fixtures/records/stratus-aws.persistence.iam-create-admin-user.json');
 const TEMPLATE_ID = '94faedcc-0fa4-46e6-9322-022e8e934f04';
 
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
-const rows: string[][] = [];
-function report(what: string, value: string, target: string, ok: boolean | null): void {
-  rows.push([what, value, target, ok === null ? '' : ok ? 'met' : 'NOT MET']);
-  console.log(`  ${what}: ${value}${target ? `   (target ${target}${ok === null ? '' : `: ${ok ? 'met' : 'NOT met'}`})` : ''}`);
-}
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
+const { report, print } = targetReport();
 
 /** The waves: wave w opens findings [w·k, (w+1)·k) with one call each, plus calls of the people seen so far. */
 function plan(template: RawRecord): RawRecord[][] {
@@ -87,22 +75,19 @@ function plan(template: RawRecord): RawRecord[][] {
 
 async function main(): Promise<void> {
   console.log(`trailbot tickets benchmark — ${fmt(FINDINGS)} findings, ${fmt(EVENTS)} events in ${WAVES} waves, the Jira stand-in answering in ${LATENCY} ms, worker concurrency ${CONCURRENCY}`);
-  console.log(`node ${process.version}, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (other work on the machine lowers every figure)\n`);
+  console.log(`${machineLine()}\n`);
   const template = (JSON.parse(await readFile(TEMPLATE_FILE, 'utf8')) as RawRecord[]).find((r) => r.eventID === TEMPLATE_ID)!;
   const waves = plan(template);
 
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
-  const dbName = `trailbot_bench_${randomBytes(4).toString('hex')}`;
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const dbUrl = new URL(ADMIN_URL);
-  dbUrl.pathname = `/${dbName}`;
+  const database = await createDatabase(admin);
   const queueName = `bench-tickets-${randomBytes(3).toString('hex')}`;
   const dir = await mkdtemp(join(tmpdir(), 'trailbot-bench-tickets-'));
   const jira = await startJiraStandin();
   jira.faults.latency(LATENCY);
   const config = readConfig(
-    { DATABASE_URL: dbUrl.toString(), REDIS_URL, TRAILBOT_QUEUE_NAME: queueName, TRAILBOT_WORKER_CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: 'warn', ...jira.env() },
+    { DATABASE_URL: database.url, REDIS_URL, TRAILBOT_QUEUE_NAME: queueName, TRAILBOT_WORKER_CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: 'warn', ...jira.env() },
     { cwd: dir },
   );
   const sources = createSources({ config });
@@ -191,21 +176,13 @@ async function main(): Promise<void> {
     await jira.close();
     await rm(dir, { recursive: true, force: true });
     if (!KEEP) {
-      await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-      const r = new Redis(REDIS_URL);
-      let cursor = '0';
-      do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', `trailbot:${queueName}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await r.del(...keys);
-      } while (cursor !== '0');
-      r.disconnect();
-    } else console.log(`kept database ${dbName} and queue ${queueName}`);
+      await dropDatabase(admin, database.name);
+      await dropQueueKeys(REDIS_URL, queueName);
+    } else console.log(`kept database ${database.name} and queue ${queueName}`);
     await admin.end();
   }
 
-  console.log('\n| measure | result | target | |\n|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  print();
 }
 
 await main();
