@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TrailbotError } from './errors.ts';
-import { durationMs, formatDuration, parseDuration, parseRange, parseTime } from './time.ts';
+import { durationMs, eventTimeMs, formatDuration, parseDuration, parseRange, parseTime } from './time.ts';
 
 const NOW = Date.UTC(2024, 7, 10, 12, 0, 0);
 
@@ -110,5 +110,26 @@ describe('ranges', () => {
     const e = errorOf(() => parseRange('2024-08-02', '2024-08-01', { now: NOW, names: ['--since', '--until'] }));
     expect(e.code).toBe('E_USAGE');
     expect(e.message).toBe('--since "2024-08-02" (2024-08-02T00:00:00.000Z) is after --until "2024-08-01" (2024-08-01T00:00:00.000Z)');
+  });
+});
+
+describe('event times', () => {
+  it('reads the normalized form as Date.parse does', () => {
+    for (const s of ['2024-08-01T13:00:05Z', '1970-01-01T00:00:00Z', '2000-02-29T23:59:59Z', '2100-03-01T00:00:00Z', '1969-12-31T23:59:59Z', '0100-01-01T00:00:00Z']) {
+      expect(eventTimeMs(s)).toBe(Date.parse(s));
+    }
+  });
+
+  it('gives what Date.UTC gives for all-digit fields out of range (a month 00 or 13, minute 99) and for years before 100', () => {
+    expect(eventTimeMs('2024-00-01T00:00:00Z')).toBe(Date.UTC(2024, -1, 1));
+    expect(eventTimeMs('2024-13-31T24:99:99Z')).toBe(Date.UTC(2024, 12, 31, 24, 99, 99));
+    expect(eventTimeMs('0099-01-01T00:00:00Z')).toBe(Date.UTC(99, 0, 1));
+  });
+
+  it('leaves every other text to Date.parse', () => {
+    expect(eventTimeMs('2024-08-01T13:00:05.250Z')).toBe(Date.parse('2024-08-01T13:00:05.250Z'));
+    expect(eventTimeMs('2024-08-01T13:00:05+02:00')).toBe(Date.parse('2024-08-01T13:00:05+02:00'));
+    expect(eventTimeMs('2024-0a-01T13:00:05Z')).toBeNaN();
+    expect(eventTimeMs('')).toBeNaN();
   });
 });

@@ -1,7 +1,7 @@
 import type { RawRecord } from '../events/model.ts';
 import { type CompiledFlows, compileFlows, severityFor } from './compile.ts';
 import type { FlowsConfig } from './config.ts';
-import { emptySnapshot, type EngineEvent, type FindingHead, fold, matchEvents, quietIn, type Snapshot } from './engine.ts';
+import { emptySnapshot, type EngineEvent, type FindingHead, fold, matchEvents, quietIn, type Snapshot } from './engine/index.ts';
 import type { Finding } from './finding.ts';
 import { breakdownOf, renderFinding } from './render.ts';
 

@@ -8,7 +8,7 @@ import { compileFlows, type CompiledFlows } from './compile.ts';
 import { parseFlowsConfig } from './config.ts';
 import { defineFlow } from './define.ts';
 import { Detector } from './detector.ts';
-import { fold, loadRequest, matchEvents } from './engine.ts';
+import { fold, loadRequest, matchEvents } from './engine/index.ts';
 import { byActor } from './match.ts';
 import { applyChanges, loadSnapshot, lockFindings } from './store.ts';
 

@@ -3,7 +3,7 @@ import type { Store } from '../store/index.ts';
 import { eventRowsByIds, spanOf } from '../store/queries.ts';
 import { type CompiledFlows, compileFlows } from './compile.ts';
 import type { FlowsConfig } from './config.ts';
-import { type EngineEvent, fold, loadRequest, matchEvents } from './engine.ts';
+import { type EngineEvent, fold, loadRequest, matchEvents } from './engine/index.ts';
 import type { Finding } from './finding.ts';
 import { applyChanges, type FindingPage, findingsPage, getFindings, listFindings, loadSnapshot, lockFindings, renderStored } from './store.ts';
 
@@ -11,7 +11,7 @@ export { compileFlows, type CompiledFlow, type CompiledFlows } from './compile.t
 export { defaultFlowsConfig, deploymentOf, flowsConfigSchema, parseFlowsConfig, type Deployment, type FlowsConfig, type FlowsConfigInput } from './config.ts';
 export { defineFlow, type FlowDef, type FlowKind, type Severity } from './define.ts';
 export { Detector, detect } from './detector.ts';
-export type { EngineEvent } from './engine.ts';
+export type { EngineEvent } from './engine/index.ts';
 export { findingJson, FINDING_STATUSES, type Finding, type FindingStatus } from './finding.ts';
 export { FLOWS } from './registry.ts';
 export { findingEventIds, findingsPage, getFinding, getFindings, listFindings, setFindingStatus, type FindingPage, type FindingQuery } from './store.ts';

@@ -4,7 +4,7 @@ import { eventRowsAt, eventsAt } from '../store/queries.ts';
 import { type CompiledFlows, severityFor } from './compile.ts';
 import { TrailbotError } from '../errors.ts';
 import type { Dimension, FlowKind, Severity } from './define.ts';
-import { type Changes, emptySnapshot, type FindingHead, type HitGroup, inner, type LoadRequest, type Snapshot, type SubjectState } from './engine.ts';
+import { type Changes, emptySnapshot, type FindingHead, type HitGroup, inner, type LoadRequest, type Snapshot, type SubjectState } from './engine/index.ts';
 import type { Finding, FindingStatus } from './finding.ts';
 import { type Breakdown, breakdownOf, renderFinding } from './render.ts';
 
