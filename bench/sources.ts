@@ -54,19 +54,21 @@ async function count(store: Store): Promise<number> {
   return (await store.db.query<{ n: number }>('SELECT count(*)::int AS n FROM events')).rows[0]!.n;
 }
 
-/** A `trailbot sources run` process; `ready` resolves once it has opened the store and started reading. */
+/** A `trailbot sources run` process; `ready` resolves once it has opened the store and started reading, and fails if it exits first. */
 function worker(env: Record<string, string>, id: string): ChildProcess & { ready: Promise<void> } {
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(AWS_|DATABASE_URL|REDIS_URL|TRAILBOT_)/.test(k)) clean[k] = v;
   const child = spawn(process.execPath, [BIN, 'sources', 'run', id], { env: { ...clean, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
-  const ready = new Promise<void>((resolve) => {
+  const ready = new Promise<void>((resolve, reject) => {
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString();
       if (err.includes('reading')) resolve();
       if (err.length > 10_000) err = err.slice(-5000);
     });
+    child.once('exit', (code, signal) => reject(new Error(`trailbot sources run ${id} exited (${code ?? signal}) before reading: ${err}`)));
   });
+  ready.catch(() => undefined); // the caller awaits it; the second of two failing workers is not left unhandled
   child.on('exit', (code, signal) => {
     if (code !== 0 && signal !== 'SIGTERM') console.error(`worker exited with ${code ?? signal}: ${err}`);
   });
@@ -106,7 +108,8 @@ async function feed(admin: pg.Client, cleanups: (() => Promise<void>)[]): Promis
   const store = await openStore({ databaseUrl: db.url, dataDir: '/nonexistent', poolSize: 2 });
   const dir = await mkdtemp(join(tmpdir(), 'trailbot-bench-'));
   const config = join(dir, 'trailbot.config.yaml');
-  await writeFile(config, stringify({ sources: [{ id: 'feed', kind: 'sqs', queueUrl, waitSeconds: 1, visibilityTimeout: '5m' }] }));
+  // An SQS source trusts only the buckets and accounts it is told about (refused by default).
+  await writeFile(config, stringify({ sources: [{ id: 'feed', kind: 'sqs', queueUrl, buckets: ['bench-trail'], accounts: ['*'], waitSeconds: 1, visibilityTimeout: '5m' }] }));
   const env = { ...aws.env(), DATABASE_URL: db.url, TRAILBOT_CONFIG: config };
   const workers = [worker(env, 'feed'), worker(env, 'feed')];
   // Timed from when both workers are up and polling (process start-up is not the feed's pace).
