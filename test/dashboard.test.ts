@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -22,7 +23,8 @@ import { allIngestible } from './helpers/fixtures.ts';
 /**
  * The dashboard in a real browser: Debian's chromium through playwright-core, against the web role's
  * Hono app on a real HTTP server and a real PostgreSQL store holding the fixture records and a month
- * of generated trail. A screenshot of each page goes to test-artifacts/dashboard/.
+ * of generated trail. A screenshot of each page goes to test-artifacts/dashboard/ (git ignores
+ * test-artifacts/): events, event, events-finding, clickops, findings, approvals and refused.
  */
 const ARTIFACTS = join(import.meta.dirname, '../test-artifacts/dashboard');
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -32,6 +34,7 @@ let base: string;
 let browser: BrowserContext;
 let closeBrowser: () => Promise<void>;
 let page: Page;
+let app: ReturnType<typeof createApp>;
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -45,7 +48,7 @@ beforeAll(async () => {
   const { rows } = await store.db.query<{ id: string }>('SELECT id FROM findings ORDER BY id LIMIT 1');
   await proposeDeactivation(store.db, { findingId: rows[0]!.id, target: { kind: 'user' }, principal: 'arn:aws:iam::111111111111:user/mallory', required: 2, ttlMs: 86_400_000 });
   const queue = openInlineQueue(store.db, 'dashboard-test');
-  const app = createApp({ store, queue, metrics: createMetrics({ store, queue }), log: createLogger({ level: 'silent' }), role: 'web' });
+  app = createApp({ store, queue, metrics: createMetrics({ store, queue }), log: createLogger({ level: 'silent' }), role: 'web' });
   server = await new Promise<Server>((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server)) as Server;
   });
@@ -126,6 +129,12 @@ describe('the dashboard in chromium', () => {
     expect(new URL(page.url()).searchParams.get('outcome')).toBe('denied');
     expect(await lines.count()).toBeGreaterThan(0);
     for (const tags of await page.locator('li.event .tags').allTextContents()) expect(tags).toMatch(/console.*denied/s);
+    // Changes only: a checkbox, through its label; it stays checked on the page it leads to.
+    await page.getByLabel('Changes only').check();
+    await page.getByRole('button', { name: 'Filter' }).click();
+    expect(new URL(page.url()).searchParams.get('writes')).toBe('1');
+    expect(await page.getByLabel('Changes only').isChecked()).toBe(true);
+    expect(await lines.count()).toBeGreaterThan(0);
 
     // A shared link reproduces the same page.
     const shared = page.url();
@@ -203,6 +212,8 @@ describe('the dashboard in chromium', () => {
     expect(page.url()).toContain('finding=');
     expect(await page.locator('.note').first().textContent()).toContain(title!);
     expect(await page.locator('li.event').count()).toBeGreaterThan(0);
+    await shot('events-finding');
+    await accessible();
   });
 
   it('approvals: pending approvals and the audit log', async () => {
@@ -224,6 +235,43 @@ describe('the dashboard in chromium', () => {
 });
 
 describe('access', () => {
+  /** An IPv4 address of this machine that is not loopback, if it has one. */
+  const outward = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+
+  it.skipIf(!outward)('with none configured it answers on localhost only, and says so on the page', async () => {
+    // The same app listening on this machine's outward address: what a colleague's browser would reach.
+    const wide = await new Promise<Server>((resolve) => {
+      const s = serve({ fetch: app.fetch, port: 0, hostname: outward }, () => resolve(s as Server)) as Server;
+    });
+    try {
+      const port = (wide.address() as AddressInfo).port;
+      const refused = await page.goto(`http://${outward}:${port}/`);
+      expect(refused!.status()).toBe(403);
+      expect(await page.locator('.access').textContent()).toMatch(/answers this machine \(localhost\) only/);
+      expect(await page.locator('.error').textContent()).toMatch(/answers only the machine trailbot runs on[\s\S]*E_FORBIDDEN/);
+      await shot('refused');
+      await accessible();
+      // Addressed to localhost but coming from another address: refused all the same.
+      const status = await new Promise<number>((resolve, reject) => {
+        const r = request({ host: outward, port, path: '/', headers: { host: `localhost:${port}`, accept: 'text/html' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        r.on('error', reject);
+        r.end();
+      });
+      expect(status).toBe(403);
+      // And from here, the page answers, with the same banner.
+      await page.goto(`${base}/findings`);
+      expect(await page.locator('.access').textContent()).toMatch(/answers this machine \(localhost\) only/);
+    } finally {
+      wide.closeAllConnections(); // chromium keeps its connection open
+      await new Promise((r) => wide.close(r));
+    }
+  });
+
   it('with bearer tokens configured, a page needs one; JSON clients still get the links at /', async () => {
     const queue = openInlineQueue(store.db, 'dashboard-auth');
     const app = createApp({ store, queue, metrics: createMetrics({ store, queue }), log: createLogger({ level: 'silent' }), role: 'web', auth: { tokens: ['s3cret-token'] } });

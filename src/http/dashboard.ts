@@ -2,18 +2,19 @@ import { createHash } from 'node:crypto';
 import Handlebars from 'handlebars';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { listAudit } from '../actions/approvals/store.ts';
-import { ticketBriefs } from '../actions/jira/tickets.ts';
+import { type TicketBrief, ticketBriefs } from '../actions/jira/tickets.ts';
 import { parseLimit } from '../cli/time.ts';
 import { asTrailbotError, TrailbotError } from '../errors.ts';
 import { OUTCOMES, type Outcome, VIAS, type Via } from '../events/model.ts';
 import { withSummary } from '../events/summary.ts';
-import { findingEventIds, getFinding, getFindings } from '../flows/index.ts';
+import { type Finding, findingEventIds, getFinding, getFindings } from '../flows/index.ts';
 import { type Count, clickOps, findingCounts, findingIds, pendingApprovals } from '../store/dashboard.ts';
 import type { SearchQuery, Store } from '../store/index.ts';
 import { readTemplate } from '../templates/index.ts';
 import { parseRange, parseTime } from '../time.ts';
 import { queryTime } from './api.ts';
 import { type AuthOptions, auth, isOpen, sameOrigin } from './auth.ts';
+import { type EventFilters, eventsPath, readEventFilters, WRITES_ON } from './dashboard-links.ts';
 
 /**
  * The dashboard: HTML pages rendered on the server from src/templates/dashboard, served by the web role
@@ -30,6 +31,8 @@ const env = Handlebars.create();
 env.registerHelper('eq', (a: unknown, b: unknown) => a === b);
 env.registerHelper('json', (v: unknown) => JSON.stringify(v, null, 2));
 env.registerHelper('enc', (v: unknown) => encodeURIComponent(String(v ?? '')));
+/** `{{eventsPath finding=id}}`: the Events page with these filters (src/http/dashboard-links.ts builds every such link). */
+env.registerHelper('eventsPath', (options: Handlebars.HelperOptions) => eventsPath(options.hash as EventFilters));
 const style = readTemplate('dashboard/style.css');
 const STYLE_HASH = createHash('sha256').update(style).digest('base64');
 for (const p of ['bars', 'columns', 'nav']) env.registerPartial(p, readTemplate(`dashboard/${p}.hbs`));
@@ -47,8 +50,6 @@ function template(name: string): Handlebars.TemplateDelegate {
 /** No script at all, no images but inline SVG, forms only to this site, the one stylesheet by its hash. */
 export const DASHBOARD_CSP = `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; img-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`;
 
-/** The events filters, as they appear in the URL. */
-const FILTERS = ['person', 'resource', 'action', 'service', 'account', 'region', 'outcome', 'via', 'since', 'until'] as const;
 const PAGE = 50;
 
 export interface DashboardOptions {
@@ -65,14 +66,6 @@ function decodeCursor(s: string): { time: string; eventId: string } {
   const [time, eventId] = Buffer.from(s, 'base64url').toString('utf8').split('|');
   if (!time || !eventId || Number.isNaN(Date.parse(time))) throw new TrailbotError('E_USAGE', 'the cursor is not one this page wrote', { hint: 'follow the Next link, or start again from the first page' });
   return { time, eventId };
-}
-
-/** A query string of these values, empty ones left out. */
-function qs(values: Record<string, string | undefined>): string {
-  const p = new URLSearchParams();
-  for (const [k, v] of Object.entries(values)) if (v) p.set(k, v);
-  const s = p.toString();
-  return s ? `?${s}` : '';
 }
 
 /** Horizontal bars, 330 units for the largest, labels left of them: for the bars partial. */
@@ -128,7 +121,8 @@ export function createDashboard(o: DashboardOptions): Hono {
       const err = asTrailbotError(e);
       if (err.code === 'E_UNAUTHORIZED' && o.signIn) return c.redirect(`/auth/login?next=${encodeURIComponent(c.req.path + (new URL(c.req.url).search || ''))}`, 302);
       const status = err.code === 'E_UNAUTHORIZED' ? 401 : 403;
-      return page(c, status, 'refused', 'Not allowed', { code: err.code, message: err.message, hint: err.hint });
+      // With no sign-in configured, a refusal is nearly always "not from this machine": said first, in the page's words.
+      return page(c, status, 'refused', 'Not allowed', { code: err.code, message: err.message, hint: err.hint, localOnly: open && err.code === 'E_FORBIDDEN' });
     }
   };
 
@@ -140,27 +134,30 @@ export function createDashboard(o: DashboardOptions): Hono {
 
   app.get('/', guard, async (c) => {
     const q = c.req.query();
-    const f: Record<string, string | undefined> = {};
-    for (const k of FILTERS) f[k] = q[k]?.trim() || undefined;
-    f.since ??= f.person || f.resource || f.action || q.finding ? undefined : '7d';
+    const f = readEventFilters(q);
+    f.since ??= f.person || f.resource || f.action || f.finding ? undefined : '7d';
     const filters = {
       ...f,
+      writesOn: WRITES_ON,
       outcomes: OUTCOMES.map((v) => ({ v, selected: v === f.outcome })),
       vias: VIAS.map((v) => ({ v, selected: v === f.via })),
     };
+    // The filters as the page applies them: every link of this page (pager, "all events") starts from them.
+    const applied = f as EventFilters;
     let error: TrailbotError | undefined;
     let events: ReturnType<typeof withSummary>[] = [];
     let principals: Awaited<ReturnType<Store['search']>>['principals'] = [];
     let next: string | undefined;
-    let finding: Awaited<ReturnType<typeof getFinding>> = null;
+    let finding: (Finding & { ticket: TicketBrief | undefined }) | null = null;
     try {
       if (f.outcome && !(OUTCOMES as readonly string[]).includes(f.outcome)) throw new TrailbotError('E_USAGE', `outcome must be one of ${OUTCOMES.join(', ')}`);
       if (f.via && !(VIAS as readonly string[]).includes(f.via)) throw new TrailbotError('E_USAGE', `via must be one of ${VIAS.join(', ')}`);
       let eventIds: string[] | undefined;
-      if (q.finding) {
-        finding = await getFinding(store.db, q.finding);
-        if (!finding) throw new TrailbotError('E_USAGE', `no finding ${q.finding}`);
-        eventIds = await findingEventIds(store.db, q.finding);
+      if (f.finding) {
+        const found = await getFinding(store.db, f.finding);
+        if (!found) throw new TrailbotError('E_USAGE', `no finding ${f.finding}`, { hint: 'the finding may have been removed by retention; open the Findings page for the ones stored' });
+        finding = { ...found, ticket: (await ticketBriefs(store.db, [found.id])).get(found.id) };
+        eventIds = await findingEventIds(store.db, f.finding);
       }
       const query: SearchQuery = {
         user: f.person,
@@ -171,6 +168,7 @@ export function createDashboard(o: DashboardOptions): Hono {
         region: f.region,
         outcome: f.outcome as Outcome | undefined,
         via: f.via as Via | undefined,
+        readOnly: f.writes ? false : undefined,
         eventIds,
         ...parseRange(queryTime(f.since), queryTime(f.until)),
         before: q.cursor ? decodeCursor(q.cursor) : undefined,
@@ -180,13 +178,14 @@ export function createDashboard(o: DashboardOptions): Hono {
       principals = r.principals;
       events = r.events.slice(0, PAGE).map(withSummary);
       const last = events[events.length - 1];
-      if (r.events.length > PAGE && last?.time) next = qs({ ...f, finding: q.finding, cursor: encodeCursor(last.time, last.eventId) });
+      if (r.events.length > PAGE && last?.time) next = eventsPath(applied, encodeCursor(last.time, last.eventId));
     } catch (e) {
       error = usage(e);
       if (!error) throw e;
     }
-    const first = q.cursor ? qs({ ...f, finding: q.finding }) || '?' : undefined;
-    return page(c, error ? 400 : 200, 'events', 'Events', { filters, finding, principals, events, next, first, error, count: events.length });
+    const first = q.cursor ? eventsPath(applied) : undefined;
+    const withoutFinding = f.finding ? eventsPath({ ...applied, finding: undefined }) : undefined;
+    return page(c, error ? 400 : 200, 'events', 'Events', { filters, finding, withoutFinding, principals, events, next, first, error, count: events.length });
   });
 
   app.get('/events/:id', guard, async (c) => {

@@ -130,7 +130,7 @@ describe('/trail through trailbot serve', () => {
     expect(blocksOf(first)[0]).toMatchObject({ type: 'header', text: { text: 'Trail of alana' } });
     expect(textOf(first)).toMatch(/\*25\* calls in the last 24 hours/);
     expect(textOf(first)).toContain('*Calls 1–20 of 25*, newest first');
-    expect(textOf(first)).toContain('<https://trailbot.example.com/api/trail?who=alana&amp;since=');
+    expect(textOf(first)).toContain('<https://trailbot.example.com/?person=alana&amp;since=');
 
     const more = acked(await slack.clickButton(target, { on: cmd.responseUrl, action_id: 'trail-more' }));
     await more.responseUrl.waitForPosts(1, 15_000);

@@ -65,7 +65,7 @@ describe('every flow in the catalog, from its recorded events', () => {
         expect(words).toContain(flow.runbook);
         for (const label of ['Who:', 'What:', 'Where:', 'How:', 'When:', 'How often:']) expect(words).toContain(label);
         expect(dataRows(d)).toHaveLength(Math.min(events.length, EVENTS_SHOWN));
-        expect(hrefs(d)).toContain(`${URL}/api/findings/${f.id}`);
+        expect(hrefs(d)).toContain(`${URL}/?finding=${f.id}`);
         // Real region names get a console link; the anonymised ones of some recordings (apiso-northsouth-3r) do not.
         const consoleLinks = hrefs(d).filter((h) => h.includes('cloudtrailv2'));
         expect(consoleLinks).toEqual(events.map(consoleEventUrl).filter((u) => u !== null));
@@ -153,7 +153,7 @@ describe('the description', () => {
     expect(first).toContain('The root user can do anything in the account');
     expect(d.content.map((n) => n.type)).toEqual(['paragraph', 'paragraph', 'bulletList', 'heading', 'table', 'heading', 'paragraph', 'heading', 'bulletList']);
     expect(plain(d)).toContain(FLOWS.find((x) => x.id === 'root-activity')!.runbook);
-    expect(hrefs(d)).toEqual(expect.arrayContaining([`${URL}/api/findings/${f.id}`, `${URL}/approve/1`]));
+    expect(hrefs(d)).toEqual(expect.arrayContaining([`${URL}/?finding=${f.id}`, `${URL}/approve/1`]));
     expect(hrefs(d).some((h) => h.startsWith('javascript'))).toBe(false);
     expect(plain(d)).toContain('bad');
   });
@@ -219,7 +219,7 @@ describe('the comment', () => {
     expect(plain(c)).toContain('500 more events since 2024-05-01 09:59:00 UTC; the finding now counts 530 in all.');
     expect(plain(c)).toContain('and 480 more events not listed here.');
     expect(dataRows(c)).toHaveLength(20);
-    expect(hrefs(c)).toContain(`${URL}/api/findings/${f.id}`);
+    expect(hrefs(c)).toContain(`${URL}/?finding=${f.id}`);
     const one = ticketComment({ finding: rootFinding({ count: 1 }), events: events.slice(0, 1), totalEvents: 1, publicUrl: URL });
     expect(plain(one)).toContain('1 more event, the latest at 2024-05-01 10:00:29 UTC.');
   });

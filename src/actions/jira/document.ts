@@ -4,6 +4,7 @@ import { resourceLabel } from '../../events/summary.ts';
 import { type AdfDoc, type AdfNode, type AdfText, bulletList, findingSections, heading, linked, paragraph, table, text } from '../../flows/adf.ts';
 import type { Finding } from '../../flows/finding.ts';
 import { FLOWS } from '../../flows/registry.ts';
+import { findingUrl } from '../../http/dashboard-links.ts';
 import { compileText, readTemplate, textEnv } from '../../templates/index.ts';
 
 /**
@@ -103,11 +104,6 @@ export function consoleEventUrl(e: Pick<TrailEvent, 'region' | 'eventId' | 'deri
   return `https://${region}.${host}/cloudtrailv2/home?region=${region}#/events/${encodeURIComponent(e.eventId)}`;
 }
 
-/** The finding in trailbot. Until the dashboard exists this is the finding's API entry (`GET /api/findings/:id`). */
-export function findingUrl(publicUrl: string, findingId: string): string {
-  return `${publicUrl.replace(/\/+$/, '')}/api/findings/${encodeURIComponent(findingId)}`;
-}
-
 const cell = (s: string | null | undefined, marks?: Parameters<typeof text>[1]): AdfText[] => text(clip(oneLine(s), CELL_MAX) || words.none, marks);
 
 function eventRow(e: TrailEvent): AdfText[][] {
@@ -150,7 +146,7 @@ export interface TicketDescriptionInput {
   events: TrailEvent[];
   /** How many events the finding has in all (the ones not listed are counted). */
   totalEvents: number;
-  /** PUBLIC_URL: the ticket links back to the finding there. */
+  /** PUBLIC_URL: the ticket links back to the finding's events on the dashboard there. */
   publicUrl: string;
   /** More links (approvals, later). */
   links?: { text: string; url: string }[];

@@ -46,7 +46,7 @@ describe('finding message', () => {
     expect(actions!.type).toBe('actions');
     expect(actions!.elements).toEqual([
       { type: 'button', action_id: TRAIL_ACTION_ID, text: { type: 'plain_text', text: 'Trail of alana', emoji: true }, value: 'arn:aws:iam::229654561268:user/alana' },
-      { type: 'button', action_id: 'open-trailbot', text: { type: 'plain_text', text: 'In trailbot', emoji: true }, url: `https://trailbot.example.com/api/findings/${f.id}` },
+      { type: 'button', action_id: 'open-trailbot', text: { type: 'plain_text', text: 'In trailbot', emoji: true }, url: `https://trailbot.example.com/?finding=${f.id}` },
     ]);
     expect(m.text).toBe(`medium: ${f.title}`);
   });

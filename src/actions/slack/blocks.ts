@@ -4,9 +4,9 @@ import type { TrailEvent } from '../../events/model.ts';
 import { summarize } from '../../events/summary.ts';
 import type { Finding } from '../../flows/index.ts';
 import { slackEscape } from '../../flows/render.ts';
+import { findingUrl } from '../../http/dashboard-links.ts';
 import type { SlackBlock, SlackMessage } from '../../integrations/slack/port.ts';
 import { compileText, readTemplate, textEnv } from '../../templates/index.ts';
-import { findingUrl } from '../jira/document.ts';
 
 /**
  * The Slack messages of a finding, built as Block Kit data (the words are in

@@ -132,7 +132,7 @@ describe('the slack-trail job', () => {
     expect(b[3]!.fields![0]!.text).toBe('*Most frequent actions*\n• CreateAccessKey (iam) ×36\n• ListUsers (iam) ×9');
     const all = JSON.stringify(b);
     expect(all).toContain('<https://corp.atlassian.net/browse/SEC-7|SEC-7>');
-    expect(all).toContain('<https://trailbot.example.com/api/trail?who=alana&amp;since=');
+    expect(all).toContain('<https://trailbot.example.com/?person=alana&amp;since=');
 
     const seen = [...callLines(url)];
     expect(seen).toHaveLength(20);

@@ -1,5 +1,6 @@
 import { asTrailbotError } from '../../../errors.ts';
 import type { TrailEvent } from '../../../events/model.ts';
+import { eventsUrl } from '../../../http/dashboard-links.ts';
 import type { ResponsePort, SlackMessage } from '../../../integrations/slack/port.ts';
 import { isPermanentError } from '../../../runtime/definitions.ts';
 import type { JobPayload } from '../../../runtime/jobs.ts';
@@ -31,20 +32,30 @@ export interface TrailAnswerDeps {
   access: TrailAccess;
   /** The live LookupEvents fan-out (Sources.live); it stores what it finds when `storeFound`. */
   live: (store: Store, opts: LiveLookupOptions & { storeFound?: boolean }) => Promise<LiveLookupResult>;
-  /** PUBLIC_URL: the answer links to trailbot's own view of the same question. */
+  /** PUBLIC_URL: the answer links to the dashboard's Events page asking the same question. */
   publicUrl: string;
   /** How long CloudTrail may take to answer live (default 8 s; what has not answered is named). */
   liveTimeoutMs?: number | undefined;
 }
 
-/** trailbot's own answer to the same question: GET /api/trail with the same person and window. */
-export function trailbotUrl(publicUrl: string, q: TrailRequest): string {
-  const u = new URL(`${publicUrl.replace(/\/+$/, '')}/api/trail`);
-  u.searchParams.set('who', q.who);
-  u.searchParams.set('since', q.since);
-  u.searchParams.set('until', q.until);
-  if (q.writes) u.searchParams.set('writes_only', 'true');
-  return u.toString();
+/**
+ * The same question on the dashboard: its Events page filtered on the same person (resolved the same
+ * way), the same window to the millisecond, and every filter of the command the page has (all of them:
+ * writes, denied → outcome, console → via, region, service, account). `live` is not a filter: what
+ * CloudTrail found live is in the store by the time the link is opened.
+ */
+export function dashboardUrl(publicUrl: string, q: TrailRequest): string {
+  return eventsUrl(publicUrl, {
+    person: q.who,
+    since: q.since,
+    until: q.until,
+    writes: q.writes,
+    outcome: q.denied ? 'denied' : undefined,
+    via: q.console ? 'console' : undefined,
+    region: q.region,
+    service: q.service,
+    account: q.account,
+  });
 }
 
 /** Live events the store could not attribute, filtered as the question asks. */
@@ -93,7 +104,7 @@ export async function answerPage(
   const liveState = live === undefined ? undefined : !liveAsked ? ('not-configured' as const) : live.partial.length > 0 ? ('partial' as const) : ('complete' as const);
   // Said in the answer when asked for, or when it found something, or when it did not answer in full.
   const liveNote = live && (q.live || live.events.length > 0 || live.partial.length > 0) ? { note: live.note, stored: live.stored } : undefined;
-  const base = { query: q, page: a.page, trailbotUrl: trailbotUrl(deps.publicUrl, q) };
+  const base = { query: q, page: a.page, dashboardUrl: dashboardUrl(deps.publicUrl, q) };
 
   if (counts.total === 0) {
     // CloudTrail found calls the store cannot put a name on (nothing stored, or filtered out of the

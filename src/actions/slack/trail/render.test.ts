@@ -57,7 +57,7 @@ function answer(o: Partial<TrailAnswer> = {}): TrailAnswer {
     offset: 0,
     source: 'store',
     tickets: [{ key: 'SEC-12', url: 'https://corp.atlassian.net/browse/SEC-12', title: 'Access key created by alana', status: 'In Progress' }],
-    trailbotUrl: 'https://trailbot.example.com/api/trail?who=alana%40corp&since=2024-07-26T00:00:00.000Z',
+    dashboardUrl: 'https://trailbot.example.com/?person=alana%40corp&writes=1&since=2024-07-26T00%3A00%3A00.000Z',
     ...o,
   };
 }
@@ -89,7 +89,7 @@ describe('/trail answer', () => {
     expect(lines[1]).toMatch(/^• alana created an access key .* on 2024-08-01 at 13:00:00 UTC$/);
     expect(lines[2]).toMatch(/at 12:59:59 UTC$/);
     expect(allText(r.message)).toContain('<https://corp.atlassian.net/browse/SEC-12|SEC-12> Access key created by alana (In Progress)');
-    expect(allText(r.message)).toContain('<https://trailbot.example.com/api/trail?who=alana%40corp&amp;since=2024-07-26T00:00:00.000Z|Open in trailbot>');
+    expect(allText(r.message)).toContain('<https://trailbot.example.com/?person=alana%40corp&amp;writes=1&amp;since=2024-07-26T00%3A00%3A00.000Z|Open in trailbot\'s dashboard>');
     const button = b.at(-1)!;
     expect(button.type).toBe('actions');
     expect(button.elements![0]).toMatchObject({ type: 'button', action_id: MORE_ACTION, text: { type: 'plain_text', text: 'More (21–40 of 1,234)' } });

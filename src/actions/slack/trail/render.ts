@@ -14,7 +14,7 @@ import type { TicketLink, TrailCounts } from './query.ts';
  * `/trail`'s messages as Block Kit, built as data from the templates in src/templates/slack/trail
  * and kept within Slack's limits (LIMITS; `blockProblems` checks a message against them): a header
  * naming the person, who it matched, the counts, the most frequent actions and resources, a page
- * of calls as plain-language lines newest first, links to Jira tickets and to trailbot, and a
+ * of calls as plain-language lines newest first, links to Jira tickets and to the dashboard, and a
  * "More" button. Everything trailbot did not write itself is escaped for mrkdwn (& < >), so a
  * resource named `<!channel>` stays text. Pure: no I/O.
  */
@@ -218,8 +218,8 @@ export interface TrailAnswer {
   /** Asked CloudTrail live for this answer: what it said (partial or complete), and what was new. */
   live?: { note: string; stored: number } | undefined;
   tickets: readonly TicketLink[];
-  /** trailbot's own view of the same question (PUBLIC_URL). */
-  trailbotUrl: string;
+  /** The same question on the dashboard's Events page (PUBLIC_URL, answer.ts dashboardUrl). */
+  dashboardUrl: string;
 }
 
 /** Room for each part of the head of an answer, so the calls always keep a good part of BLOCKS_TEXT_MAX. */
@@ -323,7 +323,7 @@ export function renderAnswer(a: TrailAnswer): RenderedAnswer {
     {
       type: 'context',
       block_id: id(),
-      elements: [mrkdwn(clip(t.links({ tickets: a.tickets.map((x) => ({ url: linkUrl(x.url), key: esc(x.key), title: esc(clip(x.title, 150)), status: esc(x.status) })), trailbotUrl: linkUrl(a.trailbotUrl), open: words.open }).trim(), ROOM.links))],
+      elements: [mrkdwn(clip(t.links({ tickets: a.tickets.map((x) => ({ url: linkUrl(x.url), key: esc(x.key), title: esc(clip(x.title, 150)), status: esc(x.status) })), dashboardUrl: linkUrl(a.dashboardUrl), open: words.open }).trim(), ROOM.links))],
     },
   ];
 
