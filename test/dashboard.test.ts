@@ -197,6 +197,12 @@ describe('the dashboard in chromium', () => {
     expect(await page.locator('figure.chart details').count()).toBe(5);
     await shot('clickops');
     await accessible();
+    // Attempts that did not go through are not counted; the page links to them on the Events page.
+    await page.getByRole('link', { name: 'denied', exact: true }).click();
+    const u = new URL(page.url());
+    expect(Object.fromEntries(u.searchParams)).toMatchObject({ via: 'console', writes: '1', outcome: 'denied', until: '2025-03-30T00:00:00.000Z' });
+    expect(await page.locator('li.event').count()).toBeGreaterThan(0);
+    for (const tags of await page.locator('li.event .tags').allTextContents()) expect(tags).toMatch(/console.*denied/s);
   });
 
   it('findings and tickets: counts, severity, a finding opens on its events', async () => {

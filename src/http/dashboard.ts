@@ -208,8 +208,12 @@ export function createDashboard(o: DashboardOptions): Hono {
     }
     const d = await clickOps(store.db, until);
     const months = [d.previousMonth, d.thisMonth].map((m) => ({ label: m.label, n: m.n }));
+    // Attempts that did not go through are not ClickOps (nothing changed); the Events page shows them.
+    const attempts = (outcome: Outcome) => eventsPath({ via: 'console', writes: true, outcome, since: d.since, until: d.until });
     return page(c, error ? 400 : 200, 'clickops', 'ClickOps', {
       error,
+      denied: attempts('denied'),
+      failed: attempts('failed'),
       until: c.req.query('until') ?? '',
       total: d.total,
       perDay: { ...columns(d.perDay), counts: d.perDay },

@@ -1,13 +1,11 @@
+import { consoleChangeSql } from '../flows/housekeeping.ts';
 import type { Db } from './db.ts';
-import { isoText } from './sql.ts';
+import { isoText, queryParams } from './sql.ts';
 
 /**
  * The dashboard's own questions of the store (src/http/dashboard.ts): the ClickOps counts, the
  * findings' counts and list, pending approvals. Events go through `search` (src/store/queries.ts).
  */
-
-/** A change made by hand in the console: what the ClickOps charts count (index events_console_changes, migration 020). */
-const CLICKOPS = `via = 'console' AND read_only IS NOT TRUE AND outcome = 'success'`;
 
 export interface Count {
   label: string;
@@ -24,51 +22,67 @@ export interface ClickOps {
   thisMonth: { label: string; n: number };
   previousMonth: { label: string; n: number };
   total: number;
+  /** The window: `days` whole days (UTC) up to `until`, ISO. */
+  since: string;
+  until: string;
 }
 
 const DAY = 86_400_000;
+const TOP = 10;
 
-/** The ClickOps numbers for the `days` days ending at `until` (ms), and this month against the previous one. */
+/**
+ * The ClickOps numbers for the `days` days ending at `until` (ms), and this month against the previous one.
+ *
+ * What counts is one definition for the `clickops` flow, the monthly ClickOps report and these charts:
+ * a change made by hand in the console that went through (isConsoleChange / consoleChangeSql in
+ * src/flows/housekeeping.ts: via console, not read-only, succeeded, sign-in and console housekeeping calls
+ * and read-style names left out). A denied or failed attempt changed nothing, so there is nothing to
+ * capture in code; the page links to those attempts on the Events page instead of counting them.
+ *
+ * One pass: the window's console changes are read once along the partial index events_console_changes
+ * (migration 020/021, whose predicate the definition implies) and grouped five ways.
+ */
 export async function clickOps(db: Db, until: number, days = 30): Promise<ClickOps> {
   const end = new Date(until);
   const start = new Date(Date.UTC(end.getUTCFullYear(), end.getUTCMonth(), end.getUTCDate()) - (days - 1) * DAY);
   const monthStart = new Date(Date.UTC(end.getUTCFullYear(), end.getUTCMonth(), 1));
   const prevStart = new Date(Date.UTC(end.getUTCFullYear(), end.getUTCMonth() - 1, 1));
-  const range = [start.toISOString(), end.toISOString()];
-  const top = (col: string) =>
-    db.query<{ label: string; n: string }>(
-      `SELECT ${col} AS label, count(*) AS n FROM events WHERE ${CLICKOPS} AND time >= $1 AND time <= $2 AND ${col} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10`,
-      range,
-    );
-  const [days_, people, types, resources, months] = await Promise.all([
-    db.query<{ d: string; n: string }>(
-      `SELECT to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS d, count(*) AS n FROM events WHERE ${CLICKOPS} AND time >= $1 AND time <= $2 GROUP BY 1`,
-      range,
-    ),
-    top('actor_name'),
-    top('primary_type'),
-    top(`coalesce(primary_id, primary_arn)`),
-    db.query<{ this_month: string; previous: string }>(
-      `SELECT count(*) FILTER (WHERE time >= $2) AS this_month, count(*) FILTER (WHERE time < $2) AS previous FROM events WHERE ${CLICKOPS} AND time >= $1 AND time <= $3`,
-      [prevStart.toISOString(), monthStart.toISOString(), end.toISOString()],
-    ),
-  ]);
-  const byDay = new Map(days_.rows.map((r) => [r.d, Number(r.n)]));
+  const from = new Date(Math.min(start.getTime(), prevStart.getTime()));
+  const { params, param } = queryParams([from.toISOString(), end.toISOString(), start.toISOString(), monthStart.toISOString()]);
+  const change = consoleChangeSql('e', param);
+  const top = (k: string, col: string) =>
+    `(SELECT '${k}', ${col}, count(*)::bigint FROM c WHERE time >= $3 AND ${col} IS NOT NULL GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT ${TOP})`;
+  const r = await db.query<{ k: string; label: string | null; n: string }>(
+    `WITH c AS MATERIALIZED (
+       SELECT e.time, coalesce(e.email, e.actor_name, e.actor_key) AS person, e.primary_type AS type, coalesce(e.primary_id, e.primary_arn) AS resource
+       FROM events e WHERE e.time >= $1::timestamptz AND e.time <= $2::timestamptz AND ${change}
+     )
+     SELECT 'd' AS k, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS label, count(*)::bigint AS n FROM c WHERE time >= $3 GROUP BY 2
+     UNION ALL ${top('p', 'person')}
+     UNION ALL ${top('t', 'type')}
+     UNION ALL ${top('r', 'resource')}
+     UNION ALL SELECT 'this', NULL, (count(*) FILTER (WHERE time >= $4))::bigint FROM c
+     UNION ALL SELECT 'previous', NULL, (count(*) FILTER (WHERE time < $4))::bigint FROM c`,
+    params,
+  );
+  const of = (k: string): Count[] => r.rows.filter((x) => x.k === k).map((x) => ({ label: x.label ?? '', n: Number(x.n) }));
+  const byDay = new Map(of('d').map((x) => [x.label, x.n]));
   const perDay: Count[] = [];
   for (let t = start.getTime(); t <= end.getTime(); t += DAY) {
     const d = new Date(t).toISOString().slice(0, 10);
     perDay.push({ label: d, n: byDay.get(d) ?? 0 });
   }
-  const counts = (r: { rows: { label: string; n: string }[] }): Count[] => r.rows.map((x) => ({ label: x.label, n: Number(x.n) }));
-  const m = months.rows[0]!;
+  const n = (k: string): number => Number(r.rows.find((x) => x.k === k)?.n ?? 0);
   return {
     perDay,
-    byPerson: counts(people),
-    byResourceType: counts(types),
-    topResources: counts(resources),
-    thisMonth: { label: monthStart.toISOString().slice(0, 7), n: Number(m.this_month) },
-    previousMonth: { label: prevStart.toISOString().slice(0, 7), n: Number(m.previous) },
+    byPerson: of('p'),
+    byResourceType: of('t'),
+    topResources: of('r'),
+    thisMonth: { label: monthStart.toISOString().slice(0, 7), n: n('this') },
+    previousMonth: { label: prevStart.toISOString().slice(0, 7), n: n('previous') },
     total: perDay.reduce((a, b) => a + b.n, 0),
+    since: start.toISOString(),
+    until: end.toISOString(),
   };
 }
 
