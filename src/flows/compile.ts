@@ -128,7 +128,7 @@ function productionMatcher(cfg: FlowsConfig['production']): (e: TrailEvent) => s
     else {
       const prod = Object.entries(r.tags).some(([k, v]) => {
         const want = cfg.tags[k] ?? cfg.tags[k.toLowerCase()];
-        return want !== undefined && want.some((w) => w.toLowerCase() === v.toLowerCase());
+        return want?.some((w) => w.toLowerCase() === v.toLowerCase()) === true;
       });
       if (prod) tagged.add(r.arn.toLowerCase());
     }

@@ -117,16 +117,18 @@ interface FlowBase<P extends Params> {
   severityOf?(e: TrailEvent, params: P, env: FlowEnv): Severity | null;
 }
 
-/**
- * How repeats are grouped: events with the same key join one finding (single flows) or are counted
- * together (threshold flows). May read the record through `env` (with `needsRequest`), e.g. to
- * group by bucket: `(e, _p, env) => `${e.account}|${env.request(e).str('bucketName')}``.
- */
-export type KeyFn<P extends Params> = (e: TrailEvent, params: P, env: FlowEnv) => string;
+/** Single and threshold flows group repeats by a key. */
+interface KeyedFlow<P extends Params> extends FlowBase<P> {
+  /**
+   * How repeats are grouped: events with the same key join one finding (single flows) or are counted
+   * together (threshold flows). May read the record through `env` (with `needsRequest`), e.g. to
+   * group by bucket: `(e, _p, env) => `${e.account}|${env.request(e).str('bucketName')}``.
+   */
+  key(e: TrailEvent, params: P, env: FlowEnv): string;
+}
 
-export interface SingleFlow<P extends Params = Params> extends FlowBase<P> {
+export interface SingleFlow<P extends Params = Params> extends KeyedFlow<P> {
   kind: 'single';
-  key: KeyFn<P>;
 }
 
 /**
@@ -155,9 +157,8 @@ export const MAX_DISTINCT_PER_EVENT = 100;
  * });
  * ```
  */
-export interface ThresholdFlow<P extends Params = Params> extends FlowBase<P> {
+export interface ThresholdFlow<P extends Params = Params> extends KeyedFlow<P> {
   kind: 'threshold';
-  key: KeyFn<P>;
   /** Count distinct values (e.g. secret ids, instance ids, event names) rather than events. */
   distinctBy?(e: TrailEvent, params: P, env: FlowEnv): DistinctValues;
 }
@@ -187,9 +188,12 @@ export function defineFlow<P extends Params>(def: FlowDef<P>): FlowDef<P> {
   return def;
 }
 
-/** Any flow, whatever its parameters (the registry's element type). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyFlow = FlowDef<any>;
+/**
+ * Any flow, whatever its parameters (the registry's element type). A flow with its own parameters is
+ * one because its functions are declared as methods (`match(e, params: P, env)`), whose parameters
+ * TypeScript compares both ways; the engine hands each flow its own `params`.
+ */
+export type AnyFlow = FlowDef<Params>;
 
 /** Whether `v` is a duration in trailbot's one time grammar (src/time.ts): `90s`, `30m`, `1h30m`, `7d`, `2w`. */
 export function isDuration(v: string): boolean {

@@ -5,7 +5,7 @@ import { type CompiledFlows, compileFlows } from './compile.ts';
 import type { FlowsConfig } from './config.ts';
 import { type EngineEvent, fold, loadRequest, matchEvents } from './engine/index.ts';
 import type { Finding } from './finding.ts';
-import { applyChanges, type FindingPage, findingsPage, getFindings, listFindings, loadSnapshot, lockFindings, renderStored } from './store.ts';
+import { applyChanges, type FindingPage, findingsPage, getFindings, loadSnapshot, lockFindings, renderStored } from './store.ts';
 
 export { compileFlows, type CompiledFlow, type CompiledFlows } from './compile.ts';
 export { defaultFlowsConfig, deploymentOf, flowsConfigSchema, parseFlowsConfig, type Deployment, type FlowsConfig, type FlowsConfigInput } from './config.ts';
@@ -88,11 +88,6 @@ export async function evaluateFlows(
   const opened = findings.filter((f) => touched.created.has(f.id)).map((f) => f.id);
   const created = opened.length;
   return { findings, opened, created, updated: findings.length - created, matched: new Set(matches.map((m) => m.event.eventId)).size };
-}
-
-/** Findings changed after `since` (ISO), oldest change first. A filter: to follow the feed, use findingsAfter. */
-export function findingsUpdatedSince(store: Store, since: string | undefined, limit = 500): Promise<Finding[]> {
-  return listFindings(store.db, { updatedSince: since, limit });
 }
 
 /**

@@ -120,7 +120,7 @@ const CFN = 'cloudformation.amazonaws.com';
 export function madeByAws(e: TrailEvent): boolean {
   if (!isHumanOrProgram(e)) return true;
   const by = e.actor.invokedBy;
-  return by !== null && by.endsWith('.amazonaws.com') && by !== CFN && by !== 'signin.amazonaws.com';
+  return by?.endsWith('.amazonaws.com') === true && by !== CFN && by !== 'signin.amazonaws.com';
 }
 
 /** A case-insensitive glob (`*` matches anything, including `/` and `:`). */

@@ -1,5 +1,6 @@
 import type { RawRecord, TrailEvent } from '../events/model.ts';
 import type { Db } from '../store/index.ts';
+import { ADVISORY_LOCKS, isoText } from '../store/sql.ts';
 import { eventRowsAt, eventsAt } from '../store/queries.ts';
 import { type CompiledFlows, severityFor } from './compile.ts';
 import { TrailbotError } from '../errors.ts';
@@ -11,14 +12,9 @@ import { type Breakdown, breakdownOf, renderFinding } from './render.ts';
 /** The flows' state in the store (tables from migration 002_findings.sql, the feed's seq from 011). */
 
 /**
- * The findings lock: every write to `findings` holds it until its transaction ends (evaluations must
- * not race to open the same finding, and the feed's cursor depends on it, see lockFindings).
- */
-export const FINDINGS_LOCK = 727275;
-
-/**
- * Takes the findings lock for the rest of the transaction and returns the database's clock read after
- * it (ISO, microseconds). Every write to a finding runs under it and sets `seq =
+ * Takes the findings lock (`ADVISORY_LOCKS.findings`) for the rest of the transaction and returns the
+ * database's clock read after it (ISO, microseconds). Evaluations must not race to open the same
+ * finding, and the feed's cursor depends on the lock: every write to a finding runs under it and sets `seq =
  * nextval('findings_seq')` after it: writers are serialized until commit, so seq values commit in the
  * order they are taken and a reader at cursor n can never later see a change below n (a bare sequence
  * could: a transaction holding 10 may commit after one holding 11). The lock rather than a horizon
@@ -26,16 +22,14 @@ export const FINDINGS_LOCK = 727275;
  * The time is read after the lock too, so `updated_at` follows seq instead of going backwards.
  */
 export async function lockFindings(tx: Db): Promise<string> {
-  await tx.query('SELECT pg_advisory_xact_lock($1)', [FINDINGS_LOCK]);
-  const r = await tx.query<{ t: string }>(`SELECT ${PRECISE('clock_timestamp()')} AS t`);
+  await tx.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.findings]);
+  const r = await tx.query<{ t: string }>(`SELECT ${isoText('clock_timestamp()', 'us')} AS t`);
   return r.rows[0]!.t;
 }
 
 const SEP = '\u0000';
-const ISO = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
 const MS = (col: string): string => `(extract(epoch FROM ${col}) * 1000)::float8`;
 const ts = (ms: number): string => new Date(ms).toISOString();
-const PRECISE = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 function subjectState(s: Snapshot, scope: string, subject: string): SubjectState {
   let m = s.subjects.get(scope);
@@ -336,8 +330,8 @@ function breakdownFromCounts(rows: { action: string | null; region: string | nul
 }
 
 const FINDING_COLS = `f.id, f.key, f.flow, f.kind, f.severity, f.status, f.title, f.summary, f.body, f.slack, f.jira, f.count,
-  ${ISO('f.first_seen')} AS first_seen, ${ISO('f.last_seen')} AS last_seen, ${ISO('f.updated_at')} AS updated_at,
-  ${PRECISE('f.updated_at')} AS updated_at_precise, f.seq,
+  ${isoText('f.first_seen')} AS first_seen, ${isoText('f.last_seen')} AS last_seen, ${isoText('f.updated_at')} AS updated_at,
+  ${isoText('f.updated_at', 'us')} AS updated_at_precise, f.seq,
   ARRAY(SELECT fe.event_id FROM finding_events fe WHERE fe.finding_id = f.id ORDER BY fe.time, fe.event_id LIMIT ${SHOWN_IDS}) AS event_ids`;
 
 interface StoredFindingRow {

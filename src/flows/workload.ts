@@ -20,6 +20,6 @@ export function workloadOf(e: TrailEvent): Workload | null {
   if (a.type !== 'AssumedRole' || a.sessionName === null) return null;
   if (INSTANCE_ID.test(a.sessionName)) return 'instance';
   const ua = e.userAgent;
-  if (ua !== null && ua.includes('AWS_Lambda_')) return 'lambda';
+  if (ua?.includes('AWS_Lambda_')) return 'lambda';
   return null;
 }

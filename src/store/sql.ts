@@ -6,12 +6,15 @@
 const ISO_FORMATS = {
   s: 'YYYY-MM-DD"T"HH24:MI:SS"Z"',
   ms: 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"',
+  us: 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"',
 } as const;
 
 /**
  * A timestamptz expression read back as ISO 8601 UTC text, the form trailbot shows and compares times in:
  * `2024-08-01T13:00:05Z`, or with `ms` `2024-08-01T13:00:05.250Z` (queue and ticket bookkeeping, where the
- * order of things a few milliseconds apart matters). Add `AS name` where a column name is wanted.
+ * order of things a few milliseconds apart matters), or with `us` `2024-08-01T13:00:05.250113Z` (the
+ * findings feed's `updatedAt`, the database's clock as read under the findings lock). Add `AS name` where a
+ * column name is wanted.
  */
 export const isoText = (expr: string, precision: keyof typeof ISO_FORMATS = 's'): string => `to_char(${expr} AT TIME ZONE 'UTC', '${ISO_FORMATS[precision]}')`;
 

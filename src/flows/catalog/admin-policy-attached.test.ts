@@ -3,7 +3,6 @@ import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
 import { findings, record } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'admin-policy-attached';
-const R = 'records/';
 const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {

@@ -114,7 +114,7 @@ function matchPass(
       let dims = NO_DIMS;
       if (f.kind === 'first-seen') {
         // Nothing for this flow to learn or report: drop it (it cannot make another flow yield).
-        if (quiet !== undefined && quiet(f, e, t)) continue;
+        if (quiet?.(f, e, t)) continue;
         dims = dimensionsOf(f, e);
         if (dims.length === 0) continue;
       }

@@ -25,8 +25,7 @@ export function inner<K, V>(outer: Map<string, Map<K, V>>, k: string): Map<K, V>
 
 /** The event is already part of one of the flow's findings. */
 export function isDone(s: Snapshot, flow: string, eventId: string): boolean {
-  const ids = s.done.get(flow);
-  return ids !== undefined && ids.has(eventId);
+  return s.done.get(flow)?.has(eventId) === true;
 }
 
 export function findingId(flow: string, group: string, anchor: number): string {
