@@ -55,18 +55,21 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /**
- * Where an event's bytes go: the events table (heap, its TOAST, every partition) and each index, by
- * pg_relation_size over the table and its partitions, divided by the stored events. Target ≤ 1.2 KB
+ * Where an event's bytes go: the events table (heap, its TOAST, every partition), the chunks of raw
+ * records (raw_chunks, migration 022: heap and TOAST, every partition) and each index, by
+ * pg_relation_size over the tables and their partitions, divided by the stored events. Target ≤ 1.2 KB
  * per event, indexes included (issue 14).
  */
 async function reportSize(store: Store, when: string): Promise<void> {
   await store.db.query('VACUUM ANALYZE events');
+  await store.db.query('VACUUM ANALYZE raw_chunks');
   const n = await store.count();
   const rels = await store.db.query<{ kind: string; name: string; heap: number; toast: number }>(
-    `WITH RECURSIVE parts(oid) AS (SELECT 'events'::regclass::oid UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN parts p ON i.inhparent = p.oid)
-     SELECT 'table' AS kind, 'events' AS name, sum(pg_relation_size(c.oid))::bigint AS heap,
+    `WITH RECURSIVE parts(oid, root) AS (SELECT 'events'::regclass::oid, 'events' UNION ALL SELECT 'raw_chunks'::regclass::oid, 'raw_chunks'
+                                         UNION ALL SELECT i.inhrelid, p.root FROM pg_inherits i JOIN parts p ON i.inhparent = p.oid)
+     SELECT 'table' AS kind, parts.root AS name, sum(pg_relation_size(c.oid))::bigint AS heap,
             sum(coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0))::bigint AS toast
-       FROM parts JOIN pg_class c ON c.oid = parts.oid
+       FROM parts JOIN pg_class c ON c.oid = parts.oid GROUP BY parts.root
      UNION ALL
      SELECT 'index', coalesce(pi.relname, ci.relname), sum(pg_relation_size(ci.oid))::bigint, 0
        FROM parts JOIN pg_index x ON x.indrelid = parts.oid JOIN pg_class ci ON ci.oid = x.indexrelid
@@ -79,7 +82,8 @@ async function reportSize(store: Store, when: string): Promise<void> {
   const indexes = rels.rows.filter((r) => r.kind === 'index');
   const ixTotal = indexes.reduce((a, r) => a + Number(r.heap), 0);
   console.log(`\nbytes per event ${when} (${fmt(n)} events, pg_relation_size after VACUUM):`);
-  report(`table per event (${when})`, `${per(table)} (of which TOAST ${per(toast)})`, '', null);
+  report(`tables per event (${when})`, `${per(table)} (of which TOAST ${per(toast)})`, '', null);
+  for (const r of rels.rows.filter((x) => x.kind === 'table')) console.log(`    table ${r.name}: ${per(Number(r.heap) + Number(r.toast))} (TOAST ${per(Number(r.toast))})`);
   for (const r of indexes.sort((a, b) => Number(b.heap) - Number(a.heap))) console.log(`    index ${r.name}: ${per(Number(r.heap))}`);
   report(`indexes per event (${when})`, per(ixTotal), '', null);
   const total = (table + ixTotal) / n;

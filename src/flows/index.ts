@@ -1,6 +1,6 @@
 import type { Ingestible, RawRecord, TrailEvent } from '../events/model.ts';
 import type { Store } from '../store/index.ts';
-import { eventRowsByIds, spanOf } from '../store/queries.ts';
+import { rawsByIds, spanOf } from '../store/queries.ts';
 import { type CompiledFlows, compileFlows } from './compile.ts';
 import type { FlowsConfig } from './config.ts';
 import { type EngineEvent, fold, loadRequest, matchEvents } from './engine/index.ts';
@@ -65,8 +65,7 @@ export async function evaluateFlows(
   }
   if (needRaw.length) {
     const span = spanOf(items.map((it) => it.event.time));
-    const rows = await eventRowsByIds<{ event_id: string; raw: RawRecord | string }>(store.db, 'event_id, raw', needRaw, span);
-    for (const row of rows) raws.set(row.event_id, typeof row.raw === 'string' ? (JSON.parse(row.raw) as RawRecord) : row.raw);
+    for (const [id, raw] of await rawsByIds(store.db, needRaw, span)) raws.set(id, raw);
   }
   const env = c.env(raws);
   const { matches } = matchEvents(c, items, env);

@@ -1,7 +1,7 @@
 import type { RawRecord, TrailEvent } from '../events/model.ts';
 import type { Db } from '../store/index.ts';
 import { ADVISORY_LOCKS, isoText } from '../store/sql.ts';
-import { eventRowsAt, eventsAt } from '../store/queries.ts';
+import { eventsAt, rawsAt } from '../store/queries.ts';
 import { type CompiledFlows, severityFor } from './compile.ts';
 import { TrailbotError } from '../errors.ts';
 import type { Dimension, FlowKind, Severity } from './define.ts';
@@ -279,8 +279,7 @@ export async function renderStored(db: Db, c: CompiledFlows, ids: string[], batc
   // Records the request-reading flows need for their context, for the first events not in the batch.
   const missingRaw = [...first.values()].filter((e) => !raws.has(e.eventId) && e.action !== null && c.requestActions.has(e.action)).map((e) => ({ eventId: e.eventId, time: e.time }));
   if (missingRaw.length) {
-    const rows = await eventRowsAt<{ event_id: string; raw: RawRecord | string }>(db, 'event_id, raw', missingRaw);
-    for (const row of rows) raws.set(row.event_id, typeof row.raw === 'string' ? (JSON.parse(row.raw) as RawRecord) : row.raw);
+    for (const [id, raw] of await rawsAt(db, missingRaw)) raws.set(id, raw);
   }
   const env = c.env(raws);
 

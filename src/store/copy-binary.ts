@@ -11,7 +11,7 @@
  * int32 length (-1 for NULL) and the value's bytes; an int16 -1 at the end.
  */
 
-export type CopyType = 'text' | 'json' | 'jsonb' | 'timestamptz' | 'boolean' | 'text[]';
+export type CopyType = 'text' | 'json' | 'jsonb' | 'timestamptz' | 'boolean' | 'text[]' | 'int4' | 'int8';
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 /** Microseconds between the Unix epoch and PostgreSQL's (2000-01-01T00:00:00Z). */
@@ -75,6 +75,21 @@ export class BinaryCopyWriter {
     this.buf[this.off++] = b ? 1 : 0;
   }
 
+  int4(n: number): void {
+    this.room(8);
+    this.off = this.buf.writeInt32BE(4, this.off);
+    this.off = this.buf.writeInt32BE(n, this.off);
+  }
+
+  /** A whole number within ±2^53 as int64 (two halves). */
+  int8(n: number): void {
+    const hi = Math.floor(n / TWO_32);
+    this.room(12);
+    this.off = this.buf.writeInt32BE(8, this.off);
+    this.off = this.buf.writeInt32BE(hi, this.off);
+    this.off = this.buf.writeUInt32BE(n - hi * TWO_32, this.off);
+  }
+
   /** An ISO-8601 time as microseconds since 2000-01-01 UTC (int64, written as two halves). */
   timestamptz(iso: string): void {
     const ms = Date.parse(iso);
@@ -132,6 +147,12 @@ export class BinaryCopyWriter {
         break;
       case 'text[]':
         this.textArray(v as string[]);
+        break;
+      case 'int4':
+        this.int4(v as number);
+        break;
+      case 'int8':
+        this.int8(v as number);
         break;
     }
   }

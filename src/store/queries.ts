@@ -1,4 +1,4 @@
-import type { Outcome, TrailEvent, Via } from '../events/model.ts';
+import type { Outcome, RawRecord, TrailEvent, Via } from '../events/model.ts';
 import { lastSegment } from '../events/resources.ts';
 import type { Db } from './db.ts';
 import { EVENT_COLUMNS, rowToEvent, type StoredRow } from './events.ts';
@@ -251,11 +251,62 @@ export async function eventsAt(db: Db, refs: readonly EventRef[]): Promise<Trail
   return rows.map(rowToEvent);
 }
 
+/** Where an event's raw record is: in the row (stored before migration 022) or in a chunk. */
+interface RawRefRow {
+  event_id: string;
+  raw: string | null;
+  raw_chunk: string | null;
+  raw_at: number | null;
+  day: string;
+}
+const RAW_REF_COLUMNS = `event_id, raw::text AS raw, raw_chunk::text AS raw_chunk, raw_at, ${isoText("date_trunc('day', time, 'UTC')")} AS day`;
+const CHUNKS_SQL = `SELECT x.id::text AS id, x.records FROM unnest($1::int8[], $2::timestamptz[]) AS r(id, t)
+  CROSS JOIN LATERAL (SELECT id, records FROM raw_chunks WHERE id = r.id AND time = r.t) x`;
+
+/** The records of some events, each chunk read once however many of them it holds. */
+async function rawOfRows(db: Db, rows: RawRefRow[]): Promise<Map<string, RawRecord>> {
+  const out = new Map<string, RawRecord>();
+  const chunks = new Map<string, string>();
+  for (const r of rows) {
+    if (r.raw !== null) out.set(r.event_id, JSON.parse(r.raw) as RawRecord);
+    else if (r.raw_chunk !== null) chunks.set(r.raw_chunk, r.day);
+  }
+  if (chunks.size === 0) return out;
+  const got = await db.query<{ id: string; records: string }>(CHUNKS_SQL, [[...chunks.keys()], [...chunks.values()]]);
+  const text = new Map(got.rows.map((c) => [c.id, c.records]));
+  for (const r of rows) {
+    if (r.raw !== null || r.raw_chunk === null || r.raw_at === null) continue;
+    const line = lineOf(text.get(r.raw_chunk), r.raw_at);
+    if (line !== undefined) out.set(r.event_id, JSON.parse(line) as RawRecord);
+  }
+  return out;
+}
+
+/** Line `n` (from 0) of a chunk's text, without splitting the rest. */
+function lineOf(text: string | undefined, n: number): string | undefined {
+  if (text === undefined) return undefined;
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    start = text.indexOf('\n', start) + 1;
+    if (start === 0) return undefined;
+  }
+  const end = text.indexOf('\n', start);
+  return end < 0 ? text.slice(start) : text.slice(start, end);
+}
+
+/** Raw records by event id (see eventRowsByIds for `span`); ids not stored are left out. */
+export async function rawsByIds(db: Db, ids: readonly string[], span?: TimeSpan | null): Promise<Map<string, RawRecord>> {
+  return rawOfRows(db, await eventRowsByIds<RawRefRow>(db, RAW_REF_COLUMNS, ids, span));
+}
+
+/** Raw records by event id and time (see eventRowsAt). */
+export async function rawsAt(db: Db, refs: readonly EventRef[]): Promise<Map<string, RawRecord>> {
+  return rawOfRows(db, await eventRowsAt<RawRefRow>(db, RAW_REF_COLUMNS, refs));
+}
+
 export async function getRaw(db: Db, eventId: string): Promise<Record<string, unknown> | null> {
-  const r = await db.query<{ raw: Record<string, unknown> | string }>('SELECT raw FROM events WHERE event_id = $1', [eventId]);
-  const raw = r.rows[0]?.raw;
-  if (raw === undefined) return null;
-  return typeof raw === 'string' ? (JSON.parse(raw) as Record<string, unknown>) : raw;
+  const r = await db.query<RawRefRow>(`SELECT ${RAW_REF_COLUMNS} FROM events WHERE event_id = $1 LIMIT 1`, [eventId]);
+  return (await rawOfRows(db, r.rows)).get(eventId) ?? null;
 }
 
 export async function countEvents(db: Db): Promise<number> {

@@ -47,9 +47,16 @@ async function insertOld(db: Db, items: Ingestible[]): Promise<void> {
   );
 }
 
-/** Every row, every column, in one digest: the same before and after means nothing lost, nothing doubled. */
+/**
+ * Every row, every column the previous version had, in one digest: the same before and after means
+ * nothing lost, nothing doubled (raw_chunk and raw_at, migration 022's, are NULL on those rows).
+ */
 const digest = async (db: Db): Promise<{ n: number; md5: string }> =>
-  (await db.query<{ n: number; md5: string }>(`SELECT count(*)::int AS n, md5(string_agg(e::text, '|' ORDER BY event_id)) AS md5 FROM events e`)).rows[0]!;
+  (
+    await db.query<{ n: number; md5: string }>(
+      `SELECT count(*)::int AS n, md5(string_agg((to_jsonb(e) - 'raw_chunk' - 'raw_at')::text, '|' ORDER BY event_id)) AS md5 FROM events e`,
+    )
+  ).rows[0]!;
 
 const partitions = async (db: Db): Promise<string[]> =>
   (await db.query<{ name: string }>(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass ORDER BY 1`)).rows.map((r) => r.name);
@@ -83,8 +90,14 @@ describe.each(backends)('events by day on %s', (_name, open) => {
       const before = await digest(db);
       expect(before.n).toBe(300);
 
-      expect(await migrate(db)).toContain('021_events_partitioned.sql');
+      expect(await migrate(db)).toEqual(expect.arrayContaining(['021_events_partitioned.sql', '022_raw_chunks.sql']));
       expect(await digest(db)).toEqual(before);
+      // Raw records stored before 022 stay in their rows, and read back as they were.
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE raw IS NOT NULL AND raw_chunk IS NULL')).rows[0]!.n).toBe(300);
+      expect(await storeOn(db).raw('upgrade-7')).toEqual(all[7]!.raw);
+      const chunkParts = async (): Promise<string[]> =>
+        (await db.query<{ name: string }>(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'raw_chunks'::regclass ORDER BY 1`)).rows.map((r) => r.name);
+      expect(await chunkParts()).toEqual(expect.arrayContaining(['raw_chunks_20260101', 'raw_chunks_20260130', 'raw_chunks_default']));
       const parts = await partitions(db);
       for (let d = 0; d < 30; d++) expect(parts).toContain(`events_${new Date(T0 + d * DAY).toISOString().slice(0, 10).replaceAll('-', '')}`);
       expect(parts).toContain('events_default');
@@ -107,14 +120,27 @@ describe.each(backends)('events by day on %s', (_name, open) => {
       const now = T0 + 31 * DAY + 3_600_000; // 2026-02-01T01:00Z
       expect((await store.ingest([odd('future', '2099-01-01T00:00:00Z'), odd('backfill', '2025-12-20T05:00:00Z'), odd('ancient', '2024-05-01T00:00:00Z')])).inserted).toBe(3);
       expect(await store.ingest([odd('backfill', '2025-12-20T05:00:00Z')])).toMatchObject({ inserted: 0 });
+      // New events' records go into chunks (one per day here), read back the same; a batch stored
+      // again adds no chunk.
+      const chunks = async (): Promise<number> => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM raw_chunks')).rows[0]!.n;
+      expect(await chunks()).toBe(3);
+      expect(await store.raw('backfill')).toEqual(odd('backfill', '2025-12-20T05:00:00Z').raw);
+      expect(await store.raw('future')).toEqual(odd('future', '2099-01-01T00:00:00Z').raw);
+      await store.ingest([odd('backfill', '2025-12-20T05:00:00Z'), odd('mid', '2026-01-15T05:00:00Z')]);
+      expect(await chunks()).toBe(4);
+      expect(await store.raw('mid')).toEqual(odd('mid', '2026-01-15T05:00:00Z').raw);
 
       // 20 days kept: 2026-01-12 onwards (the cutoff's day whole); earlier days dropped whole.
       const r = await maintainStore(db, { events: 20 * DAY, flowHits: null, rejects: null, reports: null }, { now });
       expect(r.dropped).toEqual(Array.from({ length: 11 }, (_, d) => `events_202601${String(d + 1).padStart(2, '0')}`));
       expect(r.made).toEqual(expect.arrayContaining(['events_20260131', 'events_20260201', 'events_20260202', 'events_20260203', 'events_20260204']));
       expect(r.deleted.events).toBe(2); // the backfill and the ancient one, both older than the cutoff, from events_default
+      expect(r.deleted.rawChunks).toBe(2); // their chunks, from raw_chunks_default
+      expect(await chunkParts()).not.toContain('raw_chunks_20260111'); // dropped with events_20260111
+      expect(await chunkParts()).toContain('raw_chunks_20260115');
+      expect(await store.raw('mid')).toEqual(odd('mid', '2026-01-15T05:00:00Z').raw);
       const left = await db.query<{ event_id: string }>('SELECT event_id FROM events ORDER BY time, event_id');
-      expect(left.rows.map((x) => x.event_id)).toEqual([...all.slice(110).map((i) => i.event.eventId).sort((a, b) => Number(a.split('-')[1]) - Number(b.split('-')[1])), 'future']);
+      expect(left.rows.map((x) => x.event_id).filter((id) => id !== 'mid')).toEqual([...all.slice(110).map((i) => i.event.eventId).sort((a, b) => Number(a.split('-')[1]) - Number(b.split('-')[1])), 'future']);
       expect(await partitions(db)).not.toContain('events_20260111');
 
       // A backfill within the retention is moved out of the default partition into its day's.

@@ -23,7 +23,7 @@ export interface MaintenanceResult {
   /** Day partitions dropped, whole, for being older than the retention. */
   dropped: string[];
   /** Rows deleted one by one: events_default's stragglers and the small tables. */
-  deleted: { events: number; flowHits: number; rejects: number; reports: number };
+  deleted: { events: number; rawChunks: number; flowHits: number; rejects: number; reports: number };
 }
 
 export interface MaintenanceOptions {
@@ -35,7 +35,7 @@ export interface MaintenanceOptions {
 }
 
 const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
-const PARTITION = /^events_(\d{4})(\d{2})(\d{2})$/;
+const PARTITION = /^(?:events|raw_chunks)_(\d{4})(\d{2})(\d{2})$/;
 
 /**
  * The `store-maintenance` job's work, under one transaction-level advisory lock (two workers never
@@ -45,7 +45,8 @@ const PARTITION = /^events_(\d{4})(\d{2})(\d{2})$/;
  *    their day's partition (moved out of the default one); rows dated past the partitions made ahead (a
  *    clock far off) stay in events_default until the retention deletes them;
  * 3. day partitions wholly older than `now - retention` are dropped (DROP TABLE: no row-by-row delete,
- *    no dead rows, the disk space comes back at once); stragglers in events_default are deleted;
+ *    no dead rows, the disk space comes back at once), with their raw records' chunks (raw_chunks_YYYYMMDD,
+ *    migration 022); stragglers in events_default and raw_chunks_default are deleted;
  * 4. flow hits, source rejects and kept reports past their own retention are deleted.
  * Findings, tickets, approvals and the audit log are not touched.
  */
@@ -72,20 +73,24 @@ export async function maintainStore(db: Db, settings: RetentionSettings, opts: M
     );
     for (const { d } of stray.rows) await make(d);
 
+    // A day's events and the chunks of their raw records (migration 022) go together.
     const parts = await tx.query<{ name: string }>(
-      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass ORDER BY 1`,
+      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent IN ('events'::regclass, 'raw_chunks'::regclass) ORDER BY 1`,
     );
     const dropped: string[] = [];
     for (const { name } of parts.rows) {
       const m = PARTITION.exec(name);
       if (!m || `${m[1]}-${m[2]}-${m[3]}` >= cutoffDay) continue;
       await tx.query(`DROP TABLE ${name}`);
-      dropped.push(name);
+      // The result names the days' events partitions; their chunks' partitions go with them.
+      if (name.startsWith('events_')) dropped.push(name);
     }
     const del = async (sql: string, keep: number | null): Promise<number> =>
       keep === null ? 0 : (await tx.query(sql, [new Date(now - keep).toISOString()])).rowCount;
     const deleted = {
       events: (await tx.query('DELETE FROM events_default WHERE time < $1::date', [cutoffDay])).rowCount,
+      rawChunks: (await tx.query('DELETE FROM raw_chunks_default WHERE time < $1::date', [cutoffDay])).rowCount,
       flowHits: await del('DELETE FROM flow_hits WHERE time < $1', settings.flowHits),
       rejects: await del('DELETE FROM source_rejects WHERE at < $1', settings.rejects),
       reports: await del('DELETE FROM reports WHERE created_at < $1', settings.reports),
