@@ -2,7 +2,7 @@
 //   node src/integrations/aws/standins/cli.ts [--port 4566] [--records <file-or-dir>...] [--accounts 111111111111,222222222222] [--role TrailbotReader]
 // Prints `export AWS_ENDPOINT_URL_…=…` lines to paste into another shell, then serves until Ctrl-C.
 import { parseArgs } from 'node:util';
-import { untilSignal } from '../../../cli/signals.ts';
+import { runStandinCli } from '../../standin-kit/cli.ts';
 import { startStandins } from './index.ts';
 import { DEFAULT_BASE_CREDENTIALS } from './credentials.ts';
 import { DEFAULT_MEMBER_ACCOUNTS, DEFAULT_ROLE_NAME } from './sts.ts';
@@ -183,18 +183,4 @@ export async function runCli(argv: readonly string[], out: (line: string) => voi
   return s;
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/standins/cli.ts')) {
-  runCli(process.argv.slice(2)).then(
-    (s) => {
-      if (!s) return;
-      process.stderr.write('stand-ins running; Ctrl-C to stop\n');
-      void untilSignal()
-        .then(() => s.close())
-        .then(() => process.exit(0));
-    },
-    (e: unknown) => {
-      process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
-      process.exit(2);
-    },
-  );
-}
+runStandinCli(import.meta.url, 'stand-ins', runCli);

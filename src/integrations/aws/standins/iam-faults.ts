@@ -1,5 +1,7 @@
 // Faults the IAM stand-in can be told to inject: an answer held after the write is made, a failure
-// instead of the write, an action denied as a missing permission would be.
+// instead of the write, an action denied as a missing permission would be (the queue and the holds:
+// standin-kit/faults.ts).
+import { createFaultQueue, createHeldAnswers } from '../../standin-kit/faults.ts';
 import type { Principal } from './credentials.ts';
 import { AwsError } from './protocol.ts';
 
@@ -27,12 +29,10 @@ export interface IamFaults {
 }
 
 interface Hold {
-  remaining: number;
   ms: number;
   match?: IamFaultMatch | undefined;
 }
 interface Failure {
-  remaining: number;
   code: string;
   status: number;
   message: string;
@@ -50,55 +50,36 @@ export interface IamFaultState {
 }
 
 export function createIamFaults(): IamFaultState {
-  let holds: Hold[] = [];
-  let failures: Failure[] = [];
+  const holds = createHeldAnswers<Hold>();
+  const failures = createFaultQueue<Failure>();
   const denied = new Set<string>();
-  const waiting = new Set<() => void>();
   const matches = (m: IamFaultMatch | undefined, action: string, account: string, params: Record<string, string>): boolean =>
     !m || ((!m.action || m.action === action) && (!m.account || m.account === account) && (!m.params || m.params(params)));
   const faults: IamFaults = {
     hold({ count = 1, ms = 30_000, match } = {}) {
-      holds.push({ remaining: count, ms, match });
+      holds.add({ ms, match }, count);
     },
     get holding() {
-      return waiting.size;
+      return holds.holding;
     },
     fail({ count = 1, code = 'ServiceFailure', status, message, match } = {}) {
-      failures.push({ remaining: count, code, status: status ?? (code === 'ServiceFailure' ? 500 : code === 'Throttling' ? 400 : 400), message: message ?? (code === 'ServiceFailure' ? 'The request processing has failed because of an unknown error, exception or failure.' : code === 'Throttling' ? 'Rate exceeded' : 'injected by the stand-in'), match });
+      failures.add({ code, status: status ?? (code === 'ServiceFailure' ? 500 : code === 'Throttling' ? 400 : 400), message: message ?? (code === 'ServiceFailure' ? 'The request processing has failed because of an unknown error, exception or failure.' : code === 'Throttling' ? 'Rate exceeded' : 'injected by the stand-in'), match }, count);
     },
     deny(action, account) {
       denied.add(`${account ?? '*'}|${action.replace(/^iam:/, '')}`);
     },
     clear() {
-      holds = [];
-      failures = [];
+      holds.clear();
+      failures.clear();
       denied.clear();
-      for (const done of [...waiting]) done();
     },
-  };
-  const held = async (action: string, account: string, params: Record<string, string>): Promise<void> => {
-    const h = holds.find((x) => x.remaining > 0 && matches(x.match, action, account, params));
-    if (!h) return;
-    h.remaining--;
-    holds = holds.filter((x) => x.remaining > 0);
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        waiting.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, h.ms);
-      waiting.add(done);
-    });
   };
 
   return {
     faults,
     failureFor(action, account, params) {
-      const failure = failures.find((f) => f.remaining > 0 && matches(f.match, action, account, params));
+      const failure = failures.take((f) => matches(f.match, action, account, params));
       if (!failure) return undefined;
-      failure.remaining--;
-      failures = failures.filter((f) => f.remaining > 0);
       return new AwsError(failure.code, failure.message, { status: failure.status, fault: failure.status >= 500 ? 'Receiver' : 'Sender' });
     },
     checkDenied(action, account, caller, resource) {
@@ -106,6 +87,6 @@ export function createIamFaults(): IamFaultState {
         throw new AwsError('AccessDenied', `User: ${caller.arn} is not authorized to perform: iam:${action} on resource: ${resource} because no identity-based policy allows the iam:${action} action`, { status: 403 });
       }
     },
-    held,
+    held: (action, account, params) => holds.held((h) => matches(h.match, action, account, params)),
   };
 }

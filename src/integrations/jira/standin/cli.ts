@@ -2,7 +2,7 @@
 //   node src/integrations/jira/standin/cli.ts [--port 2990] [--webhook-url http://127.0.0.1:3000/jira/webhook --webhook-secret …]
 // Prints `export JIRA_…=…` lines to paste into another shell, then serves until Ctrl-C.
 import { parseArgs } from 'node:util';
-import { untilSignal } from '../../../cli/signals.ts';
+import { runStandinCli } from '../../standin-kit/cli.ts';
 import { startJiraStandin } from './index.ts';
 import type { JiraStandin, JiraStandinOptions } from './index.ts';
 import { DEFAULT_CREDENTIALS, DEFAULT_PROJECTS } from './site.ts';
@@ -105,18 +105,4 @@ export async function runCli(argv: readonly string[], out: (line: string) => voi
   return s;
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/jira/standin/cli.ts')) {
-  runCli(process.argv.slice(2)).then(
-    (s) => {
-      if (!s) return;
-      process.stderr.write('Jira stand-in running; Ctrl-C to stop\n');
-      void untilSignal()
-        .then(() => s.close())
-        .then(() => process.exit(0));
-    },
-    (e: unknown) => {
-      process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
-      process.exit(2);
-    },
-  );
-}
+runStandinCli(import.meta.url, 'Jira stand-in', runCli);

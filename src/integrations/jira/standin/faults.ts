@@ -1,6 +1,7 @@
 // Faults a test (or the CLI's admin route) can inject: Jira's 429 with its rate-limit headers, 5xx
 // answers, added latency, and held answers (the request is carried out, its answer waits). Each
-// queued fault hits the next N requests that match it.
+// queued fault hits the next N requests that match it (the queue and the holds: standin-kit/faults.ts).
+import { createFaultQueue, createHeldAnswers } from '../../standin-kit/faults.ts';
 
 export interface FaultMatch {
   /** HTTP method, case-insensitive */
@@ -34,7 +35,6 @@ export interface HoldFault {
 
 interface Pending {
   kind: '429' | '5xx';
-  remaining: number;
   status: number;
   retryAfterSeconds: number;
   reason: string;
@@ -76,38 +76,25 @@ const matches = (m: FaultMatch | undefined, method: string, path: string): boole
 };
 
 export function createFaults(clock: () => number = Date.now): Faults {
-  let queue: Pending[] = [];
-  let holds: { remaining: number; ms: number; match?: FaultMatch }[] = [];
-  const waiting = new Set<() => void>();
+  const queue = createFaultQueue<Pending>();
+  const holds = createHeldAnswers<{ ms: number; match?: FaultMatch | undefined }>();
   let latencyMs = 0;
   return {
     hold({ count = 1, ms = 30_000, match } = {}) {
-      holds.push({ remaining: count, ms, match });
+      holds.add({ ms, match }, count);
     },
     get holding() {
-      return waiting.size;
+      return holds.holding;
     },
-    async held(method, path) {
-      const h = holds.find((x) => x.remaining > 0 && matches(x.match, method, path));
-      if (!h) return;
-      h.remaining--;
-      holds = holds.filter((x) => x.remaining > 0);
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          waiting.delete(done);
-          resolve();
-        };
-        const timer = setTimeout(done, h.ms);
-        waiting.add(done);
-      });
+    held(method, path) {
+      return holds.held((h) => matches(h.match, method, path));
     },
     rateLimit({ count = 1, retryAfterSeconds = 1, reason = 'jira-burst-based', match } = {}) {
-      queue.push({ kind: '429', remaining: count, status: 429, retryAfterSeconds, reason, match });
+      queue.add({ kind: '429', status: 429, retryAfterSeconds, reason, match }, count);
     },
     serverError({ count = 1, status = 503, match } = {}) {
       if (status < 500 || status > 599) throw new RangeError(`serverError: status must be 5xx, got ${status}`);
-      queue.push({ kind: '5xx', remaining: count, status, retryAfterSeconds: 0, reason: '', match });
+      queue.add({ kind: '5xx', status, retryAfterSeconds: 0, reason: '', match }, count);
     },
     latency(ms) {
       latencyMs = Math.max(0, ms);
@@ -116,19 +103,16 @@ export function createFaults(clock: () => number = Date.now): Faults {
       return latencyMs;
     },
     get pending() {
-      return queue.map(({ kind, remaining, status, match }) => ({ kind, remaining, status, match }));
+      return queue.pending.map(({ fault: { kind, status, match }, remaining }) => ({ kind, remaining, status, match }));
     },
     clear() {
-      queue = [];
-      holds = [];
+      queue.clear();
+      holds.clear();
       latencyMs = 0;
-      for (const done of [...waiting]) done();
     },
     take(method, path) {
-      const f = queue.find((q) => q.remaining > 0 && matches(q.match, method, path));
+      const f = queue.take((q) => matches(q.match, method, path));
       if (!f) return undefined;
-      f.remaining--;
-      queue = queue.filter((q) => q.remaining > 0);
       if (f.kind === '429') {
         return Response.json(
           { errorMessages: ['Rate limit exceeded.'], errors: {} },

@@ -2,7 +2,7 @@
 //   node src/integrations/slack/standin/cli.ts [--port 3900] [--channel security] [--usergroup S0ANALYSTS=U0ANALYST,U0SAM]
 // Prints `export SLACK_…=…` lines to paste into the shell that runs trailbot, then serves until Ctrl-C.
 import { parseArgs } from 'node:util';
-import { untilSignal } from '../../../cli/signals.ts';
+import { runStandinCli } from '../../standin-kit/cli.ts';
 import { startSlackStandin } from './index.ts';
 import type { SlackStandin, SlackStandinOptions } from './index.ts';
 import { DEFAULT_SIGNING_SECRET, DEFAULT_TOKEN, MANIFEST_SCOPES, type ResponseUrl, type ShownMessage } from './service.ts';
@@ -127,18 +127,4 @@ export async function runCli(argv: readonly string[], out: (line: string) => voi
   return s;
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/slack/standin/cli.ts')) {
-  runCli(process.argv.slice(2)).then(
-    (s) => {
-      if (!s) return;
-      process.stderr.write('Slack stand-in running; Ctrl-C to stop\n');
-      void untilSignal()
-        .then(() => s.close())
-        .then(() => process.exit(0));
-    },
-    (e: unknown) => {
-      process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
-      process.exit(2);
-    },
-  );
-}
+runStandinCli(import.meta.url, 'Slack stand-in', runCli);

@@ -1,6 +1,7 @@
 // Faults a test (or the CLI's admin route) can inject into the Slack stand-in's Web API: Slack's 429
 // (`Retry-After` in seconds, body `{ok:false,error:"ratelimited"}`), 5xx answers, and added latency.
-// Each queued fault hits the next `count` calls of the matching method.
+// Each queued fault hits the next `count` calls of the matching method (the queue: standin-kit/faults.ts).
+import { createFaultQueue } from '../../standin-kit/faults.ts';
 
 export interface SlackRateLimitFault {
   count?: number;
@@ -19,7 +20,6 @@ export interface SlackServerErrorFault {
 
 interface Pending {
   kind: '429' | '5xx';
-  remaining: number;
   status: number;
   retryAfterSeconds: number;
   method?: string | undefined;
@@ -41,15 +41,15 @@ export interface SlackFaults {
 }
 
 export function createSlackFaults(): SlackFaults {
-  let queue: Pending[] = [];
+  const queue = createFaultQueue<Pending>();
   let latencyMs = 0;
   return {
     rateLimit({ count = 1, retryAfterSeconds = 1, method } = {}) {
-      queue.push({ kind: '429', remaining: count, status: 429, retryAfterSeconds, method });
+      queue.add({ kind: '429', status: 429, retryAfterSeconds, method }, count);
     },
     serverError({ count = 1, status = 503, method } = {}) {
       if (status < 500 || status > 599) throw new RangeError(`serverError: status must be 5xx, got ${status}`);
-      queue.push({ kind: '5xx', remaining: count, status, retryAfterSeconds: 0, method });
+      queue.add({ kind: '5xx', status, retryAfterSeconds: 0, method }, count);
     },
     latency(ms) {
       latencyMs = Math.max(0, ms);
@@ -58,17 +58,15 @@ export function createSlackFaults(): SlackFaults {
       return latencyMs;
     },
     get pending() {
-      return queue.map(({ kind, remaining, status, method }) => ({ kind, remaining, status, method }));
+      return queue.pending.map(({ fault: { kind, status, method }, remaining }) => ({ kind, remaining, status, method }));
     },
     clear() {
-      queue = [];
+      queue.clear();
       latencyMs = 0;
     },
     take(method) {
-      const f = queue.find((q) => q.remaining > 0 && (!q.method || q.method === method));
+      const f = queue.take((q) => !q.method || q.method === method);
       if (!f) return undefined;
-      f.remaining--;
-      queue = queue.filter((q) => q.remaining > 0);
       if (f.kind === '429') {
         return Response.json({ ok: false, error: 'ratelimited' }, { status: 429, headers: { 'retry-after': String(f.retryAfterSeconds) } });
       }
