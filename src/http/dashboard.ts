@@ -31,6 +31,21 @@ const env = Handlebars.create();
 env.registerHelper('eq', (a: unknown, b: unknown) => a === b);
 env.registerHelper('json', (v: unknown) => JSON.stringify(v, null, 2));
 env.registerHelper('enc', (v: unknown) => encodeURIComponent(String(v ?? '')));
+/**
+ * A finding's events lie between its first and last seen: bounding the search by them reads only
+ * those days' partitions of `events` (partitioned by day), not every day's, for the finding's ids.
+ * Its times are kept to the second, so the end is one second on.
+ */
+function within(range: { since: string | undefined; until: string | undefined }, finding: Finding | null): { since: string | undefined; until: string | undefined } {
+  if (!finding) return range;
+  const first = finding.firstSeen;
+  const last = new Date(Date.parse(finding.lastSeen) + 1000).toISOString();
+  return {
+    since: range.since === undefined || Date.parse(range.since) < Date.parse(first) ? first : range.since,
+    until: range.until === undefined || Date.parse(range.until) > Date.parse(last) ? last : range.until,
+  };
+}
+
 /** `{{eventsPath finding=id}}`: the Events page with these filters (src/http/dashboard-links.ts builds every such link). */
 env.registerHelper('eventsPath', (options: Handlebars.HelperOptions) => eventsPath(options.hash as EventFilters));
 const style = readTemplate('dashboard/style.css');
@@ -170,7 +185,7 @@ export function createDashboard(o: DashboardOptions): Hono {
         via: f.via as Via | undefined,
         readOnly: f.writes ? false : undefined,
         eventIds,
-        ...parseRange(queryTime(f.since), queryTime(f.until)),
+        ...within(parseRange(queryTime(f.since), queryTime(f.until)), finding),
         before: q.cursor ? decodeCursor(q.cursor) : undefined,
         limit: PAGE + 1,
       };
