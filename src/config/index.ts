@@ -38,6 +38,12 @@ export interface Config {
     backend: QueueBackendName;
     name: string;
     concurrency: number;
+    /**
+     * The CPU priority (nice, 0–19) a `--role worker` process lowers itself to (TRAILBOT_WORKER_NICE,
+     * default 10): on a host it shares with the web role, ingest and flows then take the CPU the web
+     * role leaves, and Slack's 3-second acks and the API stay quick however much is being ingested.
+     */
+    nice?: number;
     /** How long a job stays with a worker that stopped renewing it (TRAILBOT_JOB_LOCK, default 30 s): a dead worker's jobs are taken again after about this. */
     lockMs?: number;
   };
@@ -245,6 +251,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, opts: ReadConfi
       backend: s.TRAILBOT_QUEUE ?? (s.REDIS_URL ? 'redis' : 'inline'),
       name: s.TRAILBOT_QUEUE_NAME ?? 'trailbot',
       concurrency: s.TRAILBOT_WORKER_CONCURRENCY ?? 4,
+      nice: s.TRAILBOT_WORKER_NICE ?? 10,
       lockMs: s.TRAILBOT_JOB_LOCK ? durationMs(s.TRAILBOT_JOB_LOCK)! : 30_000,
     },
     aws: { endpoints: awsEndpoints(env) },

@@ -18,6 +18,7 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { openQueue } from './open.ts';
 import { type OutboxDrain, type OutboxDrainOptions, startOutboxDrain } from './outbox.ts';
 import type { Pipeline } from './pipeline.ts';
+import { lowerPriority } from './priority.ts';
 import type { JobQueue, WorkerHandle, WorkOptions } from './queue.ts';
 
 export type { Role } from '../http/app.ts';
@@ -132,6 +133,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
 
   try {
     if (role !== 'web') {
+      // A worker process alone gives the CPU to the web role first (TRAILBOT_WORKER_NICE); a process
+      // with both roles (`all`) keeps its priority, since its web part would be lowered too.
+      if (role === 'worker' && (config.queue.nice ?? 0) > 0) {
+        const p = lowerPriority(config.queue.nice!);
+        if (p.failed > 0 && p.threads === 0) log.warn({ nice: p.nice, error: p.error }, 'could not lower the worker\'s CPU priority (TRAILBOT_WORKER_NICE); it runs at the normal one');
+        else log.info({ nice: p.nice, threads: p.threads }, 'worker at a lower CPU priority than the web role (TRAILBOT_WORKER_NICE)');
+      }
       const registry = opts.registry ?? defaultJobs(opts.pipeline ?? {});
       const processor = makeProcessor(registry, { store, queue, log, metrics, config });
       worker = await queue.work(processor, {
