@@ -17,7 +17,8 @@
  *
  * Options: --events N (the ingest, default 200000) --total N (default 1000000) --bursts N (default 5)
  *   --concurrent N (default 50) --queries N (default 100) --layout split|all (default split: web and
- *   worker apart; all: one process doing both, to see what sharing a process with ingest costs) --keep
+ *   worker apart; all: one process doing both, to see what sharing a process with ingest costs)
+ *   --worker-nice N (the worker's TRAILBOT_WORKER_NICE, default 10 as deployed; 0: the web role's priority) --keep
  * Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres): where a
  * throwaway database is made; BENCH_REDIS_URL (default redis://127.0.0.1:6379).
  */
@@ -51,8 +52,8 @@ const CONCURRENT = arg('concurrent', 50);
 const QUERIES = arg('queries', 100);
 const LAYOUT = argText('layout', 'split');
 const KEEP = flag('keep');
-/** Run the worker at this lower CPU priority (nice); 0: as the web process. */
-const WORKER_NICE = arg('worker-nice', 0);
+/** The worker's CPU priority (TRAILBOT_WORKER_NICE: the worker lowers itself; default 10 as deployed); 0: as the web process. */
+const WORKER_NICE = arg('worker-nice', 10);
 const BIN = join(import.meta.dirname, '../bin/trailbot.js');
 const SEED = 20261210;
 const DAY = 86_400_000;
@@ -72,9 +73,9 @@ async function freePort(): Promise<number> {
 }
 
 /** `trailbot serve --role <role>`; resolves once it is up. */
-async function serve(role: string, env: Record<string, string>, nice = 0): Promise<{ child: ChildProcess; output: () => string }> {
+async function serve(role: string, env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string }> {
   const args = [BIN, 'serve', '--role', role];
-  const child = nice > 0 ? spawn('nice', ['-n', String(nice), process.execPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -89,7 +90,7 @@ async function serve(role: string, env: Record<string, string>, nice = 0): Promi
 
 async function main(): Promise<void> {
   console.log(
-    `trailbot /trail benchmark — acks of ${BURSTS} bursts of ${CONCURRENT} concurrent commands during a ${fmt(EVENTS)}-event ingest; answers with ${fmt(TOTAL)} events stored; ${LAYOUT === 'all' ? 'one process (--role all)' : `web and worker processes apart${WORKER_NICE ? `, the worker at nice ${WORKER_NICE}` : ''}`}`,
+    `trailbot /trail benchmark — acks of ${BURSTS} bursts of ${CONCURRENT} concurrent commands during a ${fmt(EVENTS)}-event ingest; answers with ${fmt(TOTAL)} events stored; ${LAYOUT === 'all' ? 'one process (--role all)' : `web and worker processes apart, the worker at nice ${WORKER_NICE} (TRAILBOT_WORKER_NICE)`}`,
   );
   console.log(`${machineLine()}\n`);
 
@@ -134,7 +135,7 @@ async function main(): Promise<void> {
     if (LAYOUT === 'all') procs.push(await serve('all', env));
     else {
       procs.push(await serve('web', env));
-      procs.push(await serve('worker', { ...env, PORT: String(await freePort()) }, WORKER_NICE));
+      procs.push(await serve('worker', { ...env, PORT: String(await freePort()), TRAILBOT_WORKER_NICE: String(WORKER_NICE) }));
     }
     queue = await openQueue(config, store);
     let n = 0;
