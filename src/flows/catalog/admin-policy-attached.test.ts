@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { POSITIVE, positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { findings, record } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'admin-policy-attached';
@@ -7,11 +7,9 @@ const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises when AdministratorAccess is attached to a user (Stratus iam-create-admin-user)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('critical');
-    expect(f[0]!.title).toBe('Administrator access granted: christophe attached a policy to the IAM user malicious-iam-user');
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('critical');
+    expect(f.title).toBe('Administrator access granted: christophe attached a policy to the IAM user malicious-iam-user');
   });
   it('raises on an inline policy allowing *:* on * (derived from a Panther test log, see SOURCES.md)', () => {
     const f = findings([record('flows/derived.json', 'PutUserPolicy')], ID);

@@ -1,19 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { OTHER_ACCOUNT } from '../../../test/fixtures/flows/build.ts';
 import { shareImage } from '../../../test/fixtures/flows/exposure-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'ami-shared';
-const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises on an image made public (launch permission for group all)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.title).toBe('AMI made public (ami-0a1b2c3d4e5f60718): mallory');
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.title).toBe('AMI made public (ami-0a1b2c3d4e5f60718): mallory');
   });
   it('raises on an image shared with an account that is not ours (Stratus ec2-share-ami, built)', () => {
     const f = findings([shareImage([{ userId: OTHER_ACCOUNT }])], ID);

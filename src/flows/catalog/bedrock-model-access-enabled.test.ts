@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { denied } from '../../../test/fixtures/flows/data-records.ts';
 import { findings, record } from '../../../test/fixtures/flows/load.ts';
 
@@ -8,12 +8,10 @@ const STRATUS = 'records/stratus-aws.impact.bedrock-invoke-model.json';
 
 describe(ID, () => {
   it('raises once on Stratus bedrock-invoke-model (entitlement, use case and agreement by one session)', () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.count).toBe(3);
-    expect(f[0]!.title).toMatch(/^Bedrock model access enabled: test-role\/cli /);
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.count).toBe(3);
+    expect(f.title).toMatch(/^Bedrock model access enabled: test-role\/cli /);
   });
 
   it('raises on a denied attempt too, and says so', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { POSITIVE, positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { findings, record } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'clickops-production';
@@ -8,11 +8,9 @@ const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises when a resource tagged production is changed in the console (tag list)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.title).toBe('Production changed by hand: tester/tester created the VPC vpc-1');
-    expect(f[0]!.body).toContain('vpc-1 is marked production');
+    const f = positiveFinding(ID);
+    expect(f.title).toBe('Production changed by hand: tester/tester created the VPC vpc-1');
+    expect(f.body).toContain('vpc-1 is marked production');
   });
   it('matches production by ARN pattern', () => {
     const change = [record(`${R}writes-iam.json`, 'UploadSSHPublicKey')];

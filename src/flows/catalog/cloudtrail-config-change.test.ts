@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { POSITIVE, positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { at, findings, record } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'cloudtrail-config-change';
@@ -8,11 +8,9 @@ const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises when logging stops on a trail (console, Panther test log)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.title).toBe('CloudTrail changed: Tester stopped logging on the CloudTrail trail example-trail in us-west-2');
-    expect(f[0]!.body).toContain('leaves you blind');
+    const f = positiveFinding(ID);
+    expect(f.title).toBe('CloudTrail changed: Tester stopped logging on the CloudTrail trail example-trail in us-west-2');
+    expect(f.body).toContain('leaves you blind');
   });
   it('raises on event selectors changed (Stratus) and a trail updated (AWS docs)', () => {
     expect(findings([record(`${R}stratus-aws.defense-evasion.cloudtrail-event-selectors.json`, 'PutEventSelectors')], ID)).toHaveLength(1);

@@ -1,17 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { findings, record } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'config-service-change';
 const R = 'records/';
-const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises when the Config delivery channel is deleted (Panther test log)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.title).toBe('AWS Config changed: tester/tester deleted a delivery channel (Config recorder default)');
+    const f = positiveFinding(ID);
+    expect(f.title).toBe('AWS Config changed: tester/tester deleted a delivery channel (Config recorder default)');
   });
   it('raises when a delivery channel is set', () => {
     expect(findings([record('flows/panther-analysis.json', 'PutDeliveryChannel')], ID)).toHaveLength(1);

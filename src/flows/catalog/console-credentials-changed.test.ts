@@ -1,20 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { call, iamUser, roleSession } from '../../../test/fixtures/flows/build.ts';
 import { findings, record } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'console-credentials-changed';
 const R = 'records/';
-const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises when a console password is created for another user (Stratus iam-create-user-login-profile)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.title).toMatch(/^Console password created for another user: christophe /);
-    expect(f[0]!.title).toContain('stratus-red-team-login-profile-user');
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.title).toMatch(/^Console password created for another user: christophe /);
+    expect(f.title).toContain('stratus-red-team-login-profile-user');
   });
 
   it("raises when another user's password is changed (Stratus iam-update-user-login-profile)", () => {

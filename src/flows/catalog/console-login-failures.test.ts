@@ -1,18 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { at, findings, replay } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'console-login-failures';
 const R = 'records/';
-const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises on more than 4 failed sign-ins for one user within an hour (replayed AWS docs failure)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.count).toBe(5);
-    expect(f[0]!.title).toMatch(/^5 failed console sign-ins for anaya in account /);
+    const f = positiveFinding(ID);
+    expect(f.count).toBe(5);
+    expect(f.title).toMatch(/^5 failed console sign-ins for anaya in account /);
   });
   it('stays quiet at the limit, when failures are spread out, and for successes', () => {
     const failed = at(`${R}aws-docs-examples.json`, 2);

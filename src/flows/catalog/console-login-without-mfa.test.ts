@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { POSITIVE, positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { at, findings } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'console-login-without-mfa';
@@ -8,10 +8,8 @@ const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises on an IAM user console sign-in without MFA (AWS docs)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.title).toBe('anaya signed in to the AWS console without MFA (account 111122223333)');
+    const f = positiveFinding(ID);
+    expect(f.title).toBe('anaya signed in to the AWS console without MFA (account 111122223333)');
   });
   it('ignores sign-ins with MFA, failed sign-ins and root (reported by root-activity)', () => {
     expect(findings([at(`${R}aws-docs-examples.json`, 1)], ID)).toEqual([]);

@@ -1,18 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { bucketCalls, exportCalls, OUTSIDER } from '../../../test/fixtures/flows/exposure-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'data-exported';
-const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it("is high for a DynamoDB export to a bucket owned by an account that is not ours", () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.title).toMatch(/^Data exported \(DynamoDB table exported to S3\) to another account: mallory /);
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.title).toMatch(/^Data exported \(DynamoDB table exported to S3\) to another account: mallory /);
   });
   it('is medium for exports within our accounts: RDS snapshot export, EC2 instance export, DynamoDB to our bucket', () => {
     for (const r of [exportCalls.rdsSnapshot(), exportCalls.ec2Instance(), exportCalls.dynamodb(null), exportCalls.dynamodb('111122223333')]) {

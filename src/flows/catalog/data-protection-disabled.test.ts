@@ -1,19 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { call } from '../../../test/fixtures/flows/build.ts';
 import { bucketCalls } from '../../../test/fixtures/flows/exposure-records.ts';
 import { findings, record } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'data-protection-disabled';
-const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises on bucket versioning suspended', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('medium');
-    expect(f[0]!.title).toMatch(/^Data protection turned off \(bucket versioning suspended on orders-data\): mallory /);
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('medium');
+    expect(f.title).toMatch(/^Data protection turned off \(bucket versioning suspended on orders-data\): mallory /);
   });
   it('raises on access logging and encryption removed, EBS default encryption off, RDS backups and DynamoDB PITR off', () => {
     const raws = [

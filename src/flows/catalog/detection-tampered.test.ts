@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { call, roleSession } from '../../../test/fixtures/flows/build.ts';
 import { tampering } from '../../../test/fixtures/flows/data-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
@@ -8,11 +8,9 @@ const ID = 'detection-tampered';
 
 describe(ID, () => {
   it('raises when CloudWatch alarms are deleted', () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.title).toBe('CloudWatch alarms weakened: mallory deleted alarms');
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.title).toBe('CloudWatch alarms weakened: mallory deleted alarms');
   });
 
   it('raises on each kind of watcher weakened, alone (logging-disabled and sensitive-delete stay out)', () => {

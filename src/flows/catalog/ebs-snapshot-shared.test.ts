@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { POSITIVE, positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { findings, record } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'ebs-snapshot-shared';
@@ -15,12 +15,10 @@ function addWith(items: Record<string, string>[]) {
 
 describe(ID, () => {
   it('raises on a snapshot shared with an account that is not ours (Stratus ec2-share-ebs-snapshot)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.title).toBe('EBS snapshot shared with another account (snap-041993b54a9b3af6f): christophe shared it with 098797384747');
-    expect(f[0]!.body).toContain('098797384747 is not one of ours');
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.title).toBe('EBS snapshot shared with another account (snap-041993b54a9b3af6f): christophe shared it with 098797384747');
+    expect(f.body).toContain('098797384747 is not one of ours');
   });
   it('raises on a snapshot made public (group all)', () => {
     const f = findings([addWith([{ group: 'all' }])], ID);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { findings, records, replay } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'ec2-instance-connect-many';
@@ -7,11 +7,9 @@ const CONNECT = 'records/stratus-aws.lateral-movement.ec2-instance-connect.json'
 
 describe(ID, () => {
   it('raises when keys are pushed to three instances (Stratus ec2-instance-connect)', () => {
-    const { records: r, config } = POSITIVE[ID]!();
-    const f = findings(r, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.count).toBe(3);
-    expect(f[0]!.title).toMatch(/^christophe pushed SSH keys to more than 2 instances since /);
+    const f = positiveFinding(ID);
+    expect(f.count).toBe(3);
+    expect(f.title).toMatch(/^christophe pushed SSH keys to more than 2 instances since /);
   });
 
   it('counts instances, not pushes: two instances pushed to ten times each do not raise', () => {

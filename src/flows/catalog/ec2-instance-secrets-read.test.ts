@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { userDataDownload } from '../../../test/fixtures/flows/identity-records.ts';
 import { findings, record, replay } from '../../../test/fixtures/flows/load.ts';
 
@@ -8,11 +8,9 @@ const PASSWORDS = 'records/stratus-aws.credential-access.ec2-get-password-data.j
 
 describe(ID, () => {
   it('raises on 30 refused GetPasswordData calls across 30 instances (Stratus ec2-get-password-data)', () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.count).toBe(30);
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.count).toBe(30);
   });
 
   it('counts distinct instances: 6 raise, 5 do not (Stratus ec2-download-user-data, built)', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { call, ssoSession } from '../../../test/fixtures/flows/build.ts';
 import { serialConsole } from '../../../test/fixtures/flows/identity-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
@@ -8,11 +8,9 @@ const ID = 'ec2-serial-console';
 
 describe(ID, () => {
   it('raises when serial console access is turned on and a key is pushed (Stratus ec2-serial-console-send-ssh-public-key, built)', () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.count).toBe(2);
-    expect(f[0]!.title).toMatch(/^Serial console access turned on: alice /);
+    const f = positiveFinding(ID);
+    expect(f.count).toBe(2);
+    expect(f.title).toMatch(/^Serial console access turned on: alice /);
     expect(findings([serialConsole()[1]!], ID)[0]!.title).toMatch(/^SSH key pushed to the serial console of i-0a1b2c3d4e5f60718: /);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { call } from '../../../test/fixtures/flows/build.ts';
 import { findings, record } from '../../../test/fixtures/flows/load.ts';
 
@@ -8,10 +8,8 @@ const LAUNCH = 'records/stratus-aws.execution.ec2-launch-unusual-instances.json'
 
 describe(ID, () => {
   it('raises on a refused launch of ten p2.xlarge (Stratus ec2-launch-unusual-instances)', () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.title).toMatch(/^Attempt to launch accelerated instances \(p2\.xlarge\): /);
+    const f = positiveFinding(ID);
+    expect(f.title).toMatch(/^Attempt to launch accelerated instances \(p2\.xlarge\): /);
   });
 
   it('reads the type from the response when the launch used a template', () => {

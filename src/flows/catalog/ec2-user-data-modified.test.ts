@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { call } from '../../../test/fixtures/flows/build.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
 
@@ -7,10 +7,8 @@ const ID = 'ec2-user-data-modified';
 
 describe(ID, () => {
   it('raises when user data is replaced (Stratus ec2-user-data, built from the API reference)', () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.title).toMatch(/^Start-up script replaced on instance i-0a1b2c3d4e5f60718: alice /);
+    const f = positiveFinding(ID);
+    expect(f.title).toMatch(/^Start-up script replaced on instance i-0a1b2c3d4e5f60718: alice /);
   });
 
   it('raises on the attribute form Sigma matches (attribute: userData)', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { call } from '../../../test/fixtures/flows/build.ts';
 import { identityProviders } from '../../../test/fixtures/flows/identity-records.ts';
 import { findings, record } from '../../../test/fixtures/flows/load.ts';
@@ -8,12 +8,10 @@ const ID = 'external-identity-trust-added';
 
 describe(ID, () => {
   it('raises once for a Roles Anywhere trust anchor and its profile (Stratus rolesanywhere-create-trust-anchor)', () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.count).toBe(2);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.title).toMatch(/^Outside identity trusted \(IAM Roles Anywhere\) malicious-rolesanywhere-trust-anchor: christophe /);
+    const f = positiveFinding(ID);
+    expect(f.count).toBe(2);
+    expect(f.severity).toBe('high');
+    expect(f.title).toMatch(/^Outside identity trusted \(IAM Roles Anywhere\) malicious-rolesanywhere-trust-anchor: christophe /);
   });
 
   it('raises for SAML and OpenID Connect providers, naming them', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { call, iamUser } from '../../../test/fixtures/flows/build.ts';
 import { federationToken } from '../../../test/fixtures/flows/identity-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
@@ -8,11 +8,9 @@ const ID = 'federation-token-issued';
 
 describe(ID, () => {
   it('raises, high, when a federated session may do everything (Stratus sts-federation-token, built from the API reference)', () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.title).toMatch(/^Federated session credentials issued with every permission \(persist\): build-bot /);
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.title).toMatch(/^Federated session credentials issued with every permission \(persist\): build-bot /);
   });
 
   it('raises at medium for a narrow session policy, and high for AdministratorAccess by ARN', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { roleSession } from '../../../test/fixtures/flows/build.ts';
 import { iamFromInstance, iamFromLambda } from '../../../test/fixtures/flows/identity-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
@@ -8,11 +8,9 @@ const ID = 'iam-change-from-workload';
 
 describe(ID, () => {
   it('raises once when a Lambda function creates a user and a key for it (built from the API reference)', () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.count).toBe(2);
-    expect(f[0]!.title).toMatch(/^IAM changed from Lambda function image-resizer: /);
+    const f = positiveFinding(ID);
+    expect(f.count).toBe(2);
+    expect(f.title).toMatch(/^IAM changed from Lambda function image-resizer: /);
   });
 
   it('is the one report of the event: the generic IAM flows yield to it', () => {

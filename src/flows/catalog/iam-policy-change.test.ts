@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { POSITIVE, positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { findings, record } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'iam-policy-change';
@@ -8,10 +8,8 @@ const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises when a role trust policy is updated (Stratus iam-backdoor-role, its account listed under trustedAccounts)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.title).toBe('IAM trust policy changed: christophe updated the IAM role stratus-red-team-backdoor-r-role');
+    const f = positiveFinding(ID);
+    expect(f.title).toBe('IAM trust policy changed: christophe updated the IAM role stratus-red-team-backdoor-r-role');
   });
   it('raises on a managed policy attached from the console (Panther test log, policy changed to ReadOnlyAccess)', () => {
     const r = record('flows/panther-analysis.json', 'AttachUserPolicy');

@@ -1,17 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { at, findings, record } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'iam-user-created-or-deleted';
 const R = 'records/';
-const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises when an IAM user is created (AWS docs)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.title).toBe('IAM user created: Alice created the IAM user Bob');
+    const f = positiveFinding(ID);
+    expect(f.title).toBe('IAM user created: Alice created the IAM user Bob');
   });
   it('ignores creating a role', () => {
     expect(findings([record(`${R}aws-docs-examples.json`, 'CreateRole')], ID)).toEqual([]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { POSITIVE, positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { at, findings, record } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'kms-key-disabled-or-deleted';
@@ -8,10 +8,8 @@ const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises when a key is scheduled for deletion (elastic/integrations)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.title).toBe('KMS key set for deletion: test@elastic.co scheduled the deletion of the KMS key 27d7cd14-7557-4509-a438-15fbf1e8db11');
+    const f = positiveFinding(ID);
+    expect(f.title).toBe('KMS key set for deletion: test@elastic.co scheduled the deletion of the KMS key 27d7cd14-7557-4509-a438-15fbf1e8db11');
   });
   it('raises when a key is disabled', () => {
     expect(findings([record(`${R}writes-data.json`, 'DisableKey')], ID)[0]!.title).toMatch(/^KMS key disabled:/);

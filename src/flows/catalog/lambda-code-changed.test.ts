@@ -1,18 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { overwriteCode, OUTSIDER, setLayers } from '../../../test/fixtures/flows/exposure-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'lambda-code-changed';
-const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it("raises on layers set on a function (Stratus lambda-layer-extension: the layer is the account's own, medium)", () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('medium');
-    expect(f[0]!.title).toMatch(/^Lambda function layers changed \(stratus-red-team-lambda-layer-simpleLambda\): christophe /);
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('medium');
+    expect(f.title).toMatch(/^Lambda function layers changed \(stratus-red-team-lambda-layer-simpleLambda\): christophe /);
   });
   it('raises on code replaced (Stratus lambda-overwrite-code, built: UpdateFunctionCode20150331v2)', () => {
     const f = findings([overwriteCode()], ID);

@@ -1,18 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { functionUrl, lambdaPermission, OUTSIDER } from '../../../test/fixtures/flows/exposure-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'lambda-exposed';
-const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it("raises on a permission letting '*' invoke a function (Stratus lambda-backdoor-function, built from the API reference: AddPermission20150331v2)", () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.title).toBe('Lambda function opened to everyone (orders-api): mallory');
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.title).toBe('Lambda function opened to everyone (orders-api): mallory');
   });
   it('raises on a permission for an account that is not ours, and on a function URL without authentication', () => {
     expect(findings([lambdaPermission(OUTSIDER)], ID).map((x) => x.title)).toEqual([`Lambda function opened to another account (orders-api): mallory let in ${OUTSIDER}`]);

@@ -1,17 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { findings, record } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'logging-disabled';
 const R = 'records/';
-const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises when VPC flow logs are deleted (Stratus vpc-remove-flow-logs)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.title).toBe('VPC flow logs turned off: christophe deleted the VPC flow log fl-0e17aa62a21d4bbfe');
+    const f = positiveFinding(ID);
+    expect(f.title).toBe('VPC flow logs turned off: christophe deleted the VPC flow log fl-0e17aa62a21d4bbfe');
   });
   it('raises for DNS query logs, the Config recorder and GuardDuty', () => {
     expect(findings([record(`${R}stratus-aws.defense-evasion.dns-delete-logs.json`, 'DeleteResolverQueryLogConfig')], ID)[0]!.title).toMatch(/^DNS query logs turned off/);

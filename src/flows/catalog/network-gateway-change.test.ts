@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { POSITIVE, positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { findings, record } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'network-gateway-change';
@@ -8,10 +8,8 @@ const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises on the recorded change (Panther test log)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.title).toBe('Network gateway changed: tester/tester attached the internet gateway igw-1');
+    const f = positiveFinding(ID);
+    expect(f.title).toBe('Network gateway changed: tester/tester attached the internet gateway igw-1');
   });
   it('ignores a new VPC', () => {
     expect(findings([record(`${R}writes-network.json`, 'CreateVpc')], ID)).toEqual([]);

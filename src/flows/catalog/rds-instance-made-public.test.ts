@@ -1,18 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { publicDatabase } from '../../../test/fixtures/flows/exposure-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'rds-instance-made-public';
-const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises on a restore that came back publicly accessible (Sigma aws_rds_public_db_restore reads the response)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.title).toMatch(/^Database restored publicly accessible \(orders-copy\): mallory /);
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.title).toMatch(/^Database restored publicly accessible \(orders-copy\): mallory /);
   });
   it('raises on publiclyAccessible: true asked for on create and modify', () => {
     expect(findings([publicDatabase('create')], ID)[0]!.title).toMatch(/^Database created publicly accessible \(orders-db\)/);

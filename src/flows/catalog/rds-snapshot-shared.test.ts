@@ -1,18 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { OUTSIDER, shareDbSnapshot } from '../../../test/fixtures/flows/exposure-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'rds-snapshot-shared';
-const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises on a database snapshot shared with an account that is not ours (Stratus rds-share-snapshot, built)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.title).toBe(`RDS snapshot shared with another account (orders-db-snap): mallory shared it with ${OUTSIDER}`);
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.title).toBe(`RDS snapshot shared with another account (orders-db-snap): mallory shared it with ${OUTSIDER}`);
   });
   it('raises on a cluster snapshot made public (restore: all)', () => {
     const f = findings([shareDbSnapshot(['all'], true)], ID);

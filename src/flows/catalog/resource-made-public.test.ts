@@ -1,20 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { call } from '../../../test/fixtures/flows/build.ts';
 import { bucketCalls, resourcePolicy, statement } from '../../../test/fixtures/flows/exposure-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'resource-made-public';
-const positive = () => POSITIVE[ID]!();
 const titles = (raws: Parameters<typeof findings>[0]) => findings(raws, ID).map((f) => f.title);
 
 describe(ID, () => {
   it('raises on a bucket access list granting AllUsers', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.title).toBe('Opened to everyone (bucket access list opened to everyone): mallory changed the access list of the S3 bucket orders-data');
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.title).toBe('Opened to everyone (bucket access list opened to everyone): mallory changed the access list of the S3 bucket orders-data');
   });
   it('raises on public canned ACLs and on removed or weakened public access blocks', () => {
     expect(titles([bucketCalls.cannedPublic()])).toHaveLength(1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { instanceSession, roleSession } from '../../../test/fixtures/flows/build.ts';
 import { aliceNewRole, assumeRole, ssoFirstAssumeRoot } from '../../../test/fixtures/flows/identity-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
@@ -8,11 +8,9 @@ const ID = 'role-assumed-first-time';
 
 describe(ID, () => {
   it('raises when a person with three weeks of history assumes a new role (built from the API reference)', () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('medium');
-    expect(f[0]!.title).toMatch(/^alice assumed arn:aws:iam::444455556666:role\/OrganizationAccountAccessRole for the first time: /);
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('medium');
+    expect(f.title).toMatch(/^alice assumed arn:aws:iam::444455556666:role\/OrganizationAccountAccessRole for the first time: /);
   });
 
   it('raises high on a first AssumeRoot, for an Identity Center user', () => {

@@ -1,18 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { at, findings, record } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'root-activity';
 const R = 'records/';
-const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises when root signs in to the console (AWS docs)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.title).toBe('Root user used: the root user of account 111122223333 signed in to the AWS console');
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.title).toBe('Root user used: the root user of account 111122223333 signed in to the AWS console');
   });
   it('groups root calls of one account into one finding', () => {
     const f = findings([at(`${R}aws-docs-examples.json`, 5), at(`${R}aws-docs-examples.json`, 8), at(`${R}aws-docs-examples.json`, 9)], ID);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { call } from '../../../test/fixtures/flows/build.ts';
 import { domainTransfer } from '../../../test/fixtures/flows/data-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
@@ -8,12 +8,10 @@ const ID = 'route53-domain-transfer';
 
 describe(ID, () => {
   it('raises (critical) when a domain lock is disabled and the domain offered to another account', () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('critical');
-    expect(f[0]!.count).toBe(2);
-    expect(f[0]!.title).toBe('Domain example.com being moved away (transfer lock disabled): mallory disabled a domain transfer lock');
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('critical');
+    expect(f.count).toBe(2);
+    expect(f.title).toBe('Domain example.com being moved away (transfer lock disabled): mallory disabled a domain transfer lock');
     const [, transfer] = domainTransfer();
     expect(findings([transfer!], ID)[0]!.title).toMatch(/^Domain example\.com being moved away \(transfer to another AWS account 999988887777\): /);
   });

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { backdoorBucketPolicy, bucketPolicy, OUTSIDER } from '../../../test/fixtures/flows/exposure-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 's3-bucket-shared-externally';
-const positive = () => POSITIVE[ID]!();
 const read = (principal: unknown, condition?: Record<string, unknown>) => ({
   Effect: 'Allow',
   Principal: principal,
@@ -15,11 +14,9 @@ const read = (principal: unknown, condition?: Record<string, unknown>) => ({
 
 describe(ID, () => {
   it('raises on a bucket policy letting in an account that is not ours (Stratus s3-backdoor-bucket-policy, built)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.title).toBe(`Bucket orders-exports shared with another account by its policy: mallory let in ${OUTSIDER}`);
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.title).toBe(`Bucket orders-exports shared with another account by its policy: mallory let in ${OUTSIDER}`);
   });
   it("raises on '*' without an organization condition, and on NotPrincipal", () => {
     expect(findings([bucketPolicy([read('*')])], ID).map((x) => x.title)).toEqual(['Bucket orders-exports opened to everyone by its policy: mallory']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { roleSession } from '../../../test/fixtures/flows/build.ts';
 import { batchDeletion, deleteObjectsBody, individualDeletion, s3Object } from '../../../test/fixtures/flows/data-records.ts';
 import { findings, replay } from '../../../test/fixtures/flows/load.ts';
@@ -8,12 +8,10 @@ const ID = 's3-objects-mass-deleted';
 
 describe(ID, () => {
   it('raises on a bucket emptied object by object (Stratus s3-ransomware-individual-deletion, 51 versions)', () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.count).toBe(51);
-    expect(f[0]!.title).toBe('Objects deleted in bulk from bucket finance-exports: mallory, 51 deletion calls since 2024-06-03 09:00:00 UTC');
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.count).toBe(51);
+    expect(f.title).toBe('Objects deleted in bulk from bucket finance-exports: mallory, 51 deletion calls since 2024-06-03 09:00:00 UTC');
   });
 
   it('counts objects per bucket: 21 raise, 20 do not, nor 21 in two buckets, nor one object deleted again and again', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { s3Object } from '../../../test/fixtures/flows/data-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
 
@@ -8,11 +8,9 @@ const put = (key: string, bucket = 'finance-exports') => s3Object('PutObject', b
 
 describe(ID, () => {
   it('raises on the note Stratus s3-ransomware-batch-deletion leaves after its DeleteObjects', () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('critical');
-    expect(f[0]!.title).toBe('Ransom note FILES-DELETED.txt written to bucket finance-exports: mallory set the S3 object FILES-DELETED.txt');
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('critical');
+    expect(f.title).toBe('Ransom note FILES-DELETED.txt written to bucket finance-exports: mallory set the S3 object FILES-DELETED.txt');
   });
 
   it('knows common note names, in any folder and case', () => {

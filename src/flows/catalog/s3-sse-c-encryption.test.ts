@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { s3Object, sseCRewrite } from '../../../test/fixtures/flows/data-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
 
@@ -7,12 +7,10 @@ const ID = 's3-sse-c-encryption';
 
 describe(ID, () => {
   it('raises on every object rewritten with a customer key (Stratus s3-ransomware-client-side-encryption)', () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.count).toBe(51);
-    expect(f[0]!.title).toBe('Objects in bucket finance-exports re-encrypted with an outside key (SSE-C): mallory, 51 writes since 2024-06-03 09:00:00 UTC');
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.count).toBe(51);
+    expect(f.title).toBe('Objects in bucket finance-exports re-encrypted with an outside key (SSE-C): mallory, 51 writes since 2024-06-03 09:00:00 UTC');
   });
 
   it('counts objects per bucket: 11 raise, 10 do not', () => {

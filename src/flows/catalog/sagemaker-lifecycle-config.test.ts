@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { call } from '../../../test/fixtures/flows/build.ts';
 import { sagemakerLifecycle } from '../../../test/fixtures/flows/data-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
@@ -8,12 +8,10 @@ const ID = 'sagemaker-lifecycle-config';
 
 describe(ID, () => {
   it('raises on a lifecycle configuration created and attached to a notebook (Stratus sagemaker-update-lifecycle-config)', () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.count).toBe(2);
-    expect(f[0]!.title).toBe('SageMaker start-up script changed (tools-update): mallory created a notebook instance lifecycle config');
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.count).toBe(2);
+    expect(f.title).toBe('SageMaker start-up script changed (tools-update): mallory created a notebook instance lifecycle config');
   });
 
   it('raises on the attachment alone', () => {

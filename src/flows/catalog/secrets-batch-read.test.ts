@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { findings, records, replay } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'secrets-batch-read';
@@ -7,12 +7,10 @@ const STRATUS = 'records/stratus-aws.credential-access.secretsmanager-batch-retr
 
 describe(ID, () => {
   it('raises on Stratus secretsmanager-batch-retrieve-secrets: 5 pages of secrets read by tag filter', () => {
-    const { records: rs, config } = POSITIVE[ID]!();
-    const f = findings(rs, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.count).toBe(5);
-    expect(f[0]!.title).toBe('christophe read secrets in bulk (5 BatchGetSecretValue calls by filter) in account 165109126369');
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.count).toBe(5);
+    expect(f.title).toBe('christophe read secrets in bulk (5 BatchGetSecretValue calls by filter) in account 165109126369');
   });
 
   it('stays quiet at 4 pages', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { roleSession } from '../../../test/fixtures/flows/build.ts';
 import { secretReads } from '../../../test/fixtures/flows/data-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
@@ -9,12 +9,10 @@ const ID = 'secrets-bulk-read';
 
 describe(ID, () => {
   it('raises when one principal reads 20 different secrets (as Stratus secretsmanager-retrieve-secrets does)', () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.count).toBe(20);
-    expect(f[0]!.title).toBe('mallory read more than 10 different secrets within 1 hour in account 111122223333');
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.count).toBe(20);
+    expect(f.title).toBe('mallory read more than 10 different secrets within 1 hour in account 111122223333');
   });
 
   it('counts secrets, not reads: 11 different secrets raise, 10 do not, nor 50 reads of one secret', () => {

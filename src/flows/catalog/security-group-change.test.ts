@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { POSITIVE, positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { findings, records } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'security-group-change';
@@ -8,11 +8,9 @@ const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises when SSH is opened to the internet, and says so (Stratus)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.title).toBe('Security group changed: christophe opened inbound access on the security group sg-003dc7f1f1c686164 — open to the internet on port 22');
-    expect(f[0]!.body).toContain('208.236.235.254/0');
+    const f = positiveFinding(ID);
+    expect(f.title).toBe('Security group changed: christophe opened inbound access on the security group sg-003dc7f1f1c686164 — open to the internet on port 22');
+    expect(f.body).toContain('208.236.235.254/0');
   });
   it('ignores reading security groups (OTRF console session)', () => {
     const reads = records(`${R}otrf-ec2-proxy-s3-exfiltration.ndjson`).filter((r) => r.eventName === 'DescribeSecurityGroups');

@@ -1,17 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { findings, record } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'sensitive-delete';
 const R = 'records/';
-const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises when a database is deleted (elastic/integrations)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.title).toBe('Hard-to-undo deletion (database): test@elastic.co deleted the RDS database instance test-cloudtrail-event-instance-31611-restored');
+    const f = positiveFinding(ID);
+    expect(f.title).toBe('Hard-to-undo deletion (database): test@elastic.co deleted the RDS database instance test-cloudtrail-event-instance-31611-restored');
   });
   it('raises on buckets, tables, log groups and terminated instances (Terraform included)', () => {
     for (const [file, name] of [

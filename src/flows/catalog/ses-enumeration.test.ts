@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { roleSession } from '../../../test/fixtures/flows/build.ts';
 import { sesRecon } from '../../../test/fixtures/flows/data-records.ts';
 import { findings, replay } from '../../../test/fixtures/flows/load.ts';
@@ -8,11 +8,9 @@ const ID = 'ses-enumeration';
 
 describe(ID, () => {
   it("raises on Stratus ses-enumerate's calls (sending enabled, quota, identities, verification)", () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('medium');
-    expect(f[0]!.title).toBe('mallory looked into sending e-mail from account 111122223333 (GetAccountSendingEnabled, GetIdentityVerificationAttributes, GetSendQuota, ListIdentities)');
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('medium');
+    expect(f.title).toBe('mallory looked into sending e-mail from account 111122223333 (GetAccountSendingEnabled, GetIdentityVerificationAttributes, GetSendQuota, ListIdentities)');
   });
 
   it('counts different questions: three raise, two do not, nor a tool polling the quota all day', () => {

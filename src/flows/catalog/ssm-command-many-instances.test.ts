@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { POSITIVE, positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { sendCommandByTag, sendCommandTo } from '../../../test/fixtures/flows/identity-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
 
@@ -7,10 +7,8 @@ const ID = 'ssm-command-many-instances';
 
 describe(ID, () => {
   it('raises on a shell script sent to three instances (Stratus ssm-send-command)', () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.title).toMatch(/^Command sent to 3 instances \(AWS-RunShellScript\): christophe /);
+    const f = positiveFinding(ID);
+    expect(f.title).toMatch(/^Command sent to 3 instances \(AWS-RunShellScript\): christophe /);
   });
 
   it('raises on a command aimed by tag, whatever the number of instances', () => {

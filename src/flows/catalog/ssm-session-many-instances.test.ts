@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { ssmSessions } from '../../../test/fixtures/flows/identity-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
 
@@ -7,10 +7,8 @@ const ID = 'ssm-session-many-instances';
 
 describe(ID, () => {
   it('raises on sessions to three instances (Stratus ssm-start-session, built from the API reference)', () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.title).toMatch(/^alice opened shell sessions on more than 2 instances since 2024-06-03 09:00:00 UTC$/);
+    const f = positiveFinding(ID);
+    expect(f.title).toMatch(/^alice opened shell sessions on more than 2 instances since 2024-06-03 09:00:00 UTC$/);
   });
 
   it('does not raise for two instances, nor for many sessions to one', () => {

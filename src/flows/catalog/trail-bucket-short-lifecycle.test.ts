@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { toEvent } from '../../../test/fixtures/flows/load.ts';
 import { lifecycle } from '../../../test/fixtures/flows/exposure-records.ts';
 import { findings } from '../../../test/fixtures/flows/load.ts';
@@ -7,15 +7,12 @@ import { parseFlowsConfig } from '../config.ts';
 import { detect } from '../detector.ts';
 
 const ID = 'trail-bucket-short-lifecycle';
-const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises on a rule expiring a CloudTrail bucket’s objects after a day (Stratus cloudtrail-lifecycle-rule, built)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.title).toBe('CloudTrail logs set to be deleted after 1 day in org-cloudtrail-logs: mallory set the lifecycle of the S3 bucket org-cloudtrail-logs');
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.title).toBe('CloudTrail logs set to be deleted after 1 day in org-cloudtrail-logs: mallory set the lifecycle of the S3 bucket org-cloudtrail-logs');
     expect(findings([lifecycle('org-cloudtrail-logs', 7)], ID)[0]!.title).toContain('after 7 days');
   });
   it('takes the buckets the s3 and sqs sources read as trail buckets whatever their names', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { POSITIVE, positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { findings, replay, at } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'unauthorized-api-calls';
@@ -8,11 +8,9 @@ const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises on a burst of denied calls by one role (Stratus ec2-get-password-data)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.count).toBe(30);
-    expect(f[0]!.title).toBe('stratus-red-team-ec2-get-password-data-role/aws-go-sdk-1722375070115152000 was denied 30 times in account 457448411975 (GetPasswordData)');
+    const f = positiveFinding(ID);
+    expect(f.count).toBe(30);
+    expect(f.title).toBe('stratus-red-team-ec2-get-password-data-role/aws-go-sdk-1722375070115152000 was denied 30 times in account 457448411975 (GetPasswordData)');
   });
   it('ignores automation roles on the allow-list', () => {
     const { records } = positive();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { POSITIVE, positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { at, findings, record } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'unexpected-region';
@@ -8,11 +8,9 @@ const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises on the first use of a region in an account with history (AWS docs, then Panther)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.title).toBe('First activity in region us-west-2 in account 123456789012: Tester stopped logging on the CloudTrail trail example-trail');
-    expect(f[0]!.key).toBe('unexpected-region:account-region:123456789012:us-west-2');
+    const f = positiveFinding(ID);
+    expect(f.title).toBe('First activity in region us-west-2 in account 123456789012: Tester stopped logging on the CloudTrail trail example-trail');
+    expect(f.key).toBe('unexpected-region:account-region:123456789012:us-west-2');
   });
   it('stays quiet for expected regions (globally or per account)', () => {
     const { records } = positive();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { POSITIVE, positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { findings, record } from '../../../test/fixtures/flows/load.ts';
 
 const ID = 'vpc-change';
@@ -8,10 +8,8 @@ const positive = () => POSITIVE[ID]!();
 
 describe(ID, () => {
   it('raises on the recorded change (Panther test log)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.title).toBe('VPC changed: tester/tester created the VPC vpc-1');
+    const f = positiveFinding(ID);
+    expect(f.title).toBe('VPC changed: tester/tester created the VPC vpc-1');
   });
   it('ignores launching instances', () => {
     expect(findings([record(`${R}writes-network.json`, 'RunInstances')], ID)).toEqual([]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { lambdaSession, roleSession } from '../../../test/fixtures/flows/build.ts';
 import { discoveryFromInstance } from '../../../test/fixtures/flows/identity-records.ts';
 import { findings, replay } from '../../../test/fixtures/flows/load.ts';
@@ -8,11 +8,9 @@ const ID = 'workload-discovery-burst';
 
 describe(ID, () => {
   it('raises on nine discovery calls from an instance, some refused (Stratus ec2-enumerate-from-instance, built)', () => {
-    const { records, config } = POSITIVE[ID]!();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('high');
-    expect(f[0]!.title).toMatch(/^Account discovery from a workload: web-server\/i-0a1b2c3d4e5f60718 made more than 4 different discovery calls since /);
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('high');
+    expect(f.title).toMatch(/^Account discovery from a workload: web-server\/i-0a1b2c3d4e5f60718 made more than 4 different discovery calls since /);
   });
 
   it('counts distinct calls: five raise, four do not, the same call repeated never does', () => {
