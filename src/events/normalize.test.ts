@@ -172,6 +172,14 @@ describe('summaries', () => {
     else expect(s).toMatch(expected);
   });
 
+  it('reads an event name without the API version CloudTrail appends to it (Lambda, CloudFront)', () => {
+    const call = (eventName: string, eventSource: string) =>
+      summarize(normalize({ eventName, eventSource, eventTime: '2024-01-01T00:00:00Z', awsRegion: 'eu-west-1', userIdentity: { type: 'IAMUser', userName: 'ann', accountId: '1' }, requestParameters: { functionName: 'orders-api' } }));
+    expect(call('UpdateFunctionConfiguration20150331v2', 'lambda.amazonaws.com')).toBe('ann updated the configuration of the Lambda function orders-api in eu-west-1 on 2024-01-01 at 00:00:00 UTC');
+    expect(call('UpdateFunctionCode20150331v2', 'lambda.amazonaws.com')).toBe(call('UpdateFunctionCode', 'lambda.amazonaws.com'));
+    expect(call('UpdateDistribution2020_05_31', 'cloudfront.amazonaws.com')).toMatch(/^ann updated a distribution in /);
+  });
+
   it('has a readable fallback for any call', () => {
     const e = normalize({ eventName: 'FrobnicateWidget', eventSource: 'example.amazonaws.com', eventTime: '2024-01-01T00:00:00Z', awsRegion: 'eu-west-1', userIdentity: { type: 'IAMUser', userName: 'ann', accountId: '1' } });
     expect(summarize(e)).toBe('ann called FrobnicateWidget in eu-west-1 on 2024-01-01 at 00:00:00 UTC');

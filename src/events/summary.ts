@@ -44,8 +44,15 @@ interface Phrase {
   object: string | null;
 }
 
+/**
+ * The API version CloudTrail appends to some services' event names: Lambda's
+ * `UpdateFunctionConfiguration20150331v2` and `CreateFunctionUrlConfig20211031`, CloudFront's
+ * `UpdateDistribution2020_05_31`. It says which version of the API was called, not what was done.
+ */
+const API_VERSION = /^([A-Za-z]+?)(?:\d{8}(?:v\d+)?|\d{4}_\d{2}_\d{2})$/;
+
 function phraseFor(e: TrailEvent): Phrase {
-  const action = e.action ?? 'an unnamed call';
+  const action = e.action === null ? 'an unnamed call' : (API_VERSION.exec(e.action)?.[1] ?? e.action);
   const attempted = e.outcome !== 'success';
   const obj = e.primaryResource ? resourcePhrase(e.primaryResource) : null;
   const special = words.actions[action];

@@ -31,6 +31,13 @@ describe(ID, () => {
     expect(findings([record(STRATUS, 'DescribeParameters')], ID)).toEqual([]);
   });
 
+  it('ignores an IaC identity refreshing its parameters, but not a Terraform user agent alone', () => {
+    const terraform = (r: ReturnType<typeof records>[number]) => ({ ...r, userAgent: 'APN/1.0 HashiCorp/1.0 Terraform/1.9.2 (+https://www.terraform.io) terraform-provider-aws/5.60.0' });
+    const calls = records(STRATUS).map(terraform);
+    expect(findings(calls, ID)).toHaveLength(1);
+    expect(findings(calls, ID, { allow: { iacIdentities: ['christophe'] } })).toEqual([]);
+  });
+
   it('counts a read by path once per path', () => {
     const byPath = replay({ ...record(STRATUS, 'GetParameters'), eventName: 'GetParametersByPath', requestParameters: { path: '/app/prod', recursive: true, withDecryption: true } }, 30, 30);
     expect(findings(byPath, ID)).toEqual([]);
