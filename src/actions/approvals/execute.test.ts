@@ -1,36 +1,23 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../../test/helpers/db.ts';
 import type { IamPort } from '../../integrations/aws/iam.ts';
-import { createIamAccess, type IamAccess } from '../../integrations/aws/iam-access.ts';
-import { DEFAULT_BASE_CREDENTIALS, type Standins, startStandins } from '../../integrations/aws/standins/index.ts';
-import { openStore, type Store } from '../../store/index.ts';
+import type { Standins } from '../../integrations/aws/standins/index.ts';
+import type { Store } from '../../store/index.ts';
+import { BASE, openApprovalsTestbed, userTarget } from './approvals.fixtures.ts';
 import { executePlan, getExecution, recordPlan } from './execute.ts';
-import { applyAction, DENY_ALL_ARN, type Plan, proposePlan, REVOKE_OLDER_SESSIONS, reversePlan, type RoleSessionTarget, type UserTarget } from './plan.ts';
+import { applyAction, DENY_ALL_ARN, type Plan, proposePlan, REVOKE_OLDER_SESSIONS, reversePlan, type RoleSessionTarget } from './plan.ts';
 
-const BASE = DEFAULT_BASE_CREDENTIALS.accountId;
 let aws: Standins;
-let access: IamAccess;
 let iam: IamPort;
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let store: Store;
+let close: (() => Promise<void>) | undefined;
 let n = 0;
 
 beforeAll(async () => {
-  aws = await startStandins({ throttle: false });
-  access = createIamAccess({ config: { aws: { endpoints: { default: aws.url } }, accounts: [], sources: [] } as never, credentials: { accessKeyId: DEFAULT_BASE_CREDENTIALS.accessKeyId, secretAccessKey: DEFAULT_BASE_CREDENTIALS.secretAccessKey } });
-  iam = await access.forAccount(BASE);
-  db = await createTestDatabase('trailbot_execute');
-  store = await openStore({ databaseUrl: db.url, dataDir: '/nonexistent' });
+  ({ aws, iam, store, close } = await openApprovalsTestbed('trailbot_execute'));
 });
-afterAll(async () => {
-  access?.destroy();
-  await aws?.close();
-  await store?.close();
-  await db?.drop();
-});
+afterAll(() => close?.());
 beforeEach(() => aws.iam.faults.clear());
 
-const user = (userName: string): UserTarget => ({ kind: 'iam-user', account: BASE, userName, arn: null, name: userName, email: null });
 /** Writes to this user or role made since `from` (the request log), by action. */
 function writesSince(from: number, name: string): Record<string, number> {
   const out: Record<string, number> = {};
@@ -45,7 +32,7 @@ function writesSince(from: number, name: string): Record<string, number> {
 async function seededUser(): Promise<{ name: string; keys: string[]; plan: Plan; approvalId: string }> {
   const name = `user-${++n}`;
   const u = aws.iam.createUser(BASE, name, { keys: 2, loginProfile: true });
-  return { name, keys: u.accessKeys.map((k) => k.accessKeyId), plan: await proposePlan(iam, user(name)), approvalId: `appr-${n}` };
+  return { name, keys: u.accessKeys.map((k) => k.accessKeyId), plan: await proposePlan(iam, userTarget(name)), approvalId: `appr-${n}` };
 }
 
 describe('executePlan', () => {

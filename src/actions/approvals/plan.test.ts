@@ -1,38 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { records, record } from '../../../test/helpers/fixtures.ts';
-import { createTestDatabase } from '../../../test/helpers/db.ts';
 import type { RawRecord } from '../../events/model.ts';
 import { normalize } from '../../events/normalize.ts';
 import { defaultFlowsConfig, evaluateFlows } from '../../flows/index.ts';
 import type { IamPort } from '../../integrations/aws/iam.ts';
-import { createIamAccess, type IamAccess, trailbotRoleNames } from '../../integrations/aws/iam-access.ts';
-import { DEFAULT_BASE_CREDENTIALS, type Standins, startStandins } from '../../integrations/aws/standins/index.ts';
-import { openStore, type Store } from '../../store/index.ts';
-import { DENY_ALL_ARN, type Plan, proposePlan, type RoleSessionTarget, reversePlan, sessionDenyName, type Target, targetOf, targetOfFinding, trailbotItself, type UserTarget } from './plan.ts';
+import { createIamAccess, trailbotRoleNames } from '../../integrations/aws/iam-access.ts';
+import { DEFAULT_BASE_CREDENTIALS, type Standins } from '../../integrations/aws/standins/index.ts';
+import type { Store } from '../../store/index.ts';
+import { BASE, openApprovalsTestbed, userTarget } from './approvals.fixtures.ts';
+import { DENY_ALL_ARN, type Plan, proposePlan, type RoleSessionTarget, reversePlan, sessionDenyName, type Target, targetOf, targetOfFinding, trailbotItself } from './plan.ts';
 
-const BASE = DEFAULT_BASE_CREDENTIALS.accountId;
 const actors = records('actors.json');
 const actorOf = (eventId: string) => normalize(actors.find((r) => r.eventID === eventId)!).actor;
 
 let aws: Standins;
-let access: IamAccess;
 let iam: IamPort;
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let store: Store;
+let close: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  aws = await startStandins({ throttle: false });
-  access = createIamAccess({ config: { aws: { endpoints: { default: aws.url } }, accounts: [], sources: [] } as never, credentials: { accessKeyId: DEFAULT_BASE_CREDENTIALS.accessKeyId, secretAccessKey: DEFAULT_BASE_CREDENTIALS.secretAccessKey } });
-  iam = await access.forAccount(BASE);
-  db = await createTestDatabase('trailbot_plan');
-  store = await openStore({ databaseUrl: db.url, dataDir: '/nonexistent' });
+  ({ aws, iam, store, close } = await openApprovalsTestbed('trailbot_plan'));
 });
-afterAll(async () => {
-  access?.destroy();
-  await aws?.close();
-  await store?.close();
-  await db?.drop();
-});
+afterAll(() => close?.());
 
 /** The writes the stand-in saw: a dry run makes none. */
 const writes = () => aws.iam.writes().length;
@@ -79,13 +68,12 @@ describe('targetOf: who a finding is about, as something to deactivate', () => {
 });
 
 describe('proposePlan: the exact steps, read from the live account, changing nothing', () => {
-  const user = (userName: string): UserTarget => ({ kind: 'iam-user', account: BASE, userName, arn: null, name: userName, email: null });
 
   it('an IAM user with two keys (one already Inactive) and a console password', async () => {
     const seeded = aws.iam.createUser(BASE, 'mallory', { keys: ['Active', 'Inactive'], loginProfile: true, attachedPolicies: ['arn:aws:iam::aws:policy/ReadOnlyAccess'] });
     const [k1, k2] = seeded.accessKeys.map((k) => k.accessKeyId) as [string, string];
     const before = writes();
-    const plan = await proposePlan(iam, user('mallory'), { now: Date.parse('2026-03-01T10:00:00Z') });
+    const plan = await proposePlan(iam, userTarget('mallory'), { now: Date.parse('2026-03-01T10:00:00Z') });
     expect(writes()).toBe(before);
     expect(plan).toMatchObject({ version: 1, kind: 'deactivate', account: BASE, readAt: '2026-03-01T10:00:00Z', options: { revokeOlderSessions: false } });
     expect(plan.steps.map((s) => [s.id, s.alreadyDone, s.reversible])).toEqual([
@@ -114,10 +102,10 @@ describe('proposePlan: the exact steps, read from the live account, changing not
 
   it('a user without keys or password: only the deny, and a note; a user not in the account: E_IAM_NOT_FOUND', async () => {
     aws.iam.createUser(BASE, 'trent', { attachedPolicies: [DENY_ALL_ARN] });
-    const plan = await proposePlan(iam, user('trent'));
+    const plan = await proposePlan(iam, userTarget('trent'));
     expect(plan.steps.map((s) => [s.id, s.alreadyDone, s.current])).toEqual([['deny-all-attach', true, 'already attached']]);
     expect(plan.notes[0]).toBe('IAM user trent has no access keys.');
-    await expect(proposePlan(iam, user('ghost'))).rejects.toMatchObject({ code: 'E_IAM_NOT_FOUND', message: `IAM user ghost is not in account ${BASE}` });
+    await expect(proposePlan(iam, userTarget('ghost'))).rejects.toMatchObject({ code: 'E_IAM_NOT_FOUND', message: `IAM user ghost is not in account ${BASE}` });
   });
 
   /** `sessions` of `role` seen in the store within the last days. */
@@ -213,7 +201,7 @@ describe("trailbot itself is never a target: a deny on it would cut trailbot off
 
   it("trailbotItself: the IAM user or the role session of its own credentials (GetCallerIdentity), in that account only", () => {
     const caller = (arn: string) => ({ roleNames: [], caller: { account: BASE, arn } });
-    const user: UserTarget = { kind: 'iam-user', account: BASE, userName: 'Trailbot', arn: null, name: 'Trailbot', email: null };
+    const user = userTarget('Trailbot');
     expect(trailbotItself(user, caller(`arn:aws:iam::${BASE}:user/ops/trailbot`))).toContain('IAM user Trailbot');
     expect(trailbotItself({ ...user, account: MEMBER }, caller(`arn:aws:iam::${BASE}:user/trailbot`))).toBeUndefined();
     expect(trailbotItself(session(BASE, 'TrailbotRunner', 'i-0abc'), caller(`arn:aws:sts::${BASE}:assumed-role/TrailbotRunner/i-0123`))).toContain('role TrailbotRunner');
@@ -224,7 +212,7 @@ describe("trailbot itself is never a target: a deny on it would cut trailbot off
   it("proposePlan refuses trailbot's own IAM user (the stand-in's base credentials are user trailbot) before reading anything", async () => {
     aws.iam.createUser(BASE, 'trailbot', { keys: 1 });
     const [w, r] = [writes(), reads()];
-    const user: UserTarget = { kind: 'iam-user', account: BASE, userName: 'trailbot', arn: null, name: 'trailbot', email: null };
+    const user = userTarget('trailbot');
     await expect(proposePlan(iam, user)).rejects.toMatchObject({ code: 'E_APPROVAL_REFUSED', message: expect.stringContaining(`trailbot is trailbot itself in account ${BASE} (IAM user trailbot, whose keys trailbot's credentials are (arn:aws:iam::${BASE}:user/trailbot))`) });
     expect([writes(), reads()]).toEqual([w, r]);
     // Another user of the account is proposed as usual.
