@@ -1,10 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../../test/helpers/db.ts';
-import { record } from '../../../test/helpers/fixtures.ts';
+import { type KeyFindings, openKeyFindings } from '../../../test/helpers/findings.ts';
 import { TrailbotError } from '../../errors.ts';
-import type { Ingestible, RawRecord } from '../../events/model.ts';
-import { normalize } from '../../events/normalize.ts';
-import { defaultFlowsConfig, evaluateFlows, getFinding } from '../../flows/index.ts';
+import { getFinding } from '../../flows/index.ts';
 import { createJiraClient } from '../../integrations/jira/client.ts';
 import type { JiraPort } from '../../integrations/jira/port.ts';
 import { type JiraStandin, startJiraStandin } from '../../integrations/jira/standin/index.ts';
@@ -12,7 +9,7 @@ import { defaultJobs, makeProcessor } from '../../runtime/definitions.ts';
 import { openInlineQueue } from '../../runtime/inline.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { createMetrics } from '../../runtime/metrics.ts';
-import { openStore, type Store } from '../../store/index.ts';
+import type { Store } from '../../store/index.ts';
 import { onJiraIssueEvent } from './issue-events.ts';
 import { createJiraNotifier, findingLabel, type JiraNotifyOptions } from './notify.ts';
 import { parseRouting } from './routing.ts';
@@ -23,61 +20,31 @@ import { currentTicket, listTickets, ticketBriefs } from './tickets.ts';
  * functions): one ticket per finding, a crash between create and record, coalesced comments, the
  * closed-ticket rule, refusals, and tickets kept without Jira.
  */
-const TEMPLATE = record('stratus-aws.persistence.iam-create-admin-user.json', '94faedcc-0fa4-46e6-9322-022e8e934f04');
 const log = createLogger({ level: 'silent' });
-let seq = 0;
 
-/** CreateAccessKey calls by one person (access-key-created, medium, one finding per actor and day). */
-function keyEvents(n: number, actor: string, start = Date.parse('2024-08-01T13:00:00Z')): Ingestible[] {
-  const out: Ingestible[] = [];
-  for (let i = 0; i < n; i++) {
-    seq++;
-    const raw = structuredClone(TEMPLATE) as RawRecord & Record<string, unknown>;
-    raw.eventID = `0000${String(seq).padStart(4, '0')}-0fa4-46e6-9322-022e8e934f04`;
-    raw.eventTime = new Date(start + seq * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    (raw.userIdentity as Record<string, unknown>).userName = actor;
-    (raw.userIdentity as Record<string, unknown>).arn = `arn:aws:iam::229654561268:user/${actor}`;
-    out.push({ event: normalize(raw), raw });
-  }
-  return out;
-}
-
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let keys: KeyFindings;
 let store: Store;
 let jira: JiraStandin;
 let port: JiraPort;
 
 beforeAll(async () => {
-  db = await createTestDatabase('trailbot_tickets');
-  store = await openStore({ databaseUrl: db.url, dataDir: '/nonexistent' });
+  keys = await openKeyFindings('trailbot_tickets', 'person-');
+  store = keys.store;
   jira = await startJiraStandin({ indexDelayMs: 0 });
   port = createJiraClient({ baseUrl: jira.url, email: jira.credentials.email, apiToken: jira.credentials.apiToken });
 });
 afterAll(async () => {
   await jira?.close();
-  await store?.close();
-  await db?.drop();
+  await keys?.close();
 });
 beforeEach(() => {
   jira.indexDelayMs = 0;
   jira.faults.clear();
 });
 
-let actors = 0;
-/** A new finding with `n` events; returns its id. */
-async function raise(n = 1): Promise<{ id: string; actor: string }> {
-  const actor = `person-${++actors}`;
-  const events = keyEvents(n, actor);
-  await store.ingest(events);
-  const r = await evaluateFlows(store, events, defaultFlowsConfig());
-  expect(r.findings).toHaveLength(1);
-  return { id: r.findings[0]!.id, actor };
-}
-async function more(actor: string, n: number): Promise<void> {
-  const events = keyEvents(n, actor);
-  await store.ingest(events);
-  await evaluateFlows(store, events, defaultFlowsConfig());
-}
+/** A new finding with `n` events (a new person's CreateAccessKey calls); its id and the person. */
+const raise = (n?: number) => keys.raise(n);
+const more = (actor: string, n: number) => keys.more(actor, n);
 
 const options = (o: Partial<JiraNotifyOptions> = {}): JiraNotifyOptions => ({ jira: port, routing: undefined, project: 'SEC', publicUrl: 'http://trailbot.test', settleMs: 30_000, ...o });
 const ctx = (job = 'notify-test') => ({ db: store.db, log, job: { id: job } });
@@ -188,8 +155,7 @@ describe('notify (Jira)', () => {
     const notify = createJiraNotifier(options());
     const f = await raise();
     const { key } = await notify(ctx(), { findingId: f.id, action: 'open' });
-    const actor = `person-${actors}`;
-    for (let i = 0; i < 5; i++) await more(actor, 100 - (i === 0 ? 1 : 0));
+    for (let i = 0; i < 5; i++) await more(f.actor, 100 - (i === 0 ? 1 : 0));
     expect((await getFinding(store.db, f.id))!.count).toBe(500);
     // The minute's update job: one comment for all 499.
     expect(await notify(ctx('u1'), { findingId: f.id, action: 'update' })).toMatchObject({ ticket: 'updated', key });

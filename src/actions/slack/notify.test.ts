@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../../test/helpers/db.ts';
-import { record } from '../../../test/helpers/fixtures.ts';
+import { type KeyFindings, openKeyFindings } from '../../../test/helpers/findings.ts';
 import { waitFor } from '../../../test/helpers/wait.ts';
 import { TrailbotError } from '../../errors.ts';
-import type { Ingestible, RawRecord } from '../../events/model.ts';
-import { normalize } from '../../events/normalize.ts';
-import { defaultFlowsConfig, evaluateFlows, findingsPage, setFindingStatus } from '../../flows/index.ts';
+import { findingsPage, setFindingStatus } from '../../flows/index.ts';
 import { createSlackClient } from '../../integrations/slack/client.ts';
 import type { SlackPort } from '../../integrations/slack/port.ts';
 import { type SlackStandin, type StoredMessage, startSlackStandin } from '../../integrations/slack/standin/index.ts';
@@ -15,7 +12,7 @@ import { openInlineQueue } from '../../runtime/inline.ts';
 import type { JobInput } from '../../runtime/jobs.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { createMetrics } from '../../runtime/metrics.ts';
-import { openStore, type Store } from '../../store/index.ts';
+import type { Store } from '../../store/index.ts';
 import { parseRouting } from '../jira/routing.ts';
 import { messageOf } from './messages.ts';
 import { createSlackNotifier, FINDING_EVENT, REPLY_EVENT, type SlackNotifyOptions } from './notify.ts';
@@ -27,56 +24,28 @@ import { syncSlackPage } from './sync.ts';
  * through the real queue, a crash between a post (or a reply) and its record, the first message kept
  * in step with the ticket and the finding's status, refusals, and the catch-up.
  */
-const TEMPLATE = record('stratus-aws.persistence.iam-create-admin-user.json', '94faedcc-0fa4-46e6-9322-022e8e934f04');
 const log = createLogger({ level: 'silent' });
-let seq = 0;
 
-/** CreateAccessKey calls by one person (access-key-created, medium: one finding per actor and day). */
-function keyEvents(n: number, actor: string): Ingestible[] {
-  const out: Ingestible[] = [];
-  for (let i = 0; i < n; i++) {
-    seq++;
-    const raw = structuredClone(TEMPLATE) as RawRecord & Record<string, unknown>;
-    raw.eventID = `51ac0000-0fa4-46e6-9322-${String(seq).padStart(12, '0')}`;
-    raw.eventTime = new Date(Date.parse('2024-08-01T13:00:00Z') + seq * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    Object.assign(raw.userIdentity as Record<string, unknown>, { userName: actor, arn: `arn:aws:iam::229654561268:user/${actor}` });
-    out.push({ event: normalize(raw), raw });
-  }
-  return out;
-}
-
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let keys: KeyFindings;
 let store: Store;
 let slack: SlackStandin;
 let port: SlackPort;
 
 beforeAll(async () => {
-  db = await createTestDatabase('trailbot_slack');
-  store = await openStore({ databaseUrl: db.url, dataDir: '/nonexistent' });
+  keys = await openKeyFindings('trailbot_slack', 'slack-person-');
+  store = keys.store;
   slack = await startSlackStandin();
   port = createSlackClient({ botToken: slack.token, apiUrl: `${slack.url}/api` });
 });
 afterAll(async () => {
   await slack?.close();
-  await store?.close();
-  await db?.drop();
+  await keys?.close();
 });
 beforeEach(() => slack.faults.clear());
 
-let actors = 0;
-async function raise(n = 1): Promise<{ id: string; actor: string }> {
-  const actor = `slack-person-${++actors}`;
-  const events = keyEvents(n, actor);
-  await store.ingest(events);
-  const r = await evaluateFlows(store, events, defaultFlowsConfig());
-  expect(r.findings).toHaveLength(1);
-  return { id: r.findings[0]!.id, actor };
-}
-async function more(actor: string, n: number): Promise<void> {
-  const events = keyEvents(n, actor);
-  await store.ingest(events);
-  await evaluateFlows(store, events, defaultFlowsConfig());
-}
+/** A new finding with `n` events (a new person's CreateAccessKey calls); its id and the person. */
+const raise = (n?: number) => keys.raise(n);
+const more = (actor: string, n: number) => keys.more(actor, n);
 
 const ROUTING = parseRouting({ slack: { channel: '#security' } });
 const options = (o: Partial<SlackNotifyOptions> = {}): SlackNotifyOptions => ({ slack: port, routing: ROUTING, publicUrl: 'https://trailbot.test', ...o });
@@ -224,7 +193,7 @@ describe('notify (Slack)', () => {
     await store.db.query(
       `INSERT INTO tickets (finding_id, generation, state, project, issue_type, labels, summary, description, jira_key, url)
        VALUES ($1, 1, 'created', 'SEC', 'Task', '{}', 's', '{}'::jsonb, $2, $3)`,
-      [f.id, `SEC-${actors}`, `https://jira.test/browse/SEC-${actors}`],
+      [f.id, `SEC-${keys.raised}`, `https://jira.test/browse/SEC-${keys.raised}`],
     );
     expect(await notify(ctx(), { findingId: f.id, action: 'update' })).toMatchObject({ message: 'updated' });
     expect(buttons()).toEqual(['open-ticket', 'trail-run', 'open-trailbot']);
@@ -233,10 +202,10 @@ describe('notify (Slack)', () => {
     expect(await notify(ctx(), { findingId: f.id, action: 'resolve' })).toMatchObject({ message: 'updated' });
     const m = channel().messages.find((x) => x.ts === ts)!;
     expect(m.text).toMatch(/^medium: Resolved: /);
-    expect(JSON.stringify(m.blocks)).toContain(`SEC-${actors} was closed`);
+    expect(JSON.stringify(m.blocks)).toContain(`SEC-${keys.raised} was closed`);
     expect(m.edited).toBeDefined();
     expect(messagesOf(f.id)).toHaveLength(1);
-    expect(await messageOf(store.db, f.id)).toMatchObject({ shownTicket: `SEC-${actors}`, shownResolved: true });
+    expect(await messageOf(store.db, f.id)).toMatchObject({ shownTicket: `SEC-${keys.raised}`, shownResolved: true });
   });
 
   it('a channel Slack does not know fails at once, naming the setting; once fixed, `jobs retry` posts it', async () => {
