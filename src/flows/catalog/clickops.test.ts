@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POSITIVE } from '../../../test/fixtures/flows/cases.ts';
+import { POSITIVE, positiveFinding } from '../../../test/fixtures/flows/cases.ts';
 import { sendCommandTo } from '../../../test/fixtures/flows/identity-records.ts';
 import { at, findings, record, records } from '../../../test/fixtures/flows/load.ts';
 import { FLOWS } from '../registry.ts';
@@ -11,11 +11,9 @@ const CONSOLE_UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/
 
 describe(ID, () => {
   it('raises on a change made in the console (AWS docs: UploadSSHPublicKey)', () => {
-    const { records, config } = positive();
-    const f = findings(records, ID, config);
-    expect(f).toHaveLength(1);
-    expect(f[0]!.severity).toBe('low');
-    expect(f[0]!.title).toBe('Changed by hand in the console: Alice uploaded a SSH public key (IAM user Alice)');
+    const f = positiveFinding(ID);
+    expect(f.severity).toBe('low');
+    expect(f.title).toBe('Changed by hand in the console: Alice uploaded a SSH public key (IAM user Alice)');
   });
   it('ignores sign-in and console housekeeping: ConsoleLogin, CheckMfa, the access portal, SSO tokens', () => {
     const signIn = [at(`${R}aws-docs-examples.json`, 1), at(`${R}aws-docs-examples.json`, 3), at(`${R}aws-docs-examples.json`, 9)];
