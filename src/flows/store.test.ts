@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ingestible } from '../events/model.ts';
-import { openStore, type Store } from '../store/index.ts';
+import { openStore, spanOf, type Store } from '../store/index.ts';
+import { firstEvent, newestEvents } from '../actions/finding-events.ts';
 import { at, record, records, replay, toEvent } from '../../test/fixtures/flows/load.ts';
 import { createTestDatabase } from '../../test/helpers/db.ts';
 import { parseFlowsConfig } from './config.ts';
@@ -80,6 +81,35 @@ describe('evaluateFlows against PostgreSQL', () => {
     const region = r2.findings.find((f) => f.flow === 'unexpected-region')!;
     expect(region.title).toContain('First activity in region us-west-2 in account 123456789012');
     expect(region.key).toBe('unexpected-region:account-region:123456789012:us-west-2');
+  });
+
+  it('finds in the worker what it finds in memory for events with sub-second times, and reads their findings\' events back', async () => {
+    // The worker's path (main.ts): the job's events read back from the store with their span, then the
+    // flows. A sub-second time must come back as stored, or the request-reading flows do not get the
+    // record (no finding: the snapshot looks unshared) and a finding's events are not found by id and time.
+    const cfg = parseFlowsConfig({});
+    const raws = [record('records/stratus-aws.exfiltration.ec2-share-ebs-snapshot.json', 'ModifySnapshotAttribute'), record('records/stratus-aws.defense-evasion.vpc-remove-flow-logs.json', 'DeleteFlowLogs')].map(
+      // A year after the fixtures' own (a finding of its own), a quarter of a second past the second.
+      (r, i) => ({ ...r, eventID: `sub-second-${i}`, eventTime: String(r.eventTime).replace('2024-', '2025-').replace('Z', '.250Z') }),
+    );
+    const batch = ingestibles(raws);
+    const ids = batch.map((b) => b.event.eventId);
+    await store.ingest(batch);
+    const read = await store.events(ids, spanOf(batch.map((b) => b.event.time)));
+    expect(read).toEqual(batch.map((b) => b.event).sort((a, b) => a.time!.localeCompare(b.time!)));
+    const r = await evaluateFlows(store, read, cfg);
+    expect(r.findings.map((f) => f.flow).sort()).toEqual(['ebs-snapshot-shared', 'logging-disabled']);
+    for (const f of r.findings) {
+      const first = await firstEvent(store.db, f.id);
+      expect(first?.eventId, f.flow).toBe(ids[f.flow === 'ebs-snapshot-shared' ? 0 : 1]);
+      expect((await newestEvents(store.db, f.id, 5)).map((e) => e.eventId), f.flow).toEqual([first!.eventId]);
+    }
+    // finding_events keeps each event's own time: the joins on (event_id, time) find every one.
+    const joined = await store.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM finding_events fe JOIN events e ON e.event_id = fe.event_id AND e.time = fe.time WHERE fe.event_id = ANY($1::text[])',
+      [ids],
+    );
+    expect(joined.rows[0]!.n).toBe(2);
   });
 
   it('lists findings changed since a time, and records status changes', async () => {

@@ -399,9 +399,17 @@ export interface StoredRow {
   derived_id: boolean;
 }
 
+/**
+ * An event's time read back as normalize wrote it (src/events/normalize.ts isoTime): whole seconds as
+ * `2024-08-01T13:00:05Z`, else to the millisecond (`2024-08-01T13:00:05.250Z`, from exporters that keep
+ * them). Read to the second it would be another time, which the reads by id and time (eventRowsAt, a
+ * job's span, finding_events' times the flows write from it) then miss.
+ */
+const EVENT_TIME = `CASE WHEN date_trunc('second', time) = time THEN ${isoText('time')} ELSE ${isoText('time', 'ms')} END AS time`;
+
 export const EVENT_COLUMNS = COLUMNS.map(([c]) => c)
   .filter((c) => c !== 'raw_chunk' && c !== 'raw_at' && c !== 'resource_keys')
-  .map((c) => (c === 'time' ? `${isoText('time')} AS time` : c))
+  .map((c) => (c === 'time' ? EVENT_TIME : c))
   .join(', ');
 
 export function rowToEvent(r: StoredRow): TrailEvent {

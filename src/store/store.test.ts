@@ -7,7 +7,7 @@ import { summarize } from '../events/summary.ts';
 import { createTestDatabase } from '../../test/helpers/db.ts';
 import { allIngestible, records } from '../../test/helpers/fixtures.ts';
 import { openStore, spanOf, type Store } from './index.ts';
-import { eventsAt } from './queries.ts';
+import { eventsAt, rawsByIds } from './queries.ts';
 
 const backends: [string, () => Promise<{ store: Store; cleanup: () => Promise<void> }>][] = [
   [
@@ -105,6 +105,21 @@ describe.each(backends)('event store on %s', (_name, open) => {
     // By id and time, each from its own partition, however far apart the times are.
     expect(await eventsAt(store.db, [...picked.map((e) => ({ eventId: e.eventId, time: e.time })), { eventId: 'no-such-event', time: newest.time }])).toEqual(inOrder);
     expect(await eventsAt(store.db, [{ eventId: newest.eventId, time: '2001-01-01T00:00:00Z' }])).toEqual([]);
+  });
+
+  it('reads an event with a sub-second time back at that time, by id, by id and time, and in its span', async () => {
+    // CloudTrail writes whole seconds, other exporters milliseconds (normalize keeps them): a stored
+    // time read back to the second was another time, which the reads by id and time then missed.
+    const raw = { ...records('otrf-ec2-proxy-s3-exfiltration.ndjson')[3]!, eventID: 'sub-second-0001', eventTime: '2024-03-05T10:20:30.250Z' };
+    const event = normalize(raw);
+    expect(event.time).toBe('2024-03-05T10:20:30.250Z');
+    await store.ingest([{ event, raw }]);
+    expect(await store.events([event.eventId])).toEqual([event]);
+    expect(await store.events([event.eventId], spanOf([event.time]))).toEqual([event]);
+    const [back] = await store.events([event.eventId]);
+    expect(await eventsAt(store.db, [{ eventId: event.eventId, time: back!.time }])).toEqual([event]);
+    expect(await rawsByIds(store.db, [event.eventId], spanOf([back!.time]))).toEqual(new Map([[event.eventId, raw]]));
+    expect((await store.search({ eventId: event.eventId, since: '2024-01-01T00:00:00Z', limit: 1 })).events).toEqual([event]);
   });
 
   it('spans event times to the millisecond, a microsecond-precise time included', () => {
