@@ -213,10 +213,21 @@ export async function searchSql(db: Db, q: SearchQuery): Promise<{ sql: string |
   return { sql, params, principals };
 }
 
-/** Stored events by id, in time order (then id); ids not stored are left out. `span`: see eventRowsByIds. */
+/**
+ * Stored events by id, in time order (then id); ids not stored are left out. `span` says where to look
+ * first (see eventRowsByIds), not where to stop: ids not found in it are looked for as without one. An
+ * evaluate-flows job's span comes from its payload (made by an older version, by hand, or wrong: from
+ * after to); the job marks all its ids evaluated, so an event missed here would never meet the flows.
+ */
 export async function eventsById(db: Db, ids: readonly string[], span?: TimeSpan | null): Promise<TrailEvent[]> {
   if (ids.length === 0) return [];
-  const rows = await eventRowsByIds<StoredRow & { t: number }>(db, `${EVENT_COLUMNS}, (extract(epoch FROM time) * 1000000)::bigint AS t`, ids, span);
+  const columns = `${EVENT_COLUMNS}, (extract(epoch FROM time) * 1000000)::bigint AS t`;
+  const rows = await eventRowsByIds<StoredRow & { t: number }>(db, columns, ids, span);
+  if (span) {
+    const found = new Set(rows.map((r) => r.event_id));
+    const rest = [...new Set(ids)].filter((id) => !found.has(id));
+    if (rest.length) rows.push(...(await eventRowsByIds<StoredRow & { t: number }>(db, columns, rest)));
+  }
   rows.sort((a, b) => Number(a.t) - Number(b.t) || (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0));
   return rows.map(rowToEvent);
 }

@@ -96,12 +96,15 @@ describe.each(backends)('event store on %s', (_name, open) => {
     expect(got).toEqual(inOrder);
     expect(await store.events([])).toEqual([]);
     // With their time span (what an evaluate-flows job carries): the same events, from their days'
-    // partitions only; an event outside the span is not read.
+    // partitions first. A span that misses some (a job made wrong, by hand or by another version: too
+    // narrow, from after to) still gives every stored event: the job marks all its ids evaluated.
     const span = spanOf(picked.map((e) => e.time));
     expect(await store.events([...picked.map((e) => e.eventId), 'no-such-event'], span)).toEqual(inOrder);
     const newest = inOrder[inOrder.length - 1]!;
     const before = { from: span!.from, to: new Date(Date.parse(newest.time!) - 1).toISOString() };
-    expect((await store.events(picked.map((e) => e.eventId), before)).map((e) => e.eventId)).not.toContain(newest.eventId);
+    expect(await store.events(picked.map((e) => e.eventId), before)).toEqual(inOrder);
+    expect(await store.events([...picked.map((e) => e.eventId), 'no-such-event'], { from: span!.to, to: span!.from })).toEqual(inOrder);
+    expect(await store.events([newest.eventId, newest.eventId], { from: '2001-01-01T00:00:00Z', to: '2001-01-01T00:00:01Z' })).toEqual([newest]);
     // By id and time, each from its own partition, however far apart the times are.
     expect(await eventsAt(store.db, [...picked.map((e) => ({ eventId: e.eventId, time: e.time })), { eventId: 'no-such-event', time: newest.time }])).toEqual(inOrder);
     expect(await eventsAt(store.db, [{ eventId: newest.eventId, time: '2001-01-01T00:00:00Z' }])).toEqual([]);
