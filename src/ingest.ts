@@ -4,7 +4,7 @@ import { normalize } from './events/normalize.ts';
 import { TrailbotError } from './errors.ts';
 import { type FileBatch, readInputs } from './sources/files.ts';
 import { INGEST_BATCH, type IngestResult } from './store/events.ts';
-import { type Store, spanOf, type TimeSpan } from './store/index.ts';
+import type { Store, TimeSpan } from './store/index.ts';
 import { greatest } from './store/sql.ts';
 
 /** A record or file that could not be used, with where it was and why. */
@@ -78,10 +78,7 @@ export async function storeEvents(store: Store, events: Ingestible[], opts: Stor
   for (const e of events) newest = greatest(newest, e.event.time || null);
   if (events.length === 0) return { inserted: 0, duplicates: 0, newest };
   const r = await store.ingest(events, opts.outbox === undefined ? undefined : { outbox: opts.outbox });
-  if (opts.onFresh && r.fresh.length > 0) {
-    const timeOf = new Map(events.map((e) => [e.event.eventId, e.event.time]));
-    for (const ids of r.fresh) await opts.onFresh(ids, spanOf(ids.map((id) => timeOf.get(id))));
-  }
+  if (opts.onFresh) for (let i = 0; i < r.fresh.length; i++) await opts.onFresh(r.fresh[i]!, r.spans[i] ?? null);
   return { inserted: r.inserted, duplicates: r.duplicates, newest };
 }
 

@@ -2,6 +2,7 @@ import type { Actor, Ingestible, Outcome, Resource, TrailEvent, Via } from '../e
 import { BinaryCopyWriter, type CopyType } from './copy-binary.ts';
 import type { Db } from './db.ts';
 import { addToOutbox } from './outbox.ts';
+import { spanOf, type TimeSpan } from './span.ts';
 import { greatest, isoText } from './sql.ts';
 
 /** Columns written per event, in the order of the unnest() arrays below. */
@@ -114,6 +115,11 @@ export interface IngestResult {
    * flows outbox on, each list is one `flow_outbox` row, committed with the events.
    */
   fresh: string[][];
+  /**
+   * Per list of `fresh`, the span of the times its events were stored at (an id twice in a batch is
+   * stored at its first copy's): which day partitions to read them back from.
+   */
+  spans: (TimeSpan | null)[];
 }
 
 export interface InsertOptions {
@@ -125,16 +131,20 @@ export interface InsertOptions {
 export const INGEST_BATCH = 5000;
 
 export async function insertEvents(db: Db, batch: Ingestible[], opts: InsertOptions = {}): Promise<IngestResult> {
-  if (batch.length === 0) return { inserted: 0, duplicates: 0, fresh: [] };
+  if (batch.length === 0) return { inserted: 0, duplicates: 0, fresh: [], spans: [] };
   let inserted = 0;
   const fresh: string[][] = [];
+  const spans: (TimeSpan | null)[] = [];
   for (let off = 0; off < batch.length; off += INGEST_BATCH) {
     const part = batch.length <= INGEST_BATCH ? batch : batch.slice(off, off + INGEST_BATCH);
-    const ids = await withRetry(() => db.transaction((tx) => insertPart(tx, part, opts.outbox ?? false)));
-    inserted += ids.length;
-    if (ids.length > 0) fresh.push(ids);
+    const stored = await withRetry(() => db.transaction((tx) => insertPart(tx, part, opts.outbox ?? false)));
+    inserted += stored.length;
+    if (stored.length > 0) {
+      fresh.push(stored.map((r) => r.event.eventId));
+      spans.push(spanOf(stored.map((r) => r.event.time)));
+    }
   }
-  return { inserted, duplicates: batch.length - inserted, fresh };
+  return { inserted, duplicates: batch.length - inserted, fresh, spans };
 }
 
 /** Two writers inserting the same new events in different orders can deadlock; PostgreSQL then aborts one. */
@@ -150,8 +160,8 @@ async function withRetry<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
   }
 }
 
-/** Stores one part in the caller's transaction; returns the ids it newly inserted. */
-async function insertPart(tx: Db, part: Ingestible[], outbox: boolean): Promise<string[]> {
+/** Stores one part in the caller's transaction; returns the events it newly inserted. */
+async function insertPart(tx: Db, part: Ingestible[], outbox: boolean): Promise<Ingestible[]> {
   // De-duplicate within the batch first (COPY would fail on the second copy of an id).
   const seen = new Set<string>();
   const rows: Ingestible[] = [];
@@ -176,9 +186,8 @@ async function insertPart(tx: Db, part: Ingestible[], outbox: boolean): Promise<
     fresh = await insertUnstored(tx, rows);
   }
   await fold(tx, fresh);
-  const ids = fresh.map((r) => r.event.eventId);
-  if (outbox) await addToOutbox(tx, ids);
-  return ids;
+  if (outbox) await addToOutbox(tx, fresh.map((r) => r.event.eventId));
+  return fresh;
 }
 
 /** COPY a batch's chunks, then its rows (PostgreSQL server). */

@@ -2,7 +2,10 @@ import type { Outcome, RawRecord, TrailEvent, Via } from '../events/model.ts';
 import { lastSegment } from '../events/resources.ts';
 import type { Db } from './db.ts';
 import { EVENT_COLUMNS, rowToEvent, type StoredRow } from './events.ts';
+import type { TimeSpan } from './span.ts';
 import { isoText, queryParams } from './sql.ts';
+
+export { spanOf, type TimeSpan } from './span.ts';
 
 export interface Principal {
   actorKey: string;
@@ -323,26 +326,6 @@ export async function getRaw(db: Db, eventId: string): Promise<Record<string, un
 export async function countEvents(db: Db): Promise<number> {
   const r = await db.query<{ n: number }>('SELECT count(*)::bigint AS n FROM events');
   return Number(r.rows[0]!.n);
-}
-
-/** The first and last time (ISO) of some events: which day partitions hold them. */
-export interface TimeSpan {
-  from: string;
-  to: string;
-}
-
-/** The span of some event times (null when there are none, or one of them is not a time). */
-export function spanOf(times: Iterable<string | null | undefined>): TimeSpan | null {
-  let from = Number.POSITIVE_INFINITY;
-  let to = Number.NEGATIVE_INFINITY;
-  for (const t of times) {
-    const ms = t ? Date.parse(t) : Number.NaN;
-    if (Number.isNaN(ms)) return null;
-    if (ms < from) from = ms;
-    if (ms > to) to = ms;
-  }
-  // `to` one millisecond on: a stored time may carry microseconds that Date.parse drops.
-  return from > to ? null : { from: new Date(from).toISOString(), to: new Date(to + 1).toISOString() };
 }
 
 /**

@@ -6,7 +6,8 @@ import { normalize } from '../events/normalize.ts';
 import { summarize } from '../events/summary.ts';
 import { createTestDatabase } from '../../test/helpers/db.ts';
 import { allIngestible, records } from '../../test/helpers/fixtures.ts';
-import { openStore, spanOf, type Store } from './index.ts';
+import { storeEvents } from '../ingest.ts';
+import { openStore, spanOf, type Store, type TimeSpan } from './index.ts';
 import { eventsAt, rawsByIds } from './queries.ts';
 
 const backends: [string, () => Promise<{ store: Store; cleanup: () => Promise<void> }>][] = [
@@ -44,7 +45,7 @@ describe.each(backends)('event store on %s', (_name, open) => {
     expect(first.inserted).toBe(unique);
     expect(first.duplicates).toBe(all.length - unique);
     const again = await store.ingest(all);
-    expect(again).toEqual({ inserted: 0, duplicates: all.length, fresh: [] });
+    expect(again).toEqual({ inserted: 0, duplicates: all.length, fresh: [], spans: [] });
     expect(await store.count()).toBe(unique);
   });
 
@@ -123,6 +124,22 @@ describe.each(backends)('event store on %s', (_name, open) => {
     expect(await eventsAt(store.db, [{ eventId: event.eventId, time: back!.time }])).toEqual([event]);
     expect(await rawsByIds(store.db, [event.eventId], spanOf([back!.time]))).toEqual(new Map([[event.eventId, raw]]));
     expect((await store.search({ eventId: event.eventId, since: '2024-01-01T00:00:00Z', limit: 1 })).events).toEqual([event]);
+  });
+
+  it('hands new ids on with the span of the times they were stored at, an id twice in a batch included', async () => {
+    // A batch keeps the first copy of an id; the span its evaluate-flows job gets must hold that copy's
+    // time, not the later copy's (it would read that day only).
+    const base = records('otrf-ec2-proxy-s3-exfiltration.ndjson')[4]!;
+    const copy = (time: string) => ({ ...base, eventID: 'twice-in-a-batch', eventTime: time });
+    const first = copy('2024-04-01T08:00:00Z');
+    const other = { ...base, eventID: 'once-in-the-batch', eventTime: '2024-04-01T09:00:00Z' };
+    const handed: { ids: string[]; span: TimeSpan | null }[] = [];
+    const r = await storeEvents(store, [first, other, copy('2024-06-30T08:00:00Z')].map((raw) => ({ event: normalize(raw), raw })), {
+      onFresh: async (ids, span) => void handed.push({ ids, span }),
+    });
+    expect(r).toMatchObject({ inserted: 2, duplicates: 1 });
+    expect(handed).toEqual([{ ids: ['twice-in-a-batch', 'once-in-the-batch'], span: { from: '2024-04-01T08:00:00.000Z', to: '2024-04-01T09:00:00.001Z' } }]);
+    expect((await store.events(handed[0]!.ids, handed[0]!.span)).map((e) => e.time)).toEqual(['2024-04-01T08:00:00Z', '2024-04-01T09:00:00Z']);
   });
 
   it('spans event times to the millisecond, a microsecond-precise time included', () => {
