@@ -146,6 +146,11 @@ describe('normalize: ids and bad records', () => {
     [{ eventName: 'X' }, /missing eventSource, eventTime/],
     [{ eventName: 'X', eventSource: 's3.amazonaws.com', eventTime: 'redacted' }, /eventTime "redacted" is not a date/],
     [{ eventName: 'X', eventSource: 's3.amazonaws.com', eventTime: '2024-01-01T00:00:00Z', userIdentity: 'me' }, /userIdentity is not an object/],
+    // Dates JavaScript reads but PostgreSQL cannot hold as written: one of them failed its whole batch.
+    [{ eventName: 'X', eventSource: 's3.amazonaws.com', eventTime: '+010000-01-01T00:00:00Z' }, /eventTime "\+010000-01-01T00:00:00Z" is outside the years 0001 to 9999/],
+    [{ eventName: 'X', eventSource: 's3.amazonaws.com', eventTime: '0000-06-01T00:00:00Z' }, /eventTime "0000-06-01T00:00:00Z" is outside the years 0001 to 9999/],
+    [{ eventName: 'X', eventSource: 's3.amazonaws.com', eventTime: '-000001-01-01T00:00:00Z' }, /is outside the years 0001 to 9999/],
+    [{ eventName: 'X', eventSource: 's3.amazonaws.com', eventTime: 8.64e15 }, /eventTime 8640000000000000 is outside the years 0001 to 9999/],
   ])('rejects %j with a reason', (value, reason) => {
     expect(() => normalize(value as RawRecord)).toThrow(reason);
   });

@@ -33,6 +33,12 @@ export function isoTime(v: unknown): string | null {
   return null;
 }
 
+/** Whether an isoTime's year is one PostgreSQL reads: four digits, not 0000 (toISOString signs the others). */
+function storableYear(iso: string): boolean {
+  const c = iso.charCodeAt(0);
+  return c >= 48 && c <= 57 && !iso.startsWith('0000');
+}
+
 const DENIED_CODE = /AccessDenied|UnauthorizedOperation|Forbidden|Unauthorized/i;
 const DENIED_MESSAGE = /service control policy|permissions boundary|explicit deny|not authorized to perform/i;
 
@@ -163,6 +169,9 @@ function check(value: unknown): { problem: string | null; time: string | null } 
   if (missing.length > 0) return problem(`not a CloudTrail record: missing ${missing.join(', ')}`);
   const time = isoTime(t);
   if (time === null) return problem(`eventTime ${preview(t)} is not a date`);
+  // A date JavaScript reads but PostgreSQL cannot hold as ISO text (year 0, a sign, a fifth digit):
+  // stored, it would fail its whole batch, every time the batch is tried.
+  if (!storableYear(time)) return problem(`eventTime ${preview(t)} is outside the years 0001 to 9999`);
   if (r.userIdentity !== undefined && (r.userIdentity === null || typeof r.userIdentity !== 'object')) return problem('userIdentity is not an object');
   if (deeperThan(r, MAX_RECORD_DEPTH)) return problem(`nested more than ${MAX_RECORD_DEPTH} levels deep`);
   return { problem: null, time };

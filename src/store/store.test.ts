@@ -6,7 +6,7 @@ import { normalize } from '../events/normalize.ts';
 import { summarize } from '../events/summary.ts';
 import { createTestDatabase } from '../../test/helpers/db.ts';
 import { allIngestible, records } from '../../test/helpers/fixtures.ts';
-import { storeEvents } from '../ingest.ts';
+import { normalizeItems, storeEvents } from '../ingest.ts';
 import { openStore, spanOf, type Store, type TimeSpan } from './index.ts';
 import { eventsAt, rawsByIds } from './queries.ts';
 
@@ -146,6 +146,25 @@ describe.each(backends)('event store on %s', (_name, open) => {
     expect(spanOf(['2024-08-01T13:00:05Z', '2024-07-31T23:59:59.5Z', null])).toBeNull();
     expect(spanOf(['2024-08-01T13:00:05Z', '2024-07-31T23:59:59.5Z'])).toEqual({ from: '2024-07-31T23:59:59.500Z', to: '2024-08-01T13:00:05.001Z' });
     expect(spanOf([])).toBeNull();
+  });
+
+  it('stores events of the years 0001 to 9999, and a batch with a record of another year without it', async () => {
+    // PostgreSQL reads no year 0, no sign and no fifth digit: such a record used to fail its whole batch.
+    const base = records('otrf-ec2-proxy-s3-exfiltration.ndjson')[5]!;
+    const rejected: string[] = [];
+    const items = normalizeItems(
+      ['0001-01-01T00:00:00Z', '9999-12-31T23:59:59Z', '+010000-01-01T00:00:00Z', '0000-01-01T00:00:00Z'].map((t, i) => ({
+        kind: 'record' as const,
+        raw: { ...base, eventID: `year-edge-${i}`, eventTime: t },
+        origin: { file: 'year-edges.json', at: `Records[${i}]` },
+      })),
+      (r) => void rejected.push(r.reason),
+    );
+    expect(rejected).toEqual(['eventTime "+010000-01-01T00:00:00Z" is outside the years 0001 to 9999', 'eventTime "0000-01-01T00:00:00Z" is outside the years 0001 to 9999']);
+    expect((await store.ingest(items)).inserted).toBe(2);
+    expect((await store.ingest(items)).inserted).toBe(0);
+    expect((await store.events(['year-edge-0', 'year-edge-1'])).map((e) => e.time)).toEqual(['0001-01-01T00:00:00Z', '9999-12-31T23:59:59Z']);
+    expect((await store.raw('year-edge-1'))?.eventTime).toBe('9999-12-31T23:59:59Z');
   });
 
   it('gives a record without eventID the same derived id every time', async () => {
