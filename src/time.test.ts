@@ -120,10 +120,14 @@ describe('event times', () => {
     }
   });
 
-  it('gives what Date.UTC gives for all-digit fields out of range (a month 00 or 13, minute 99) and for years before 100', () => {
+  it('gives what Date.UTC gives for all-digit fields out of range (a month 00 or 13, minute 99)', () => {
     expect(eventTimeMs('2024-00-01T00:00:00Z')).toBe(Date.UTC(2024, -1, 1));
     expect(eventTimeMs('2024-13-31T24:99:99Z')).toBe(Date.UTC(2024, 12, 31, 24, 99, 99));
-    expect(eventTimeMs('0099-01-01T00:00:00Z')).toBe(Date.UTC(99, 0, 1));
+  });
+
+  it('reads a year before 100 as that year, not 19xx (the time the store holds for the event)', () => {
+    expect(new Date(eventTimeMs('0099-01-01T00:00:00Z')).toISOString()).toBe('0099-01-01T00:00:00.000Z');
+    expect(new Date(eventTimeMs('0001-12-31T23:59:59Z')).toISOString()).toBe('0001-12-31T23:59:59.000Z');
   });
 
   it('leaves every other text to Date.parse', () => {
