@@ -13,6 +13,7 @@ import type { Ingestible, RawRecord } from '../events/model.ts';
 import { normalize } from '../events/normalize.ts';
 import { type Db, migrate, openDb } from './db.ts';
 import { storeOn } from './index.ts';
+import { rawsAt, rawsByIds } from './queries.ts';
 import { maintainStore } from './retention.ts';
 
 const DAY = 86_400_000;
@@ -153,6 +154,45 @@ describe.each(backends)('events by day on %s', (_name, open) => {
       expect((await db.query<{ event_id: string }>('SELECT event_id FROM events_default')).rows.map((x) => x.event_id)).toEqual(['future']);
       expect((await db.query<{ event_id: string }>('SELECT event_id FROM events_20260125 ORDER BY event_id')).rows.map((x) => x.event_id)).toContain('late-2');
       expect(r2.dropped).toEqual([]);
+    } finally {
+      await cleanup();
+    }
+  }, 120_000);
+
+  it('gives every raw record back as written: more than a chunk a day, across midnight UTC, awkward strings, a batch stored twice, its days\' partitions made later', async () => {
+    const { db, cleanup } = await open();
+    try {
+      await migrate(db);
+      const store = storeOn(db);
+      // 150 records over two UTC days with no partition yet (raw_chunks_default and events_default),
+      // interleaved in the batch; strings with the characters a line-per-record chunk could trip on.
+      const base = records('actors.json')[0]!;
+      const all: Ingestible[] = [];
+      for (let i = 0; i < 150; i++) {
+        const time = i % 2 ? `2025-06-01T23:59:${String(i % 60).padStart(2, '0')}Z` : `2025-06-02T00:00:${String(i % 60).padStart(2, '0')}Z`;
+        const raw = { ...base, eventID: `chunked-${i}`, eventTime: time, requestParameters: { note: `line\nbreak\r\n \u2028 \u2029 \\n "${i}" \u0000 \ud83d\ude80`, i } } as RawRecord;
+        all.push({ event: normalize(raw), raw });
+      }
+      const check = async (): Promise<void> => {
+        const byId = await rawsByIds(db, all.map((x) => x.event.eventId));
+        for (const x of all) expect(byId.get(x.event.eventId), x.event.eventId).toEqual(x.raw);
+        const at = await rawsAt(db, all.map((x) => ({ eventId: x.event.eventId, time: x.event.time })));
+        expect(at).toEqual(byId);
+        for (const i of [0, 63, 64, 65, 149]) expect(await store.raw(`chunked-${i}`)).toEqual(all[i]!.raw);
+      };
+      expect((await store.ingest(all.slice(0, 140))).inserted).toBe(140);
+      expect((await store.ingest(all)).inserted).toBe(10); // partly stored: the other 10 only
+      expect((await store.ingest(all)).inserted).toBe(0);
+      await check();
+      const lines = await db.query<{ chunks: number; most: number }>(
+        'SELECT count(DISTINCT raw_chunk)::int AS chunks, max(raw_at)::int AS most FROM events',
+      );
+      expect(lines.rows[0]).toEqual({ chunks: 6, most: 63 }); // 70 a day (64 + 6), then 5 a day
+      // The store-maintenance job makes the two days' partitions: events and chunks leave the defaults.
+      const r = await maintainStore(db, { events: 3650 * DAY, flowHits: null, rejects: null, reports: null }, { now: Date.parse('2025-06-03T12:00:00Z'), aheadDays: 0 });
+      expect(r.made).toEqual(expect.arrayContaining(['events_20250601', 'events_20250602']));
+      expect((await db.query<{ n: number }>('SELECT (SELECT count(*) FROM events_default) + (SELECT count(*) FROM raw_chunks_default) AS n')).rows[0]!.n).toBe(0);
+      await check();
     } finally {
       await cleanup();
     }
