@@ -7,7 +7,7 @@ import { parseLimit } from '../cli/time.ts';
 import { asTrailbotError, TrailbotError } from '../errors.ts';
 import { OUTCOMES, type Outcome, VIAS, type Via } from '../events/model.ts';
 import { withSummary } from '../events/summary.ts';
-import { type Finding, findingEventIds, getFinding, getFindings } from '../flows/index.ts';
+import { type Finding, getFinding, getFindings } from '../flows/index.ts';
 import { type Count, clickOps, findingCounts, findingIds, pendingApprovals } from '../store/dashboard.ts';
 import type { SearchQuery, Store } from '../store/index.ts';
 import { readTemplate } from '../templates/index.ts';
@@ -167,12 +167,10 @@ export function createDashboard(o: DashboardOptions): Hono {
     try {
       if (f.outcome && !(OUTCOMES as readonly string[]).includes(f.outcome)) throw new TrailbotError('E_USAGE', `outcome must be one of ${OUTCOMES.join(', ')}`);
       if (f.via && !(VIAS as readonly string[]).includes(f.via)) throw new TrailbotError('E_USAGE', `via must be one of ${VIAS.join(', ')}`);
-      let eventIds: string[] | undefined;
       if (f.finding) {
         const found = await getFinding(store.db, f.finding);
         if (!found) throw new TrailbotError('E_USAGE', `no finding ${f.finding}`, { hint: 'the finding may have been removed by retention; open the Findings page for the ones stored' });
         finding = { ...found, ticket: (await ticketBriefs(store.db, [found.id])).get(found.id) };
-        eventIds = await findingEventIds(store.db, f.finding);
       }
       const query: SearchQuery = {
         user: f.person,
@@ -184,7 +182,7 @@ export function createDashboard(o: DashboardOptions): Hono {
         outcome: f.outcome as Outcome | undefined,
         via: f.via as Via | undefined,
         readOnly: f.writes ? false : undefined,
-        eventIds,
+        findingId: finding?.id,
         ...within(parseRange(queryTime(f.since), queryTime(f.until)), finding),
         before: q.cursor ? decodeCursor(q.cursor) : undefined,
         limit: PAGE + 1,

@@ -148,8 +148,13 @@ export interface SearchQuery {
   since?: string | undefined;
   until?: string | undefined;
   limit?: number | undefined;
-  /** Only these events (a finding's: the dashboard opens a finding on its events). */
+  /** Only these events. */
   eventIds?: readonly string[] | undefined;
+  /**
+   * Only a finding's events (the dashboard opens a finding on them): read along finding_events, newest
+   * first, each event from its own day's partition, stopping once the page is full.
+   */
+  findingId?: string | undefined;
   /** Keyset paging: only events after this one in the order searched (time newest first, then event id). */
   before?: { time: string; eventId: string } | undefined;
 }
@@ -212,6 +217,16 @@ export async function searchSql(db: Db, q: SearchQuery): Promise<{ sql: string |
     where.push(`time <= ${t}::timestamptz AND (time < ${t}::timestamptz OR event_id > ${param(q.before.eventId)})`);
   }
   const limit = param(q.limit ?? 50);
+  if (q.findingId !== undefined) {
+    // finding_events (finding_id, time) walked newest first; each of its events probed by (id, time).
+    const f = param(q.findingId);
+    const bounds = `${q.since !== undefined ? ` AND fe.time >= ${param(q.since)}::timestamptz` : ''}${q.until !== undefined ? ` AND fe.time <= ${param(q.until)}::timestamptz` : ''}`;
+    const sql = `SELECT x.* FROM finding_events fe
+      CROSS JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = fe.event_id AND time = fe.time${where.length ? ` AND ${where.join(' AND ')}` : ''}) x
+      WHERE fe.finding_id = ${f}${bounds}
+      ORDER BY fe.time DESC, fe.event_id LIMIT ${limit}`;
+    return { sql, params, principals };
+  }
   const sql = `SELECT ${EVENT_COLUMNS} FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY events.time DESC, event_id LIMIT ${limit}`;
   return { sql, params, principals };
 }

@@ -240,4 +240,33 @@ describe.each(backends)('event store on %s', (_name, open) => {
     const none = await store.search({ user: 'nobody-like-this' });
     expect(none.events).toHaveLength(0);
   });
+
+  it("searches a finding's events newest first, with the other filters and paging", async () => {
+    // Stored events (a fixture id can appear twice with different times: the store keeps both).
+    const rows = await store.db.query<{ event_id: string }>('SELECT event_id FROM events ORDER BY event_id LIMIT 30');
+    const picked = await store.events(rows.rows.map((r) => r.event_id));
+    await store.db.query(
+      `INSERT INTO findings (id, key, flow, group_key, kind, severity, anchor, first_seen, last_seen, count, seq)
+       VALUES ('f-search', 'k', 'test', 'g', 'single', 'high', now(), now(), now(), 30, nextval('findings_seq'))`,
+    );
+    await store.db.query(
+      `INSERT INTO finding_events (flow, event_id, finding_id, time) SELECT 'test', id, 'f-search', t FROM unnest($1::text[], $2::timestamptz[]) AS u(id, t)`,
+      [picked.map((e) => e.eventId), picked.map((e) => e.time)],
+    );
+    const key = (e: { time: string | null; eventId: string }) => `${e.time}|${e.eventId}`;
+    const expected = [...picked].sort((a, b) => Date.parse(b.time!) - Date.parse(a.time!) || (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
+    const pages: string[] = [];
+    let before: { time: string; eventId: string } | undefined;
+    for (;;) {
+      const r = await store.search({ findingId: 'f-search', limit: 7, before });
+      pages.push(...r.events.map(key));
+      if (r.events.length < 7) break;
+      const last = r.events[r.events.length - 1]!;
+      before = { time: last.time!, eventId: last.eventId };
+    }
+    expect(pages).toEqual(expected.map(key));
+    const denied = await store.search({ findingId: 'f-search', outcome: 'denied', limit: 100 });
+    expect(denied.events.map((e) => e.eventId).sort()).toEqual(picked.filter((e) => e.outcome === 'denied').map((e) => e.eventId).sort());
+    expect((await store.search({ findingId: 'no-such-finding' })).events).toEqual([]);
+  });
 });
