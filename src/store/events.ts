@@ -77,7 +77,7 @@ const INSERT_CHUNKS_SQL = 'INSERT INTO raw_chunks (id, time, records) SELECT * F
 const CHUNK_IDS_SQL = "SELECT nextval('raw_chunks_id_seq')::text AS id FROM generate_series(1, $1)";
 /** Which of some (id, time) pairs are stored: one primary-key probe each, in its day's partition. */
 const STORED_SQL = `SELECT x.event_id FROM unnest($1::text[], $2::timestamptz[]) AS r(id, t)
-  CROSS JOIN LATERAL (SELECT event_id FROM events WHERE event_id = r.id AND time = r.t) x`;
+  CROSS JOIN LATERAL (SELECT event_id FROM events WHERE event_id = r.id AND time = r.t LIMIT 1) x`;
 
 /**
  * Raw records per chunk. Records written together (a trail file's, a LookupEvents page's) share
