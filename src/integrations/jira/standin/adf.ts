@@ -108,3 +108,9 @@ export function adfProblem(doc: unknown): string | undefined {
 
 /** Jira's own words for a rich-text field that is not a document. */
 export const NOT_A_DOCUMENT = 'Operation value must be an Atlassian Document (see the Atlassian Document Format)';
+
+/** Jira's refusal of a rich-text value that is not a valid ADF document (description, comment bodies), or undefined when it is one. */
+export function invalidDocument(doc: unknown): string | undefined {
+  const problem = adfProblem(doc);
+  return problem ? `${NOT_A_DOCUMENT}. The document is not valid ADF: ${problem}` : undefined;
+}
