@@ -237,8 +237,11 @@ describe('trailbot serve with Jira (default routing: new linked ticket when clos
     expect(second.key).not.toBe(first.key);
     expect(second.linksKey).toBe(first.key);
     expect(d.issuesOf(findingId).map((i) => i.key).sort()).toEqual([first.key, second.key].sort());
-    const links = (d.jira.issueJson(second.key!).fields as { issuelinks: { inwardIssue?: { key: string }; outwardIssue?: { key: string } }[] }).issuelinks;
-    expect(links.map((l) => l.inwardIssue?.key ?? l.outwardIssue?.key)).toContain(first.key);
+    // The link is requested after the new ticket is recorded: wait for it rather than look once.
+    const linked = (): (string | undefined)[] =>
+      (d.jira.issueJson(second.key!).fields as { issuelinks: { inwardIssue?: { key: string }; outwardIssue?: { key: string } }[] }).issuelinks.map((l) => l.inwardIssue?.key ?? l.outwardIssue?.key);
+    await waitFor('the new ticket to link the old one', async () => (linked().includes(first.key!) ? true : undefined), 20_000);
+    expect(linked()).toContain(first.key);
     expect(d.jira.issue(first.key!)!.comments).toHaveLength(0); // the closed one is left alone
     expect((await getFinding(d.store.db, findingId))?.status).toBe('open');
   }, 60_000);
@@ -317,7 +320,8 @@ describe('trailbot serve with Jira, SIGKILLed between the create request and rec
     expect(t.key).toBe(d.jira.issues()[0]!.key);
     expect(d.issuesOf(findingId)).toHaveLength(1);
     expect(d.jira.requests.filter((r) => r.method === 'POST' && r.path === '/rest/api/3/issue')).toHaveLength(1);
-    expect(second.out()).toContain('found by its label after an interrupted create');
+    // The log line reaches the child's output a moment after the record reaches the database.
+    await waitFor('the log line', async () => (second.out().includes('found by its label after an interrupted create') ? true : undefined), 10_000);
     expect(await failedJobs(second)).toBe(0);
   }, 60_000);
 });

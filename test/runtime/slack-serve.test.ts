@@ -263,7 +263,8 @@ describe('trailbot serve with Slack', () => {
     }, 30_000);
     expect(d.posted(findingId)).toHaveLength(1);
     expect(m.ts).toBe(d.posted(findingId)[0]!.ts);
-    expect(second.out()).toContain('found by its metadata after an interrupted post');
+    // The log line reaches the child's output a moment after the record reaches the database.
+    await waitFor('the log line', async () => (second.out().includes('found by its metadata after an interrupted post') ? true : undefined), 10_000);
     expect(await metric(second, /trailbot_jobs\{state="failed"\} (\d+)/)).toBe(0);
   }, 60_000);
 });
