@@ -2,7 +2,7 @@ import type { RawRecord } from '../../events/model.ts';
 import { eventTimeMs } from '../../time.ts';
 import { allowMaskOf, type CompiledFlow, type CompiledFlows } from '../compile.ts';
 import type { FlowEnv } from '../define.ts';
-import { dimensionsOf } from './first-seen.ts';
+import { dimensionReader } from './first-seen.ts';
 import { byTime } from './order.ts';
 import { valuesOf } from './threshold.ts';
 import type { EngineEvent, Match, Matched, Quiet } from './types.ts';
@@ -71,6 +71,7 @@ function matchPass(
   const byAction = c.byAction;
   const requestActions = c.requestActions;
   const anyAction = c.anyAction;
+  const dimensionsOf = dimensionReader();
   warm(items);
   let timed = 0;
   let latest = Number.NEGATIVE_INFINITY;
