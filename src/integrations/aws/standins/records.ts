@@ -4,6 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { isGzip } from '../../../sources/files.ts';
 
 export interface UserIdentity {
   type?: string;
@@ -221,7 +222,7 @@ export function parseRecordsText(text: string): CloudTrailRecord[] {
 
 /** Like parseRecordsText, gunzipping first when the bytes are gzip. */
 export function parseRecordsBuffer(buf: Uint8Array): CloudTrailRecord[] {
-  const bytes = buf.length > 2 && buf[0] === 0x1f && buf[1] === 0x8b ? gunzipSync(buf) : Buffer.from(buf);
+  const bytes = isGzip(buf) ? gunzipSync(buf) : Buffer.from(buf);
   return parseRecordsText(bytes.toString('utf8'));
 }
 
