@@ -31,6 +31,9 @@ const env = Handlebars.create();
 env.registerHelper('eq', (a: unknown, b: unknown) => a === b);
 env.registerHelper('json', (v: unknown) => JSON.stringify(v, null, 2));
 env.registerHelper('enc', (v: unknown) => encodeURIComponent(String(v ?? '')));
+/** `{{eventsPath finding=id}}`: the Events page with these filters (src/http/dashboard-links.ts builds every such link). */
+env.registerHelper('eventsPath', (options: Handlebars.HelperOptions) => eventsPath(options.hash as EventFilters));
+
 /**
  * A finding's events lie between its first and last seen: bounding the search by them reads only
  * those days' partitions of `events` (partitioned by day), not every day's, for the finding's ids.
@@ -46,8 +49,6 @@ function within(range: { since: string | undefined; until: string | undefined },
   };
 }
 
-/** `{{eventsPath finding=id}}`: the Events page with these filters (src/http/dashboard-links.ts builds every such link). */
-env.registerHelper('eventsPath', (options: Handlebars.HelperOptions) => eventsPath(options.hash as EventFilters));
 const style = readTemplate('dashboard/style.css');
 const STYLE_HASH = createHash('sha256').update(style).digest('base64');
 for (const p of ['bars', 'columns', 'nav']) env.registerPartial(p, readTemplate(`dashboard/${p}.hbs`));
