@@ -1,7 +1,7 @@
 import type { RawRecord } from '../events/model.ts';
 import { type CompiledFlows, compileFlows, severityFor } from './compile.ts';
 import type { FlowsConfig } from './config.ts';
-import { emptySnapshot, type EngineEvent, type FindingHead, fold, matchEvents, quietIn, type Snapshot } from './engine/index.ts';
+import { emptySnapshot, type EngineEvent, type FindingHead, fold, matchEvents, foldChangesNothingIn, type Snapshot } from './engine/index.ts';
 import type { Finding } from './finding.ts';
 import { breakdownOf, renderFinding } from './render.ts';
 
@@ -19,13 +19,13 @@ export class Detector {
   private sincePrune = 0;
   private readonly maxWindow: number;
   private readonly maxDedup: number;
-  private readonly quiet: ReturnType<typeof quietIn>;
+  private readonly quiet: ReturnType<typeof foldChangesNothingIn>;
 
   constructor(config: FlowsConfig, compiled?: CompiledFlows) {
     this.compiled = compiled ?? compileFlows(config);
     this.maxWindow = Math.max(0, ...this.compiled.enabled.map((f) => f.windowMs));
     this.maxDedup = Math.max(0, ...this.compiled.enabled.map((f) => f.dedupMs));
-    this.quiet = quietIn(this.state);
+    this.quiet = foldChangesNothingIn(this.state);
   }
 
   /** Evaluates a batch of events (any order within the batch). */

@@ -2,7 +2,7 @@ import type { TrailEvent } from '../../events/model.ts';
 import type { CompiledFlow } from '../compile.ts';
 import type { Dimension, DimensionSink, FirstSeenFlow, FlowEnv } from '../define.ts';
 import { groupOf, isDone, join, openFinding, openNew } from './state.ts';
-import type { Changes, Match, Quiet, Snapshot, ValueState } from './types.ts';
+import type { Changes, Match, FoldChangesNothing, Snapshot, ValueState } from './types.ts';
 
 /**
  * A first-seen flow: for each of the event's dimensions, the subject learns the value; a value new to a
@@ -88,7 +88,7 @@ export function dimensionReader(): (flow: CompiledFlow, e: TrailEvent) => string
  * the value was never reported), or when it has none. Checks the dimensions as the flow names them,
  * without building them.
  */
-export function quietIn(s: Snapshot): Quiet {
+export function foldChangesNothingIn(s: Snapshot): FoldChangesNothing {
   let at = 0;
   let quiet = true;
   const check: DimensionSink = (scope, subject, value) => {

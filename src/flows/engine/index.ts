@@ -22,11 +22,11 @@ import type { Changes, Match, Snapshot } from './types.ts';
  * Nothing here keeps state between calls but the snapshot it is handed.
  */
 
-export { quietIn } from './first-seen.ts';
+export { foldChangesNothingIn } from './first-seen.ts';
 export { loadRequest } from './load.ts';
 export { matchEvents } from './match.ts';
 export { emptySnapshot, inner } from './state.ts';
-export type { Changes, EngineEvent, FindingHead, Hit, HitGroup, LoadRequest, Match, Matched, Quiet, Snapshot, SubjectState, ValueState } from './types.ts';
+export type { Changes, EngineEvent, FindingHead, Hit, HitGroup, LoadRequest, Match, Matched, FoldChangesNothing, Snapshot, SubjectState, ValueState } from './types.ts';
 
 /**
  * Step 3: folds the matches (in time order) into the snapshot, recording every change. The same

@@ -5,7 +5,7 @@ import type { FlowEnv } from '../define.ts';
 import { dimensionReader } from './first-seen.ts';
 import { byTime } from './order.ts';
 import { valuesOf } from './threshold.ts';
-import type { EngineEvent, Match, Matched, Quiet } from './types.ts';
+import type { EngineEvent, Match, Matched, FoldChangesNothing } from './types.ts';
 
 /** The dimensions of every match that is not first-seen (never written to). */
 const NO_DIMS: string[] = [];
@@ -24,7 +24,7 @@ export function matchEvents(
   items: readonly EngineEvent[],
   env: FlowEnv,
   /** Optional: first-seen dimensions that `fold` would leave unchanged (known values, nothing open), to skip them early. */
-  quiet?: Quiet,
+  quiet?: FoldChangesNothing,
   capture?: Map<string, RawRecord>,
 ): Matched {
   let captured: Set<string> | null = null;
@@ -59,7 +59,7 @@ function matchPass(
   c: CompiledFlows,
   items: readonly EngineEvent[],
   env: FlowEnv,
-  quiet: Quiet | undefined,
+  quiet: FoldChangesNothing | undefined,
   capture: Map<string, RawRecord> | undefined,
   captured: Set<string> | null,
 ): Matched | null {

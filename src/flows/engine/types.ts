@@ -33,7 +33,7 @@ export interface Matched {
 }
 
 /** For the memory state: true when `fold` would leave the first-seen flow's dimensions of the event unchanged (or it has none). */
-export type Quiet = (flow: CompiledFlow, e: TrailEvent, t: number) => boolean;
+export type FoldChangesNothing = (flow: CompiledFlow, e: TrailEvent, t: number) => boolean;
 
 /** A finding as the engine sees it while folding events in. */
 export interface FindingHead {
