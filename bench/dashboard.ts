@@ -13,8 +13,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { normalize } from '../src/events/normalize.ts';
-import type { Ingestible } from '../src/events/model.ts';
 import { createApp } from '../src/http/app.ts';
 import { createLogger } from '../src/runtime/logger.ts';
 import { createMetrics } from '../src/runtime/metrics.ts';
@@ -22,6 +20,7 @@ import { openInlineQueue } from '../src/runtime/inline.ts';
 import { openStore } from '../src/store/index.ts';
 import { maintainStore } from '../src/store/retention.ts';
 import { generateRecords } from './lib/generate/index.ts';
+import { fillStore } from './lib/fill.ts';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -50,18 +49,7 @@ async function main(): Promise<void> {
     let stored = await store.count();
     if (stored < TOTAL) {
       const t = performance.now();
-      const inflight: Promise<unknown>[] = [];
-      let batch: Ingestible[] = [];
-      for (const raw of generateRecords({ count: TOTAL - stored, seed: SEED, start: START, days: DAYS })) {
-        batch.push({ event: normalize(raw), raw });
-        if (batch.length === 2000) {
-          if (inflight.length >= 2) await inflight.shift();
-          inflight.push(store.ingest(batch));
-          batch = [];
-        }
-      }
-      if (batch.length) inflight.push(store.ingest(batch));
-      await Promise.all(inflight);
+      await fillStore(store, generateRecords({ count: TOTAL - stored, seed: SEED, start: START, days: DAYS }));
       stored = await store.count();
       console.log(`filled the store to ${fmt(stored)} events in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     }

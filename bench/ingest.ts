@@ -21,13 +21,14 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { normalize } from '../src/events/normalize.ts';
-import type { Ingestible, RawRecord } from '../src/events/model.ts';
+import type { RawRecord } from '../src/events/model.ts';
 import { summarize } from '../src/events/summary.ts';
 import { ingestPaths } from '../src/ingest.ts';
 import { expandPaths } from '../src/sources/files.ts';
 import { openStore, type Store } from '../src/store/index.ts';
 import { maintainStore } from '../src/store/retention.ts';
 import { generateRecords, generateTrail } from './lib/generate/index.ts';
+import { fillStore } from './lib/fill.ts';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -182,19 +183,8 @@ async function main(): Promise<void> {
     let stored = await store.count();
     if (stored < TOTAL) {
       const t = performance.now();
-      const inflight: Promise<unknown>[] = [];
-      let batch: Ingestible[] = [];
       // Over 90 days (the default retention), so the queries below span 90 daily partitions.
-      for (const raw of generateRecords({ count: TOTAL - stored, seed: SEED + 1, days: 90 })) {
-        batch.push({ event: normalize(raw), raw });
-        if (batch.length === 2000) {
-          if (inflight.length >= 2) await inflight.shift();
-          inflight.push(store.ingest(batch));
-          batch = [];
-        }
-      }
-      if (batch.length) inflight.push(store.ingest(batch));
-      await Promise.all(inflight);
+      await fillStore(store, generateRecords({ count: TOTAL - stored, seed: SEED + 1, days: 90 }));
       stored = await store.count();
       console.log(`\nfilled the store to ${fmt(stored)} events in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     }

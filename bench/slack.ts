@@ -33,7 +33,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { readConfig } from '../src/config/index.ts';
-import type { Ingestible } from '../src/events/model.ts';
 import { normalize } from '../src/events/normalize.ts';
 import { type SentRequest, startSlackStandin } from '../src/integrations/slack/standin/index.ts';
 import { enqueue, ingestFileInput } from '../src/runtime/enqueue.ts';
@@ -41,6 +40,7 @@ import { openQueue } from '../src/runtime/open.ts';
 import { expandPaths } from '../src/sources/files.ts';
 import { openStore } from '../src/store/index.ts';
 import { generateRecords, generateTrail } from './lib/generate/index.ts';
+import { fillStore } from './lib/fill.ts';
 import { arg, argText, flag } from './lib/options.ts';
 import { fmt, machineLine, percentile, targetReport } from './lib/report.ts';
 import { ADMIN_URL, createDatabase, dropDatabase, dropQueueKeys, REDIS_URL } from './lib/throwaway.ts';
@@ -199,18 +199,7 @@ async function main(): Promise<void> {
     let stored = await store.count();
     if (stored < TOTAL) {
       const t = performance.now();
-      const inflight: Promise<unknown>[] = [];
-      let batch: Ingestible[] = [];
-      for (const raw of generateRecords({ count: TOTAL - stored, seed: SEED + 1, start: START, days: 7 })) {
-        batch.push({ event: normalize(raw), raw });
-        if (batch.length === 5000) {
-          if (inflight.length >= 2) await inflight.shift();
-          inflight.push(store.ingest(batch));
-          batch = [];
-        }
-      }
-      if (batch.length) inflight.push(store.ingest(batch));
-      await Promise.all(inflight);
+      await fillStore(store, generateRecords({ count: TOTAL - stored, seed: SEED + 1, start: START, days: 7 }), 5_000);
       stored = await store.count();
       console.log(`\nfilled the store to ${fmt(stored)} events in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     }
