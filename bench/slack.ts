@@ -33,7 +33,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { readConfig } from '../src/config/index.ts';
-import { normalize } from '../src/events/normalize.ts';
 import { type SentRequest, startSlackStandin } from '../src/integrations/slack/standin/index.ts';
 import { enqueue, ingestFileInput } from '../src/runtime/enqueue.ts';
 import { openQueue } from '../src/runtime/open.ts';
