@@ -1,12 +1,12 @@
 import type { TrailEvent } from '../events/model.ts';
-import { type Db, eventsById, spanOf } from '../store/index.ts';
+import { type Db, eventsAt } from '../store/index.ts';
 
 /** The events of a finding that its Jira ticket and its Slack message show (finding_events, then the store). */
 
 /** The first event of a finding (its actor and account). */
 export async function firstEvent(db: Db, findingId: string): Promise<TrailEvent | undefined> {
   const r = await db.query<{ event_id: string; time: Date }>('SELECT event_id, time FROM finding_events WHERE finding_id = $1 ORDER BY time, event_id LIMIT 1', [findingId]);
-  return (await eventsById(db, r.rows.map((x) => x.event_id), spanOfRows(r.rows)))[0];
+  return (await eventsAt(db, refsOf(r.rows)))[0];
 }
 
 /** The finding's events newest first (after `after` when given), at most `limit`. */
@@ -16,10 +16,10 @@ export async function newestEvents(db: Db, findingId: string, limit: number, aft
      ORDER BY time DESC, event_id DESC LIMIT $3`,
     [findingId, after ?? null, limit],
   );
-  return (await eventsById(db, r.rows.map((x) => x.event_id), spanOfRows(r.rows))).reverse();
+  return (await eventsAt(db, refsOf(r.rows))).reverse();
 }
 
-/** finding_events keeps each event's time: reading the events back reads only their days' partitions. */
-function spanOfRows(rows: { time: Date | string }[]) {
-  return spanOf(rows.map((x) => new Date(x.time).toISOString()));
+/** finding_events keeps each event's time: each event is read from its own day's partition (eventsAt). */
+function refsOf(rows: { event_id: string; time: Date | string }[]): { eventId: string; time: string }[] {
+  return rows.map((x) => ({ eventId: x.event_id, time: new Date(x.time).toISOString() }));
 }

@@ -1,7 +1,7 @@
 import type { TrailEvent } from '../../../events/model.ts';
 import type { Db } from '../../../store/db.ts';
 import { queryParams } from '../../../store/sql.ts';
-import { eventsById, type Principal, spanOf } from '../../../store/index.ts';
+import { eventsAt, type Principal } from '../../../store/index.ts';
 import type { TrailRequest } from './grammar.ts';
 
 /**
@@ -109,10 +109,9 @@ export async function trailPage(
   );
   const more = r.rows.length > opts.limit;
   const page = r.rows.slice(0, opts.limit);
-  const ids = page.map((x) => x.event_id);
-  const span = spanOf(page.map((x) => new Date(x.t).toISOString()));
-  const byId = new Map((await eventsById(db, ids, span)).map((e) => [e.eventId, e]));
-  return { events: ids.flatMap((id) => byId.get(id) ?? []), more };
+  // By id and time: each event is read from its own day's partition.
+  const byId = new Map((await eventsAt(db, page.map((x) => ({ eventId: x.event_id, time: new Date(x.t).toISOString() })))).map((e) => [e.eventId, e]));
+  return { events: page.flatMap((x) => byId.get(x.event_id) ?? []), more };
 }
 
 export interface TicketLink {
