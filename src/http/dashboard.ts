@@ -34,21 +34,6 @@ env.registerHelper('enc', (v: unknown) => encodeURIComponent(String(v ?? '')));
 /** `{{eventsPath finding=id}}`: the Events page with these filters (src/http/dashboard-links.ts builds every such link). */
 env.registerHelper('eventsPath', (options: Handlebars.HelperOptions) => eventsPath(options.hash as EventFilters));
 
-/**
- * A finding's events lie between its first and last seen: bounding the search by them reads only
- * those days' partitions of `events` (partitioned by day), not every day's, for the finding's ids.
- * Its times are kept to the second, so the end is one second on.
- */
-function within(range: { since: string | undefined; until: string | undefined }, finding: Finding | null): { since: string | undefined; until: string | undefined } {
-  if (!finding) return range;
-  const first = finding.firstSeen;
-  const last = new Date(Date.parse(finding.lastSeen) + 1000).toISOString();
-  return {
-    since: range.since === undefined || Date.parse(range.since) < Date.parse(first) ? first : range.since,
-    until: range.until === undefined || Date.parse(range.until) > Date.parse(last) ? last : range.until,
-  };
-}
-
 const style = readTemplate('dashboard/style.css');
 const STYLE_HASH = createHash('sha256').update(style).digest('base64');
 for (const p of ['bars', 'columns', 'nav']) env.registerPartial(p, readTemplate(`dashboard/${p}.hbs`));
@@ -184,7 +169,7 @@ export function createDashboard(o: DashboardOptions): Hono {
         via: f.via as Via | undefined,
         readOnly: f.writes ? false : undefined,
         findingId: finding?.id,
-        ...within(parseRange(queryTime(f.since), queryTime(f.until)), finding),
+        ...parseRange(queryTime(f.since), queryTime(f.until)),
         before: q.cursor ? decodeCursor(q.cursor) : undefined,
         limit: PAGE + 1,
       };
