@@ -131,18 +131,18 @@ describe('every /api/events filter is served by an index, or needs a bounded tim
   const plans: [string, SearchQuery, string][] = [
     ['event_id', { eventId: 'gen-1234' }, 'events_pkey'],
     ['event_name', { eventName: 'Action7' }, 'events_action_time'],
-    ['user', { user: 'gen-user-7' }, 'events_actor_time'],
+    ['user', { user: 'gen-user-7' }, 'events_actor_hash_time'],
     ['access_key', { accessKey: 'AKIAGEN0000000000007' }, 'events_access_key_time'],
     ['resource_name', { resourceName: 'gen-bucket-7' }, 'events_resource_keys'],
     ['no filter', {}, 'events_time'],
     ['since/until', WEEK, 'events_time'],
-    ['event_source + time', { eventSource: 's7.amazonaws.com', ...WEEK }, 'events_service_time'], // migration 020's (column, time) indexes
+    ['event_source + time', { eventSource: 's7.amazonaws.com', ...WEEK }, 'events_time'], // bounded by the week: along events_time (the facets' GIN index, migration 024, serves rare values over long ranges)
     ['resource_type + time', { resourceType: 'AWS::S3::Bucket', ...WEEK }, 'events_time'],
     ['read_only + time', { readOnly: false, ...WEEK }, 'events_time'],
-    ['account + time', { account: '000000000007', ...WEEK }, 'events_account_time'],
-    ['region + time', { region: 'eu-west-1', ...WEEK }, 'events_region_time'],
-    ['outcome + time', { outcome: 'denied', ...WEEK }, 'events_outcome_time'],
-    ['via + time', { via: 'iac', ...WEEK }, 'events_via_time'],
+    ['account + time', { account: '000000000007', ...WEEK }, 'events_time'],
+    ['region + time', { region: 'eu-west-1', ...WEEK }, 'events_time'],
+    ['outcome + time', { outcome: 'denied', ...WEEK }, 'events_time'],
+    ['via + time', { via: 'iac', ...WEEK }, 'events_time'],
   ];
 
   it.each(plans)('%s: no Seq Scan on events, the index %s', async (_name, q, index) => {

@@ -53,6 +53,14 @@ export class BinaryCopyWriter {
     this.off = this.buf.writeInt32BE(-1, this.off);
   }
 
+  /** Bytes as they are (bytea's binary form). */
+  bytea(b: Uint8Array): void {
+    this.room(4 + b.length);
+    this.off = this.buf.writeInt32BE(b.length, this.off);
+    this.buf.set(b, this.off);
+    this.off += b.length;
+  }
+
   text(s: string): void {
     this.room(4 + s.length * 3); // UTF-8 needs at most 3 bytes per UTF-16 unit
     const n = this.buf.write(s, this.off + 4);

@@ -124,10 +124,13 @@ async function openPglite(dataDir: string, lockOptions: LockOptions = {}): Promi
   // One process at a time (src/store/lock.ts): E_STORE_LOCKED names the one that has it.
   const lock = acquireStoreLock(dataDir, { ...lockOptions, notice: lockOptions.notice ?? ((m) => process.stderr.write(`trailbot: ${m}\n`)) });
   const { PGlite } = await import('@electric-sql/pglite');
+  // Migration 024's GIN index over the facet columns (account, region, …) needs btree_gin.
+  const { btree_gin } = await import('@electric-sql/pglite/contrib/btree_gin');
   let pgl: InstanceType<typeof PGlite>;
   try {
     pgl = await PGlite.create(dir, {
       parsers: { 20: (v: string) => Number(v), 1184: (v: string) => v },
+      extensions: { btree_gin },
     });
   } catch (e) {
     lock.release();

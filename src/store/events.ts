@@ -1,11 +1,17 @@
+import { hash } from 'node:crypto';
 import type { Actor, Ingestible, Outcome, Resource, TrailEvent, Via } from '../events/model.ts';
+import { packLines, RECORDS_PER_CHUNK, readChunks } from './chunks.ts';
 import { BinaryCopyWriter, type CopyType } from './copy-binary.ts';
 import type { Db } from './db.ts';
+import { type DetailColumns, detailColumns, detailJson } from './detail.ts';
 import { addToOutbox } from './outbox.ts';
 import { spanOf, type TimeSpan } from './span.ts';
 import { greatest, isoText } from './sql.ts';
 
-/** Columns written per event, in the order of the unnest() arrays below. */
+/**
+ * Columns written per event, in the order of the unnest() arrays below: what SQL filters, sorts, groups
+ * or joins on (migration 024). The rest of the event is its detail line, in its chunk (detail.ts).
+ */
 const COLUMNS: [string, string][] = [
   ['event_id', 'text'],
   ['time', 'timestamptz'],
@@ -15,39 +21,31 @@ const COLUMNS: [string, string][] = [
   ['action', 'text'],
   ['read_only', 'boolean'],
   ['event_type', 'text'],
-  ['event_category', 'text'],
   ['outcome', 'text'],
-  ['error_code', 'text'],
-  ['error_message', 'text'],
   ['actor_key', 'text'],
   ['actor_type', 'text'],
   ['actor_name', 'text'],
-  ['actor_arn', 'text'],
-  ['actor_account', 'text'],
-  ['principal_id', 'text'],
   ['access_key_id', 'text'],
-  ['user_name', 'text'],
-  ['role_name', 'text'],
-  ['session_name', 'text'],
   ['email', 'text'],
-  ['invoked_by', 'text'],
-  ['mfa', 'boolean'],
   ['via', 'text'],
-  ['tool', 'text'],
-  ['source_ip', 'text'],
-  ['source_address', 'text'],
-  ['user_agent', 'text'],
-  ['resources', 'jsonb'],
   ['resource_keys', 'text[]'],
   ['primary_type', 'text'],
   ['primary_id', 'text'],
   ['primary_arn', 'text'],
-  ['primary_named', 'boolean'],
-  ['derived_id', 'boolean'],
-  // Where the raw record is: its chunk (raw_chunks) and line (migration 022). `raw` itself is written
-  // NULL (events stored before 022 keep theirs there).
+  // Where the event's detail and raw record are: its chunk (raw_chunks) and place in it (chunks.ts).
   ['raw_chunk', 'int8'],
   ['raw_at', 'int4'],
+];
+
+/**
+ * Every column an event was ever stored in, as read back: rows stored before migration 024 have their
+ * detail in columns (the detail columns of newer rows are NULL, their detail is in their chunk).
+ */
+const READ_COLUMNS = [
+  'event_id', 'time', 'account', 'region', 'service', 'action', 'read_only', 'event_type', 'event_category', 'outcome',
+  'error_code', 'error_message', 'actor_key', 'actor_type', 'actor_name', 'actor_arn', 'actor_account', 'principal_id',
+  'access_key_id', 'user_name', 'role_name', 'session_name', 'email', 'invoked_by', 'mfa', 'via', 'tool', 'source_ip',
+  'source_address', 'user_agent', 'resources', 'primary_type', 'primary_id', 'primary_arn', 'primary_named', 'derived_id',
 ];
 
 const colList = COLUMNS.map(([c]) => c).join(', ');
@@ -57,8 +55,8 @@ const unnestSelect = COLUMNS.map(([c]) => (c === 'resource_keys' ? "string_to_ar
 
 /**
  * Writing a batch, idempotent on event id, in one transaction:
- * 1. The raw records go into chunks (RECORDS_PER_CHUNK records of one UTC day each, one JSON record a
- *    line, compressed by PostgreSQL: migration 022) and each event row says where its record is.
+ * 1. The events' detail lines and raw records go into chunks (RECORDS_PER_CHUNK events of one UTC day
+ *    each, compressed by trailbot: chunks.ts) and each event row says where its chunk is.
  *    PostgreSQL server: COPY the chunks, then COPY straight into `events` (the fast path: every event
  *    new). If an event is already there (unique violation), roll back to the savepoint, look up which
  *    of the batch's events are stored, and COPY the chunks and rows of the others only (again, should
@@ -72,20 +70,13 @@ const UNNEST_INSERT_SQL = `INSERT INTO events (${colList})
   SELECT ${unnestSelect} FROM unnest(${unnestArgs}) AS u(${colList})
   ON CONFLICT (event_id, time) DO NOTHING RETURNING event_id`;
 const COPY_EVENTS_SQL = `COPY events (${colList}) FROM STDIN WITH (FORMAT binary)`;
-const COPY_CHUNKS_SQL = 'COPY raw_chunks (id, time, records) FROM STDIN WITH (FORMAT binary)';
-const INSERT_CHUNKS_SQL = 'INSERT INTO raw_chunks (id, time, records) SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::text[])';
+const COPY_CHUNKS_SQL = 'COPY raw_chunks (id, time, details, packed) FROM STDIN WITH (FORMAT binary)';
+const INSERT_CHUNKS_SQL = 'INSERT INTO raw_chunks (id, time, details, packed) SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::bytea[], $4::bytea[])';
 const CHUNK_IDS_SQL = "SELECT nextval('raw_chunks_id_seq')::text AS id FROM generate_series(1, $1)";
 /** Which of some (id, time) pairs are stored: one primary-key probe each, in its day's partition. */
 const STORED_SQL = `SELECT x.event_id FROM unnest($1::text[], $2::timestamptz[]) AS r(id, t)
   CROSS JOIN LATERAL (SELECT event_id FROM events WHERE event_id = r.id AND time = r.t LIMIT 1) x`;
 
-/**
- * Raw records per chunk. Records written together (a trail file's, a LookupEvents page's) share
- * their account, region and shapes; together they compress ~5.5× with lz4 (~1,660 → ~300 B a record,
- * measured on 64,000 generated records; 256 a chunk: ~255 B), while reading one record back
- * decompresses its whole chunk (~100 KB at 64: a fraction of a millisecond).
- */
-export const RECORDS_PER_CHUNK = 64;
 const DAY_MS = 86_400_000;
 
 const PRINCIPALS_SQL = `INSERT INTO principals AS p (actor_key, type, name, arn, account, principal_id, user_name, role_name, session_name, email, first_seen, last_seen, events)
@@ -210,10 +201,11 @@ async function insertUnstored(tx: Db, rows: Ingestible[]): Promise<Ingestible[]>
     if (todo.length === 0) return [];
     if (!tx.copyFrom) {
       const chunks = await chunkRecords(tx, todo);
-      await tx.query(INSERT_CHUNKS_SQL, [chunks.ids, chunks.days, chunks.records]);
+      await tx.query(INSERT_CHUNKS_SQL, [chunks.ids, chunks.days, chunks.details, chunks.packed]);
       const cols: unknown[][] = COLUMNS.map(() => new Array(todo.length));
+      const memo = new Map<string, string>();
       for (let i = 0; i < todo.length; i++) {
-        const row = rowOf(todo[i]!, chunks.refs[2 * i]!, chunks.refs[2 * i + 1]!);
+        const row = rowOf(todo[i]!, chunks.refs[2 * i]!, chunks.refs[2 * i + 1]!, memo);
         row[KEYS_COL] = (row[KEYS_COL] as string[]).join(SEP);
         for (let c = 0; c < row.length; c++) cols[c]![i] = row[c];
       }
@@ -234,14 +226,17 @@ interface Chunks {
   ids: string[];
   /** Each chunk's UTC day (midnight, ISO): its partition. */
   days: string[];
-  records: string[];
-  /** Per row, in the batch's order: chunk id, then line. */
+  /** Each chunk's detail lines and raw records, packed (chunks.ts). */
+  details: Buffer[];
+  packed: Buffer[];
+  /** Per row, in the batch's order: chunk id, then place in the chunk. */
   refs: (string | number)[];
 }
 
 /**
- * Puts the rows' raw records into chunks: by UTC day, then in the batch's order (a file's records
- * stay together), RECORDS_PER_CHUNK to a chunk; the chunk ids come from raw_chunks_id_seq.
+ * Puts the rows' detail lines and raw records into chunks (format 2, chunks.ts): by UTC day, then in
+ * the batch's order (a file's records stay together), RECORDS_PER_CHUNK to a chunk; the chunk ids come
+ * from raw_chunks_id_seq.
  */
 async function chunkRecords(tx: Db, rows: Ingestible[]): Promise<Chunks> {
   const byDay = new Map<number, number[]>();
@@ -254,21 +249,24 @@ async function chunkRecords(tx: Db, rows: Ingestible[]): Promise<Chunks> {
   let n = 0;
   for (const l of byDay.values()) n += Math.ceil(l.length / RECORDS_PER_CHUNK);
   const ids = (await tx.query<{ id: string }>(CHUNK_IDS_SQL, [n])).rows.map((r) => r.id);
-  const out: Chunks = { ids, days: [], records: [], refs: new Array(rows.length * 2) };
+  const out: Chunks = { ids, days: [], details: [], packed: [], refs: new Array(rows.length * 2) };
   let c = 0;
   for (const [day, l] of byDay) {
     const iso = new Date(day).toISOString();
     for (let off = 0; off < l.length; off += RECORDS_PER_CHUNK, c++) {
-      const lines: string[] = [];
+      const details: string[] = [];
+      const records: string[] = [];
       for (let k = off; k < Math.min(l.length, off + RECORDS_PER_CHUNK); k++) {
         const i = l[k]!;
-        // JSON.stringify never writes a raw newline (it escapes them), so one record is one line.
-        lines.push(JSON.stringify(rows[i]!.raw));
+        // JSON.stringify never writes a raw newline (it escapes them), so one value is one line.
+        details.push(detailJson(rows[i]!.event));
+        records.push(JSON.stringify(rows[i]!.raw));
         out.refs[2 * i] = ids[c]!;
         out.refs[2 * i + 1] = k - off;
       }
       out.days.push(iso);
-      out.records.push(lines.join('\n'));
+      out.details.push(packLines(details));
+      out.packed.push(packLines(records));
     }
   }
   return out;
@@ -277,10 +275,11 @@ async function chunkRecords(tx: Db, rows: Ingestible[]): Promise<Chunks> {
 function chunkData(chunks: Chunks): Buffer[] {
   const w = new BinaryCopyWriter();
   for (let c = 0; c < chunks.ids.length; c++) {
-    w.row(3);
+    w.row(4);
     w.int8(Number(chunks.ids[c]));
     w.timestamptz(chunks.days[c]!);
-    w.text(chunks.records[c]!);
+    w.bytea(chunks.details[c]!);
+    w.bytea(chunks.packed[c]!);
   }
   return w.finish();
 }
@@ -299,8 +298,9 @@ const TYPES = COLUMNS.map(([, t]) => t as CopyType);
 function copyData(rows: Ingestible[], refs: (string | number)[]): Buffer[] {
   const w = new BinaryCopyWriter();
   const n = COLUMNS.length;
+  const memo = new Map<string, string>();
   for (let i = 0; i < rows.length; i++) {
-    const row = rowOf(rows[i]!, Number(refs[2 * i]), refs[2 * i + 1]!);
+    const row = rowOf(rows[i]!, Number(refs[2 * i]), refs[2 * i + 1]!, memo);
     w.row(n);
     for (let c = 0; c < n; c++) w.value(TYPES[c]!, row[c]);
   }
@@ -352,24 +352,46 @@ async function fold(tx: Db, fresh: Ingestible[]): Promise<void> {
   }
 }
 
-function rowOf({ event: e }: Ingestible, chunk: string | number, at: string | number): unknown[] {
+/**
+ * The keys events_resource_keys finds an event by (migration 024): each resource's id, lower-cased,
+ * and tokens for its type (`\x1et` + type) and ARN (`\x1ea` + 16 hex digits of md5 of the ARN, lower-cased).
+ * Ids only, not ARNs: ARNs are long and mostly unique, so they would double the index.
+ */
+export function resourceKeys(resources: readonly Resource[], memo?: Map<string, string>): string[] {
+  const keys = new Set<string>();
+  for (const r of resources) {
+    const id = r.id.toLowerCase();
+    if (!id.startsWith(TOKEN)) keys.add(id);
+    keys.add(typeToken(r.type));
+    if (r.arn) {
+      // A batch names the same roles and buckets again and again: each ARN is hashed once a batch.
+      let t = memo?.get(r.arn);
+      if (t === undefined) {
+        t = arnToken(r.arn);
+        memo?.set(r.arn, t);
+      }
+      keys.add(t);
+    }
+  }
+  return [...keys];
+}
+
+/** Starts every key that is not a resource id (a control character no id search can type). */
+const TOKEN = '\x1e';
+export const typeToken = (type: string): string => `${TOKEN}t${type}`;
+export const arnToken = (arn: string): string => `${TOKEN}a${hash('md5', arn.toLowerCase(), 'hex').slice(0, 16)}`;
+
+function rowOf({ event: e }: Ingestible, chunk: string | number, at: string | number, memo: Map<string, string>): unknown[] {
   const a = e.actor;
-  // Ids only (an ARN's id is its last segment): half the GIN entries of ids + ARNs, and searches by
-  // ARN look its id up, then check the ARN (queries.ts).
-  const keys: string[] = [];
-  for (const r of e.resources) keys.push(r.id.toLowerCase());
   const p = e.primaryResource;
   return [
-    e.eventId, e.time, e.account, e.region, e.service, e.action, e.readOnly, e.eventType, e.eventCategory,
-    e.outcome, e.errorCode, e.errorMessage, e.actorKey, a.type, a.name, a.arn, a.accountId, a.principalId,
-    a.accessKeyId, a.userName, a.roleName, a.sessionName, a.email, a.invokedBy, a.mfa, e.via, e.tool,
-    e.sourceIp, e.sourceAddress, e.userAgent, JSON.stringify(e.resources), keys,
-    p?.type ?? null, p?.id ?? null, p?.arn ?? null, e.primaryNamed, e.derivedId, chunk, at,
+    e.eventId, e.time, e.account, e.region, e.service, e.action, e.readOnly, e.eventType, e.outcome, e.actorKey, a.type,
+    a.name, a.accessKeyId, a.email, e.via, resourceKeys(e.resources, memo), p?.type ?? null, p?.id ?? null, p?.arn ?? null, chunk, at,
   ];
 }
 
-/** A stored event as read back (raw record left out unless asked for). */
-export interface StoredRow {
+/** A stored event as read back (see EVENT_COLUMNS). */
+export interface StoredRow extends Omit<DetailColumns, 'resources'> {
   event_id: string;
   time: string;
   account: string | null;
@@ -378,34 +400,22 @@ export interface StoredRow {
   action: string | null;
   read_only: boolean | null;
   event_type: string | null;
-  event_category: string | null;
   outcome: Outcome;
-  error_code: string | null;
-  error_message: string | null;
   actor_key: string | null;
   actor_type: string | null;
   actor_name: string | null;
-  actor_arn: string | null;
-  actor_account: string | null;
-  principal_id: string | null;
   access_key_id: string | null;
-  user_name: string | null;
-  role_name: string | null;
-  session_name: string | null;
   email: string | null;
-  invoked_by: string | null;
-  mfa: boolean | null;
   via: Via;
-  tool: string | null;
-  source_ip: string | null;
-  source_address: string | null;
-  user_agent: string | null;
-  resources: Resource[];
+  /** NULL: the detail is in the chunk (rows stored since migration 024). */
+  resources: Resource[] | null;
   primary_type: string | null;
   primary_id: string | null;
   primary_arn: string | null;
-  primary_named: boolean;
-  derived_id: boolean;
+  raw_chunk: string | null;
+  raw_at: number | null;
+  /** The event's UTC day, ISO: its chunk's partition. */
+  raw_day: string;
 }
 
 /**
@@ -416,12 +426,26 @@ export interface StoredRow {
  */
 const EVENT_TIME = `CASE WHEN date_trunc('second', time) = time THEN ${isoText('time')} ELSE ${isoText('time', 'ms')} END AS time`;
 
-export const EVENT_COLUMNS = COLUMNS.map(([c]) => c)
-  .filter((c) => c !== 'raw_chunk' && c !== 'raw_at' && c !== 'resource_keys')
-  .map((c) => (c === 'time' ? EVENT_TIME : c))
-  .join(', ');
+/** The select list of a StoredRow (in a query over `events`); toEvents() makes the events of such rows. */
+export const EVENT_COLUMNS = `${READ_COLUMNS.map((c) => (c === 'time' ? EVENT_TIME : c)).join(', ')}, raw_chunk::text AS raw_chunk, raw_at, ${isoText("date_trunc('day', time, 'UTC')")} AS raw_day`;
 
-export function rowToEvent(r: StoredRow): TrailEvent {
+/**
+ * The events of some rows, in their order: the rows stored since migration 024 get their detail from
+ * their chunks (each chunk read once), the others have it in their columns.
+ */
+export async function toEvents(db: Db, rows: readonly StoredRow[]): Promise<TrailEvent[]> {
+  const want = new Map<string, string>();
+  for (const r of rows) if (r.resources === null && r.raw_chunk !== null) want.set(r.raw_chunk, r.raw_day);
+  const chunks = await readChunks(db, want, 'details');
+  return rows.map((r) => {
+    if (r.resources !== null || r.raw_chunk === null || r.raw_at === null) return rowToEvent(r);
+    const line = chunks.get(r.raw_chunk)?.lines[r.raw_at];
+    // A chunk is written in its events' transaction, so it is there; were it not, the row's own fields still are.
+    return rowToEvent({ ...r, ...detailColumns(line ?? '{}') });
+  });
+}
+
+function rowToEvent(r: StoredRow): TrailEvent {
   const actor: Actor = {
     type: r.actor_type,
     name: r.actor_name,
@@ -455,10 +479,10 @@ export function rowToEvent(r: StoredRow): TrailEvent {
     sourceIp: r.source_ip,
     sourceAddress: r.source_address,
     userAgent: r.user_agent,
-    resources: r.resources,
+    resources: r.resources ?? [],
     primaryResource: r.primary_type && r.primary_id ? { type: r.primary_type, id: r.primary_id, arn: r.primary_arn } : null,
-    primaryNamed: r.primary_named,
+    primaryNamed: r.primary_named ?? true,
     actorKey: r.actor_key,
-    derivedId: r.derived_id,
+    derivedId: r.derived_id ?? false,
   };
 }

@@ -1,7 +1,8 @@
 import type { Outcome, RawRecord, TrailEvent, Via } from '../events/model.ts';
 import { lastSegment } from '../events/resources.ts';
 import type { Db } from './db.ts';
-import { EVENT_COLUMNS, rowToEvent, type StoredRow } from './events.ts';
+import { readChunks } from './chunks.ts';
+import { arnToken, EVENT_COLUMNS, type StoredRow, toEvents, typeToken } from './events.ts';
 import type { TimeSpan } from './span.ts';
 import { isoText, queryParams } from './sql.ts';
 
@@ -107,7 +108,20 @@ export interface TrailResult {
 }
 
 /**
- * What a person did, newest first. One index scan per matching principal (events_actor_time),
+ * `actor_key = <key>` as events_actor_hash_time (migration 024) serves it: the index holds a 64-bit
+ * hash of the key, the row the key itself (a hash collision is checked away).
+ */
+export function actorIs(key: string): string {
+  return `hashtextextended(actor_key, 0) = hashtextextended(${key}, 0) AND actor_key = ${key}`;
+}
+
+/** `actor_key = ANY(<keys>)` (a text[] parameter) as events_actor_hash_time serves it (see actorIs). */
+export function actorIn(keys: string): string {
+  return `hashtextextended(actor_key, 0) = ANY(ARRAY(SELECT hashtextextended(k, 0) FROM unnest(${keys}::text[]) AS k)) AND actor_key = ANY(${keys}::text[])`;
+}
+
+/**
+ * What a person did, newest first. One index scan per matching principal (events_actor_hash_time),
  * each stopping after `limit` rows, then merged: fast however much history each principal has.
  */
 export async function trail(db: Db, q: TrailQuery): Promise<TrailResult> {
@@ -118,7 +132,7 @@ export async function trail(db: Db, q: TrailQuery): Promise<TrailResult> {
     `SELECT e.* FROM unnest($1::text[]) AS k(actor_key)
      CROSS JOIN LATERAL (
        SELECT ${EVENT_COLUMNS}, time AS t FROM events
-       WHERE actor_key = k.actor_key
+       WHERE ${actorIs('k.actor_key')}
          AND ($2::timestamptz IS NULL OR time >= $2)
          AND ($3::timestamptz IS NULL OR time <= $3)
          AND (NOT $4::boolean OR read_only IS NOT TRUE)
@@ -129,7 +143,7 @@ export async function trail(db: Db, q: TrailQuery): Promise<TrailResult> {
      LIMIT $5`,
     [principals.map((p) => p.actorKey), q.since ?? null, q.until ?? null, q.writesOnly ?? false, limit],
   );
-  return { principals, events: r.rows.map(rowToEvent) };
+  return { principals, events: await toEvents(db, r.rows) };
 }
 
 export interface SearchQuery {
@@ -160,11 +174,12 @@ export interface SearchQuery {
 }
 
 /**
- * The filters an index serves: events_pkey, events_action_time, events_actor_time (user),
- * events_resource_keys (migration 001) and events_access_key_time (migration 010). Any one of them
- * bounds a search; the others (service, resource type, read-only, account, region, outcome, via) are
- * checked row by row along events_time, so the HTTP API asks for a time range with them alone
- * (src/store/requests.ts).
+ * The filters an index serves on its own: events_pkey, events_action_time, events_actor_hash_time
+ * (user), events_resource_keys (resource name) and events_access_key_time. Any one of them bounds a
+ * search. The others (service, account, region, outcome, via: events_facets; resource type: a token in
+ * events_resource_keys; read-only) match too many events for an index alone when their value is
+ * common, so they are read along events_time, newest first, and the HTTP API asks for a time range
+ * with them alone (src/store/requests.ts).
  */
 export const INDEXED_FILTERS = ['eventId', 'eventIds', 'eventName', 'user', 'accessKey', 'resourceName'] as const satisfies readonly (keyof SearchQuery)[];
 
@@ -176,7 +191,7 @@ export async function search(db: Db, q: SearchQuery): Promise<{ events: TrailEve
   const s = await searchSql(db, q);
   if (!s.sql) return { events: [], principals: s.principals };
   const r = await db.query<StoredRow>(s.sql, s.params);
-  return { events: r.rows.map(rowToEvent), principals: s.principals };
+  return { events: await toEvents(db, r.rows), principals: s.principals };
 }
 
 /** The SQL `search` runs (no sql when nothing can match), for search itself and for EXPLAIN in the tests. */
@@ -198,14 +213,13 @@ export async function searchSql(db: Db, q: SearchQuery): Promise<{ sql: string |
   if (q.resourceName !== undefined) {
     const name = q.resourceName.trim().toLowerCase();
     if (name.startsWith('arn:')) {
-      // The index holds ids; an ARN is found by its id, then matched whole.
-      where.push(`resource_keys @> ARRAY[${param(lastSegment(name))}::text]`);
-      where.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(resources) r WHERE lower(r->>'arn') = ${param(name)})`);
+      // The index holds ids and a token of each ARN (events.ts resourceKeys): both must be there.
+      where.push(`resource_keys @> ARRAY[${param(lastSegment(name))}, ${param(arnToken(name))}]::text[]`);
     } else {
       where.push(`resource_keys @> ARRAY[${param(name)}::text]`);
     }
   }
-  if (q.resourceType !== undefined) where.push(`resources @> ${param(JSON.stringify([{ type: q.resourceType }]))}::jsonb`);
+  if (q.resourceType !== undefined) where.push(`resource_keys @> ARRAY[${param(typeToken(q.resourceType))}]::text[]`);
   if (q.account !== undefined) where.push(`account = ${param(q.account)}`);
   if (q.region !== undefined) where.push(`region = ${param(q.region)}`);
   if (q.outcome !== undefined) where.push(`outcome = ${param(q.outcome)}`);
@@ -220,7 +234,7 @@ export async function searchSql(db: Db, q: SearchQuery): Promise<{ sql: string |
   const limit = param(q.limit ?? 50);
   if (q.findingId !== undefined) {
     // finding_events (finding_id, time) walked newest first; each of its events probed by (id, time).
-    if (actorKeys !== undefined) where.push(`actor_key = ANY(${actorKeys}::text[])`);
+    if (actorKeys !== undefined) where.push(`actor_key = ANY(${actorKeys}::text[])`); // one row each: no index needed
     const f = param(q.findingId);
     const bounds = `${q.since !== undefined ? ` AND fe.time >= ${param(q.since)}::timestamptz` : ''}${q.until !== undefined ? ` AND fe.time <= ${param(q.until)}::timestamptz` : ''}`;
     const sql = `SELECT x.* FROM finding_events fe
@@ -230,11 +244,11 @@ export async function searchSql(db: Db, q: SearchQuery): Promise<{ sql: string |
     return { sql, params, principals };
   }
   if (actorKeys !== undefined) {
-    // A person: one scan per principal along events_actor_time, newest first, each stopping at the page's
+    // A person: one scan per principal along events_actor_hash_time, newest first, each stopping at the page's
     // end, then merged (as trail() does). `actor_key = ANY(…)` over the partitions instead is planned as a
     // walk of every day's events_time looking for the person's rows: 1.1 s for a CI session with 26 calls
     // in a month of 1,000,000 events (bench:dashboard), where this is a few index probes.
-    const inner = [...where, 'actor_key = k.actor_key'];
+    const inner = [...where, actorIs('k.actor_key')];
     const sql = `SELECT x.* FROM unnest(${actorKeys}::text[]) AS k(actor_key)
       CROSS JOIN LATERAL (SELECT ${EVENT_COLUMNS}, time AS sort_time FROM events WHERE ${inner.join(' AND ')} ORDER BY events.time DESC, event_id LIMIT ${limit}) x
       ORDER BY x.sort_time DESC, x.event_id LIMIT ${limit}`;
@@ -260,7 +274,7 @@ export async function eventsById(db: Db, ids: readonly string[], span?: TimeSpan
     if (rest.length) rows.push(...(await eventRowsByIds<StoredRow & { t: number }>(db, columns, rest)));
   }
   rows.sort((a, b) => Number(a.t) - Number(b.t) || (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0));
-  return rows.map(rowToEvent);
+  return toEvents(db, rows);
 }
 
 /**
@@ -297,7 +311,7 @@ export async function eventRowsAt<T extends { event_id: string }>(db: Db, column
 export async function eventsAt(db: Db, refs: readonly EventRef[]): Promise<TrailEvent[]> {
   const rows = await eventRowsAt<StoredRow & { t: number }>(db, `${EVENT_COLUMNS}, (extract(epoch FROM time) * 1000000)::bigint AS t`, refs);
   rows.sort((a, b) => Number(a.t) - Number(b.t) || (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0));
-  return rows.map(rowToEvent);
+  return toEvents(db, rows);
 }
 
 /** Where an event's raw record is: in the row (stored before migration 022) or in a chunk. */
@@ -309,38 +323,23 @@ interface RawRefRow {
   day: string;
 }
 const RAW_REF_COLUMNS = `event_id, raw::text AS raw, raw_chunk::text AS raw_chunk, raw_at, ${isoText("date_trunc('day', time, 'UTC')")} AS day`;
-const CHUNKS_SQL = `SELECT x.id::text AS id, x.records FROM unnest($1::int8[], $2::timestamptz[]) AS r(id, t)
-  CROSS JOIN LATERAL (SELECT id, records FROM raw_chunks WHERE id = r.id AND time = r.t LIMIT 1) x`;
 
 /** The records of some events, each chunk read once however many of them it holds. */
 async function rawOfRows(db: Db, rows: RawRefRow[]): Promise<Map<string, RawRecord>> {
   const out = new Map<string, RawRecord>();
-  const chunks = new Map<string, string>();
+  const want = new Map<string, string>();
   for (const r of rows) {
     if (r.raw !== null) out.set(r.event_id, JSON.parse(r.raw) as RawRecord);
-    else if (r.raw_chunk !== null) chunks.set(r.raw_chunk, r.day);
+    else if (r.raw_chunk !== null) want.set(r.raw_chunk, r.day);
   }
-  if (chunks.size === 0) return out;
-  const got = await db.query<{ id: string; records: string }>(CHUNKS_SQL, [[...chunks.keys()], [...chunks.values()]]);
-  const text = new Map(got.rows.map((c) => [c.id, c.records]));
+  if (want.size === 0) return out;
+  const chunks = await readChunks(db, want, 'raw');
   for (const r of rows) {
     if (r.raw !== null || r.raw_chunk === null || r.raw_at === null) continue;
-    const line = lineOf(text.get(r.raw_chunk), r.raw_at);
+    const line = chunks.get(r.raw_chunk)?.lines[r.raw_at];
     if (line !== undefined) out.set(r.event_id, JSON.parse(line) as RawRecord);
   }
   return out;
-}
-
-/** Line `n` (from 0) of a chunk's text, without splitting the rest. */
-function lineOf(text: string | undefined, n: number): string | undefined {
-  if (text === undefined) return undefined;
-  let start = 0;
-  for (let i = 0; i < n; i++) {
-    start = text.indexOf('\n', start) + 1;
-    if (start === 0) return undefined;
-  }
-  const end = text.indexOf('\n', start);
-  return end < 0 ? text.slice(start) : text.slice(start, end);
 }
 
 /** Raw records by event id (see eventRowsByIds for `span`); ids not stored are left out. */

@@ -13,6 +13,7 @@ import type { Ingestible, RawRecord } from '../events/model.ts';
 import { normalize } from '../events/normalize.ts';
 import { type Db, migrate, openDb } from './db.ts';
 import { storeOn } from './index.ts';
+import { RECORDS_PER_CHUNK } from './chunks.ts';
 import { rawsAt, rawsByIds } from './queries.ts';
 import { maintainStore } from './retention.ts';
 
@@ -50,12 +51,13 @@ async function insertOld(db: Db, items: Ingestible[]): Promise<void> {
 
 /**
  * Every row, every column the previous version had, in one digest: the same before and after means
- * nothing lost, nothing doubled (raw_chunk and raw_at, migration 022's, are NULL on those rows).
+ * nothing lost, nothing doubled (raw_chunk and raw_at, migration 022's, are NULL on those rows; the
+ * resource keys gain migration 024's type and ARN tokens, checked on their own).
  */
 const digest = async (db: Db): Promise<{ n: number; md5: string }> =>
   (
     await db.query<{ n: number; md5: string }>(
-      `SELECT count(*)::int AS n, md5(string_agg((to_jsonb(e) - 'raw_chunk' - 'raw_at')::text, '|' ORDER BY event_id)) AS md5 FROM events e`,
+      `SELECT count(*)::int AS n, md5(string_agg((to_jsonb(e) - 'raw_chunk' - 'raw_at' - 'resource_keys')::text, '|' ORDER BY event_id)) AS md5 FROM events e`,
     )
   ).rows[0]!;
 
@@ -96,6 +98,12 @@ describe.each(backends)('events by day on %s', (_name, open) => {
       // Raw records stored before 022 stay in their rows, and read back as they were.
       expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE raw IS NOT NULL AND raw_chunk IS NULL')).rows[0]!.n).toBe(300);
       expect(await storeOn(db).raw('upgrade-7')).toEqual(all[7]!.raw);
+      // Migration 024 gave the rows stored before the tokens their resources' types and ARNs are searched by.
+      const resource = all[7]!.event.resources[0]!;
+      expect(resource.arn).toBeTruthy();
+      for (const q of [{ resourceType: resource.type }, { resourceName: resource.arn! }, { resourceName: resource.id }]) {
+        expect((await storeOn(db).search({ ...q, eventIds: ['upgrade-7'], since: '2025-01-01T00:00:00Z' })).events.map((e) => e.eventId), JSON.stringify(q)).toEqual(['upgrade-7']);
+      }
       const chunkParts = async (): Promise<string[]> =>
         (await db.query<{ name: string }>(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'raw_chunks'::regclass ORDER BY 1`)).rows.map((r) => r.name);
       expect(await chunkParts()).toEqual(expect.arrayContaining(['raw_chunks_20260101', 'raw_chunks_20260130', 'raw_chunks_default']));
@@ -164,11 +172,13 @@ describe.each(backends)('events by day on %s', (_name, open) => {
     try {
       await migrate(db);
       const store = storeOn(db);
-      // 150 records over two UTC days with no partition yet (raw_chunks_default and events_default),
+      // N records over two UTC days with no partition yet (raw_chunks_default and events_default),
       // interleaved in the batch; strings with the characters a line-per-record chunk could trip on.
+      const R = RECORDS_PER_CHUNK;
+      const N = 2 * (R + 5) + 10;
       const base = records('actors.json')[0]!;
       const all: Ingestible[] = [];
-      for (let i = 0; i < 150; i++) {
+      for (let i = 0; i < N; i++) {
         const time = i % 2 ? `2025-06-01T23:59:${String(i % 60).padStart(2, '0')}Z` : `2025-06-02T00:00:${String(i % 60).padStart(2, '0')}Z`;
         const raw = { ...base, eventID: `chunked-${i}`, eventTime: time, requestParameters: { note: `line\nbreak\r\n \u2028 \u2029 \\n "${i}" \u0000 \ud83d\ude80`, i } } as RawRecord;
         all.push({ event: normalize(raw), raw });
@@ -178,16 +188,16 @@ describe.each(backends)('events by day on %s', (_name, open) => {
         for (const x of all) expect(byId.get(x.event.eventId), x.event.eventId).toEqual(x.raw);
         const at = await rawsAt(db, all.map((x) => ({ eventId: x.event.eventId, time: x.event.time })));
         expect(at).toEqual(byId);
-        for (const i of [0, 63, 64, 65, 149]) expect(await store.raw(`chunked-${i}`)).toEqual(all[i]!.raw);
+        for (const i of [0, R - 1, R, R + 1, N - 1]) expect(await store.raw(`chunked-${i}`)).toEqual(all[i]!.raw);
       };
-      expect((await store.ingest(all.slice(0, 140))).inserted).toBe(140);
+      expect((await store.ingest(all.slice(0, N - 10))).inserted).toBe(N - 10);
       expect((await store.ingest(all)).inserted).toBe(10); // partly stored: the other 10 only
       expect((await store.ingest(all)).inserted).toBe(0);
       await check();
       const lines = await db.query<{ chunks: number; most: number }>(
         'SELECT count(DISTINCT raw_chunk)::int AS chunks, max(raw_at)::int AS most FROM events',
       );
-      expect(lines.rows[0]).toEqual({ chunks: 6, most: 63 }); // 70 a day (64 + 6), then 5 a day
+      expect(lines.rows[0]).toEqual({ chunks: 6, most: R - 1 }); // R + 5 a day (two chunks each), then 5 a day
       // The store-maintenance job makes the two days' partitions: events and chunks leave the defaults.
       const r = await maintainStore(db, { events: 3650 * DAY, flowHits: null, rejects: null, reports: null }, { now: Date.parse('2025-06-03T12:00:00Z'), aheadDays: 0 });
       expect(r.made).toEqual(expect.arrayContaining(['events_20250601', 'events_20250602']));

@@ -180,14 +180,14 @@ describe('/trail through trailbot serve', () => {
   }, 30_000);
 
   it('asks CloudTrail live when the store has nothing for the window, and keeps what it found', async () => {
-    expect((await store.db.query(`SELECT 1 FROM events WHERE user_name = 'maria'`)).rowCount).toBe(0);
+    expect((await store.db.query(`SELECT 1 FROM events e JOIN principals p ON p.actor_key = e.actor_key WHERE p.user_name = 'maria'`)).rowCount).toBe(0);
     const cmd = acked(await slack.sendCommand(target, { text: 'maria', user_id: ANALYST }));
     await cmd.responseUrl.waitForPosts(1, 20_000);
     const text = textOf(cmd.responseUrl.latest);
     expect(text).toContain('Trail of maria');
     expect(text).toMatch(/\*6\* calls in the last 24 hours/);
     expect(text).toContain('Asked CloudTrail live: Complete: 2 account-regions answered every question. 6 events were new');
-    expect((await store.db.query(`SELECT 1 FROM events WHERE user_name = 'maria'`)).rowCount).toBe(6);
+    expect((await store.db.query(`SELECT 1 FROM events e JOIN principals p ON p.actor_key = e.actor_key WHERE p.user_name = 'maria'`)).rowCount).toBe(6);
   }, 30_000);
 
   it('answers a "Trail of <actor>" button on a finding message for its clicker, over 7 days', async () => {

@@ -5,7 +5,8 @@ import { parse } from 'yaml';
 import { TrailbotError } from '../../errors.ts';
 import type { Actor } from '../../events/model.ts';
 import type { AccessKeyStatus, IamAccessKey, IamAttachedPolicy, IamPort, PolicyDocument, TrailbotIdentity } from '../../integrations/aws/iam.ts';
-import type { Db } from '../../store/index.ts';
+import { actorIs, type Db, eventsAt } from '../../store/index.ts';
+import { isoText } from '../../store/sql.ts';
 import { compileText, readTemplate, textEnv } from '../../templates/index.ts';
 
 /**
@@ -250,24 +251,22 @@ function targetOfActor(actor: Actor): Target | Refusal {
  * or a refusal. Undefined when the finding or its events are not in the store.
  */
 export async function targetOfFinding(db: Db, findingId: string, opts: TargetOptions = {}): Promise<Target | Refusal | undefined> {
-  const r = await db.query<{
-    actor_type: string | null; actor_name: string | null; actor_arn: string | null; actor_account: string | null; principal_id: string | null;
-    access_key_id: string | null; user_name: string | null; role_name: string | null; session_name: string | null; email: string | null; invoked_by: string | null;
-  }>(
-    `SELECT e.actor_type, e.actor_name, e.actor_arn, e.actor_account, e.principal_id, e.access_key_id, e.user_name, e.role_name, e.session_name, e.email, e.invoked_by
+  // The actor as the row has it (key, type, name, e-mail, access key), then the whole actor from the
+  // first of its events (the rest of an actor is in the event's detail: src/store/detail.ts).
+  const r = await db.query<{ event_id: string; time: string }>(
+    `SELECT (array_agg(fe.event_id ORDER BY fe.time, fe.event_id))[1] AS event_id, ${isoText('min(fe.time)', 'ms')} AS time
        FROM finding_events fe JOIN events e ON e.event_id = fe.event_id AND e.time = fe.time
       WHERE fe.finding_id = $1
-      GROUP BY e.actor_key, e.actor_type, e.actor_name, e.actor_arn, e.actor_account, e.principal_id, e.access_key_id, e.user_name, e.role_name, e.session_name, e.email, e.invoked_by
+      GROUP BY e.actor_key, e.actor_type, e.actor_name, e.access_key_id, e.email
       ORDER BY count(*) DESC, min(fe.time) ASC
       LIMIT 1`,
     [findingId],
   );
   const x = r.rows[0];
   if (!x) return undefined;
-  return targetOf({
-    type: x.actor_type, name: x.actor_name, arn: x.actor_arn, accountId: x.actor_account, principalId: x.principal_id, accessKeyId: x.access_key_id,
-    userName: x.user_name, roleName: x.role_name, sessionName: x.session_name, email: x.email, invokedBy: x.invoked_by, mfa: null,
-  }, opts);
+  const [event] = await eventsAt(db, [{ eventId: x.event_id, time: x.time }]);
+  if (!event) return undefined;
+  return targetOf({ ...event.actor, mfa: null }, opts);
 }
 
 /** Other sessions of the role seen in the store in the last `days` days, most recent first. */
@@ -277,7 +276,7 @@ export async function roleUsers(db: Db, q: { account: string; roleName: string; 
   const since = new Date((q.now ?? Date.now()) - days * 86_400_000).toISOString();
   const r = await db.query<{ session_name: string | null; name: string | null; email: string | null; last_seen: string; events: number }>(
     `SELECT p.session_name, p.name, p.email, p.last_seen,
-            (SELECT count(*) FROM events e WHERE e.actor_key = p.actor_key AND e.time >= $4) AS events
+            (SELECT count(*) FROM events e WHERE ${actorIs('p.actor_key')} AND e.time >= $4) AS events
        FROM principals p
       WHERE lower(p.role_name) = lower($1) AND p.account = $2 AND p.type = 'AssumedRole' AND p.last_seen >= $4
         AND p.session_name IS DISTINCT FROM $3

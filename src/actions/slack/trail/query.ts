@@ -1,14 +1,14 @@
 import type { TrailEvent } from '../../../events/model.ts';
 import type { Db } from '../../../store/db.ts';
 import { queryParams } from '../../../store/sql.ts';
-import { eventsAt, type Principal } from '../../../store/index.ts';
+import { actorIn, actorIs, eventsAt, type Principal } from '../../../store/index.ts';
 import type { TrailRequest } from './grammar.ts';
 
 /**
  * What `/trail` reads from the store for the principals `who` resolved to (resolvePrincipals, as
  * `trailbot trail` does) within the window and filters: the counts, the most frequent actions and
  * resources, one page of calls newest first (keyset paging on time, then event id, so a page is one
- * index scan per principal along events_actor_time whatever page it is), and the Jira tickets of
+ * index scan per principal along events_actor_hash_time whatever page it is), and the Jira tickets of
  * findings those principals took part in.
  */
 
@@ -44,14 +44,14 @@ function where(f: TrailFilters, first: number): { sql: string; params: unknown[]
   return { sql: parts.join(' AND '), params };
 }
 
-/** Counts and tops in one pass over the window's rows (one bitmap scan of events_actor_time). */
+/** Counts and tops in one pass over the window's rows (one bitmap scan of events_actor_hash_time). */
 export async function trailCounts(db: Db, principals: readonly Principal[], f: TrailFilters): Promise<TrailCounts> {
   if (principals.length === 0) return { total: 0, writes: 0, denied: 0, console: 0, topActions: [], topResources: [] };
   const filters = where(f, 2);
   const r = await db.query<{ k: string; a: string | null; b: string | null; n: number; writes: number; denied: number; console: number }>(
     `WITH w AS MATERIALIZED (
        SELECT action, service, read_only, outcome, via, primary_type, coalesce(primary_id, primary_arn) AS primary_id FROM events
-       WHERE actor_key = ANY($1::text[]) AND ${filters.sql}
+       WHERE ${actorIn('$1')} AND ${filters.sql}
      )
      SELECT 'n' AS k, NULL::text AS a, NULL::text AS b, count(*)::bigint AS n,
        (count(*) FILTER (WHERE read_only IS NOT TRUE))::bigint AS writes,
@@ -99,7 +99,7 @@ export async function trailPage(
     `SELECT e.event_id, e.t FROM unnest($1::text[]) AS k(actor_key)
      CROSS JOIN LATERAL (
        SELECT event_id, time AS t FROM events
-       WHERE actor_key = k.actor_key AND ${filters.sql} ${keyset}
+       WHERE ${actorIs('k.actor_key')} AND ${filters.sql} ${keyset}
        ORDER BY events.time DESC, events.event_id
        LIMIT ${limit}
      ) e
