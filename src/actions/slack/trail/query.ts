@@ -1,7 +1,7 @@
 import type { TrailEvent } from '../../../events/model.ts';
 import type { Db } from '../../../store/db.ts';
 import { queryParams } from '../../../store/sql.ts';
-import { actorIn, actorIs, eventsAt, type Principal } from '../../../store/index.ts';
+import { actorHashIs, actorIn, eventsAt, type Principal } from '../../../store/index.ts';
 import type { TrailRequest } from './grammar.ts';
 
 /**
@@ -98,11 +98,12 @@ export async function trailPage(
   const r = await db.query<{ event_id: string; t: Date }>(
     `SELECT e.event_id, e.t FROM unnest($1::text[]) AS k(actor_key)
      CROSS JOIN LATERAL (
-       SELECT event_id, time AS t FROM events
-       WHERE ${actorIs('k.actor_key')} AND ${filters.sql} ${keyset}
+       SELECT event_id, time AS t, actor_key FROM events
+       WHERE ${actorHashIs('k.actor_key')} AND ${filters.sql} ${keyset}
        ORDER BY events.time DESC, events.event_id
        LIMIT ${limit}
      ) e
+     WHERE e.actor_key = k.actor_key -- outside the LIMIT: see actorHashIs
      ORDER BY e.t DESC, e.event_id
      LIMIT ${limit}`,
     params,
