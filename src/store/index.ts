@@ -10,7 +10,7 @@ export { describeHolder, heldStoreLock, type LockInfo, localUrl, lockPath, readS
 export type { InsertOptions, IngestResult } from './events.ts';
 export type { OutboxRow } from './outbox.ts';
 export type { Principal, SearchQuery, TrailQuery, TrailResult } from './queries.ts';
-export { actorHashIs, actorIn, actorIs, eventsAt, eventsById, spanOf, type TimeSpan } from './queries.ts';
+export { actorHashIs, actorIs, eventsAt, eventsById, spanOf, type TimeSpan } from './queries.ts';
 
 /** The event store: PostgreSQL when DATABASE_URL is set, else the embedded PostgreSQL in the data dir. */
 export interface Store {

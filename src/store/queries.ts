@@ -127,11 +127,6 @@ export function actorHashIs(key: string): string {
   return `hashtextextended(actor_key, 0) = hashtextextended(${key}, 0)`;
 }
 
-/** `actor_key = ANY(<keys>)` (a text[] parameter) as events_actor_hash_time serves it (see actorIs). */
-export function actorIn(keys: string): string {
-  return `hashtextextended(actor_key, 0) = ANY(ARRAY(SELECT hashtextextended(k, 0) FROM unnest(${keys}::text[]) AS k)) AND actor_key = ANY(${keys}::text[])`;
-}
-
 /**
  * What a person did, newest first. One index scan per matching principal (events_actor_hash_time),
  * each stopping after `limit` rows, then merged: fast however much history each principal has.

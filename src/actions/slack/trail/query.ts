@@ -1,7 +1,7 @@
 import type { TrailEvent } from '../../../events/model.ts';
 import type { Db } from '../../../store/db.ts';
 import { queryParams } from '../../../store/sql.ts';
-import { actorHashIs, actorIn, eventsAt, type Principal } from '../../../store/index.ts';
+import { actorHashIs, actorIs, eventsAt, type Principal } from '../../../store/index.ts';
 import type { TrailRequest } from './grammar.ts';
 
 /**
@@ -44,14 +44,21 @@ function where(f: TrailFilters, first: number): { sql: string; params: unknown[]
   return { sql: parts.join(' AND '), params };
 }
 
-/** Counts and tops in one pass over the window's rows (one bitmap scan of events_actor_hash_time). */
+/**
+ * Counts and tops in one pass over the window's rows: per principal, its rows along
+ * events_actor_hash_time (a scan per principal: `hash = ANY(array)` over the day partitions is planned
+ * as a sequential scan of every partition, ~300 ms over 1,000,000 events in bench:slack).
+ */
 export async function trailCounts(db: Db, principals: readonly Principal[], f: TrailFilters): Promise<TrailCounts> {
   if (principals.length === 0) return { total: 0, writes: 0, denied: 0, console: 0, topActions: [], topResources: [] };
   const filters = where(f, 2);
   const r = await db.query<{ k: string; a: string | null; b: string | null; n: number; writes: number; denied: number; console: number }>(
     `WITH w AS MATERIALIZED (
-       SELECT action, service, read_only, outcome, via, primary_type, coalesce(primary_id, primary_arn) AS primary_id FROM events
-       WHERE ${actorIn('$1')} AND ${filters.sql}
+       SELECT x.* FROM unnest($1::text[]) AS k(actor_key)
+       CROSS JOIN LATERAL (
+         SELECT action, service, read_only, outcome, via, primary_type, coalesce(primary_id, primary_arn) AS primary_id FROM events
+         WHERE ${actorIs('k.actor_key')} AND ${filters.sql}
+       ) x
      )
      SELECT 'n' AS k, NULL::text AS a, NULL::text AS b, count(*)::bigint AS n,
        (count(*) FILTER (WHERE read_only IS NOT TRUE))::bigint AS writes,
