@@ -8,7 +8,7 @@
  * row does not keep, see detail.ts) and `packed` their raw records, one JSON value a line, each
  * compressed with Brotli by trailbot. Two streams, so that reading events decompresses only their
  * details (~0.07 ms a chunk), not the records too (~0.2 ms). Brotli (quality 1) packs a chunk ~1.6×
- * smaller than PostgreSQL's lz4 for about the CPU lz4 costs PostgreSQL (bench:ingest, chunks.ts notes).
+ * smaller than PostgreSQL's lz4 for about the CPU lz4 costs PostgreSQL (measurements below).
  * Format 1 (`records`, migration 022): one raw record a line, compressed by PostgreSQL; its events keep
  * their detail in their row's columns.
  */
@@ -39,31 +39,35 @@ export function packLines(lines: readonly string[]): Buffer {
   return brotliCompressSync(Buffer.from(lines.join('\n'), 'utf8'), { params: { [constants.BROTLI_PARAM_QUALITY]: QUALITY } });
 }
 
-/** A chunk read back: its lines (details or raw records), and its format. */
-export interface ChunkText {
-  format: 1 | 2;
-  lines: string[];
+/** Where an event's lines are: its chunk, its place in it, and its UTC day (the chunk's partition). */
+export interface ChunkRef {
+  chunk: string;
+  at: number;
+  day: string;
 }
 
-const DETAILS_SQL = `SELECT x.id::text AS id, x.details AS packed, NULL::text AS records FROM unnest($1::int8[], $2::timestamptz[]) AS r(id, t)
-  CROSS JOIN LATERAL (SELECT id, details FROM raw_chunks WHERE id = r.id AND time = r.t LIMIT 1) x`;
-const RAW_SQL = `SELECT x.id::text AS id, x.packed, x.records FROM unnest($1::int8[], $2::timestamptz[]) AS r(id, t)
-  CROSS JOIN LATERAL (SELECT id, packed, records FROM raw_chunks WHERE id = r.id AND time = r.t LIMIT 1) x`;
+/** One chunk per (id, day), from its own day's partition (one primary-key probe each). */
+const chunksSql = (columns: string): string => `SELECT x.* FROM unnest($1::int8[], $2::timestamptz[]) AS r(id, t)
+  CROSS JOIN LATERAL (SELECT id::text AS id, ${columns} FROM raw_chunks WHERE id = r.id AND time = r.t LIMIT 1) x`;
+// Details exist in format 2 only; raw records are `packed` (format 2) or `records` (format 1).
+const DETAILS_SQL = chunksSql('details AS packed, NULL::text AS records');
+const RAW_SQL = chunksSql('packed, records');
 
 /**
- * The details (format 2) or raw records (either format) of some chunks, by id and day (each from its
- * own day's partition, one primary-key probe each), each chunk read once however many of its events
- * are asked for. Chunks not found are left out; a line of an event is its place in the chunk.
+ * The detail lines (format 2) or raw records (either format) of some events, in the order of `refs`
+ * (undefined where a chunk is not found), each chunk read and decompressed once however many of its
+ * events are asked for.
  */
-export async function readChunks(db: Db, chunks: ReadonlyMap<string, string>, what: 'details' | 'raw'): Promise<Map<string, ChunkText>> {
-  const out = new Map<string, ChunkText>();
-  if (chunks.size === 0) return out;
-  const got = await db.query<{ id: string; records: string | null; packed: Uint8Array | null }>(what === 'details' ? DETAILS_SQL : RAW_SQL, [[...chunks.keys()], [...chunks.values()]]);
+export async function chunkLines(db: Db, refs: readonly ChunkRef[], what: 'details' | 'raw'): Promise<(string | undefined)[]> {
+  if (refs.length === 0) return [];
+  const days = new Map(refs.map((r) => [r.chunk, r.day]));
+  const got = await db.query<{ id: string; records: string | null; packed: Uint8Array | null }>(what === 'details' ? DETAILS_SQL : RAW_SQL, [[...days.keys()], [...days.values()]]);
+  const lines = new Map<string, string[]>();
   await Promise.all(
     got.rows.map(async (c) => {
-      if (c.packed !== null) out.set(c.id, { format: 2, lines: (await decompress(c.packed)).toString('utf8').split('\n') });
-      else if (c.records !== null) out.set(c.id, { format: 1, lines: c.records.split('\n') });
+      if (c.packed !== null) lines.set(c.id, (await decompress(c.packed)).toString('utf8').split('\n'));
+      else if (c.records !== null) lines.set(c.id, c.records.split('\n'));
     }),
   );
-  return out;
+  return refs.map((r) => lines.get(r.chunk)?.[r.at]);
 }

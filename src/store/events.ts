@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { Actor, Ingestible, Outcome, Resource, TrailEvent, Via } from '../events/model.ts';
-import { packLines, RECORDS_PER_CHUNK, readChunks } from './chunks.ts';
+import { chunkLines, packLines, RECORDS_PER_CHUNK } from './chunks.ts';
 import { BinaryCopyWriter, type CopyType } from './copy-binary.ts';
 import type { Db } from './db.ts';
 import { type DetailColumns, detailColumns, detailJson } from './detail.ts';
@@ -426,22 +426,24 @@ export interface StoredRow extends Omit<DetailColumns, 'resources'> {
  */
 const EVENT_TIME = `CASE WHEN date_trunc('second', time) = time THEN ${isoText('time')} ELSE ${isoText('time', 'ms')} END AS time`;
 
+/** An event's UTC day, ISO, in a select list over `events`: the partition of its chunk. */
+export const RAW_DAY = `${isoText("date_trunc('day', time, 'UTC')")} AS raw_day`;
+
 /** The select list of a StoredRow (in a query over `events`); toEvents() makes the events of such rows. */
-export const EVENT_COLUMNS = `${READ_COLUMNS.map((c) => (c === 'time' ? EVENT_TIME : c)).join(', ')}, raw_chunk::text AS raw_chunk, raw_at, ${isoText("date_trunc('day', time, 'UTC')")} AS raw_day`;
+export const EVENT_COLUMNS = `${READ_COLUMNS.map((c) => (c === 'time' ? EVENT_TIME : c)).join(', ')}, raw_chunk::text AS raw_chunk, raw_at, ${RAW_DAY}`;
 
 /**
  * The events of some rows, in their order: the rows stored since migration 024 get their detail from
  * their chunks (each chunk read once), the others have it in their columns.
  */
 export async function toEvents(db: Db, rows: readonly StoredRow[]): Promise<TrailEvent[]> {
-  const want = new Map<string, string>();
-  for (const r of rows) if (r.resources === null && r.raw_chunk !== null) want.set(r.raw_chunk, r.raw_day);
-  const chunks = await readChunks(db, want, 'details');
+  const slim = rows.filter((r) => r.resources === null && r.raw_chunk !== null && r.raw_at !== null);
+  const lines = await chunkLines(db, slim.map((r) => ({ chunk: r.raw_chunk!, at: r.raw_at!, day: r.raw_day })), 'details');
+  const detail = new Map(slim.map((r, i) => [r, lines[i]]));
   return rows.map((r) => {
-    if (r.resources !== null || r.raw_chunk === null || r.raw_at === null) return rowToEvent(r);
-    const line = chunks.get(r.raw_chunk)?.lines[r.raw_at];
+    if (!detail.has(r)) return rowToEvent(r);
     // A chunk is written in its events' transaction, so it is there; were it not, the row's own fields still are.
-    return rowToEvent({ ...r, ...detailColumns(line ?? '{}') });
+    return rowToEvent({ ...r, ...detailColumns(detail.get(r) ?? '{}') });
   });
 }
 

@@ -1,8 +1,8 @@
 import type { Outcome, RawRecord, TrailEvent, Via } from '../events/model.ts';
 import { lastSegment } from '../events/resources.ts';
 import type { Db } from './db.ts';
-import { readChunks } from './chunks.ts';
-import { arnToken, EVENT_COLUMNS, type StoredRow, toEvents, typeToken } from './events.ts';
+import { chunkLines } from './chunks.ts';
+import { arnToken, EVENT_COLUMNS, RAW_DAY, type StoredRow, toEvents, typeToken } from './events.ts';
 import type { TimeSpan } from './span.ts';
 import { isoText, queryParams } from './sql.ts';
 
@@ -329,25 +329,19 @@ interface RawRefRow {
   raw: string | null;
   raw_chunk: string | null;
   raw_at: number | null;
-  day: string;
+  raw_day: string;
 }
-const RAW_REF_COLUMNS = `event_id, raw::text AS raw, raw_chunk::text AS raw_chunk, raw_at, ${isoText("date_trunc('day', time, 'UTC')")} AS day`;
+const RAW_REF_COLUMNS = `event_id, raw::text AS raw, raw_chunk::text AS raw_chunk, raw_at, ${RAW_DAY}`;
 
 /** The records of some events, each chunk read once however many of them it holds. */
 async function rawOfRows(db: Db, rows: RawRefRow[]): Promise<Map<string, RawRecord>> {
   const out = new Map<string, RawRecord>();
-  const want = new Map<string, string>();
-  for (const r of rows) {
-    if (r.raw !== null) out.set(r.event_id, JSON.parse(r.raw) as RawRecord);
-    else if (r.raw_chunk !== null) want.set(r.raw_chunk, r.day);
-  }
-  if (want.size === 0) return out;
-  const chunks = await readChunks(db, want, 'raw');
-  for (const r of rows) {
-    if (r.raw !== null || r.raw_chunk === null || r.raw_at === null) continue;
-    const line = chunks.get(r.raw_chunk)?.lines[r.raw_at];
-    if (line !== undefined) out.set(r.event_id, JSON.parse(line) as RawRecord);
-  }
+  const chunked = rows.filter((r) => r.raw === null && r.raw_chunk !== null && r.raw_at !== null);
+  const lines = await chunkLines(db, chunked.map((r) => ({ chunk: r.raw_chunk!, at: r.raw_at!, day: r.raw_day })), 'raw');
+  for (const r of rows) if (r.raw !== null) out.set(r.event_id, JSON.parse(r.raw) as RawRecord);
+  chunked.forEach((r, i) => {
+    if (lines[i] !== undefined) out.set(r.event_id, JSON.parse(lines[i]) as RawRecord);
+  });
   return out;
 }
 
