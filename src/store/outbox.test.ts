@@ -1,33 +1,13 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../test/helpers/db.ts';
+import { storeBackends } from '../../test/helpers/backends.ts';
 import { allIngestible } from '../../test/helpers/fixtures.ts';
 import type { Ingestible } from '../events/model.ts';
-import { openStore, type Store } from './index.ts';
+import type { Store } from './index.ts';
 import { outboxKey } from './outbox.ts';
 
 // The flows outbox is written in the events' own transaction, on every write path: PostgreSQL's
 // binary COPY (all new), its staging-table fallback (some already stored) and PGlite's INSERT.
-const backends: [string, () => Promise<{ store: Store; cleanup: () => Promise<void> }>][] = [
-  [
-    'PostgreSQL',
-    async () => {
-      const db = await createTestDatabase();
-      const store = await openStore({ databaseUrl: db.url, dataDir: '/nonexistent' });
-      return { store, cleanup: async () => { await store.close(); await db.drop(); } };
-    },
-  ],
-  [
-    'embedded PGlite',
-    async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'trailbot-outbox-'));
-      const store = await openStore({ dataDir: dir });
-      return { store, cleanup: async () => { await store.close(); await rm(dir, { recursive: true, force: true }); } };
-    },
-  ],
-];
+const backends = storeBackends('outbox');
 
 const unique = (items: Ingestible[]): Ingestible[] => [...new Map(items.map((i) => [i.event.eventId, i])).values()];
 const ids = (items: Ingestible[]): string[] => items.map((i) => i.event.eventId);

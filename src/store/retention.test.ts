@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { dbBackends } from '../../test/helpers/backends.ts';
 import { createTestDatabase } from '../../test/helpers/db.ts';
 import { readConfig } from '../config/index.ts';
 import { defaultJobs, makeProcessor } from '../runtime/definitions.ts';
@@ -64,24 +65,7 @@ const digest = async (db: Db): Promise<{ n: number; md5: string }> =>
 const partitions = async (db: Db): Promise<string[]> =>
   (await db.query<{ name: string }>(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass ORDER BY 1`)).rows.map((r) => r.name);
 
-const backends: [string, () => Promise<{ db: Db; cleanup: () => Promise<void> }>][] = [
-  [
-    'PostgreSQL',
-    async () => {
-      const t = await createTestDatabase();
-      const db = await openDb({ databaseUrl: t.url, dataDir: '/nonexistent' });
-      return { db, cleanup: async () => { await db.close(); await t.drop(); } };
-    },
-  ],
-  [
-    'embedded PGlite',
-    async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'trailbot-retention-'));
-      const db = await openDb({ dataDir: dir });
-      return { db, cleanup: async () => { await db.close(); await rm(dir, { recursive: true, force: true }); } };
-    },
-  ],
-];
+const backends = dbBackends('retention');
 
 describe.each(backends)('events by day on %s', (_name, open) => {
   it('upgrades a store made by the previous version into day partitions, every event once, then keeps the retention by dropping days', async () => {

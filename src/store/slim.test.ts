@@ -1,11 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../test/helpers/db.ts';
+import { dbBackends } from '../../test/helpers/backends.ts';
 import { allIngestible } from '../../test/helpers/fixtures.ts';
 import type { Ingestible } from '../events/model.ts';
-import { type Db, migrate, openDb } from './db.ts';
+import { type Db, migrate } from './db.ts';
 import { storeOn } from './index.ts';
 import { eventsAt, rawsAt } from './queries.ts';
 
@@ -76,24 +73,7 @@ async function insertAs023(db: Db, items: Ingestible[]): Promise<void> {
   );
 }
 
-const backends: [string, () => Promise<{ db: Db; cleanup: () => Promise<void> }>][] = [
-  [
-    'PostgreSQL',
-    async () => {
-      const t = await createTestDatabase();
-      const db = await openDb({ databaseUrl: t.url, dataDir: '/nonexistent' });
-      return { db, cleanup: async () => { await db.close(); await t.drop(); } };
-    },
-  ],
-  [
-    'embedded PGlite',
-    async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'trailbot-slim-'));
-      const db = await openDb({ dataDir: dir });
-      return { db, cleanup: async () => { await db.close(); await rm(dir, { recursive: true, force: true }); } };
-    },
-  ],
-];
+const backends = dbBackends('slim');
 
 describe.each(backends)('the slim event row (migration 024) on %s', (_name, open) => {
   it('upgrades a store made by version 023: every event, old and new, reads back exactly as normalized and is found by every filter', async () => {

@@ -1,33 +1,13 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalize } from '../events/normalize.ts';
 import { summarize } from '../events/summary.ts';
-import { createTestDatabase } from '../../test/helpers/db.ts';
+import { storeBackends } from '../../test/helpers/backends.ts';
 import { allIngestible, records } from '../../test/helpers/fixtures.ts';
 import { normalizeItems, storeEvents } from '../ingest.ts';
-import { openStore, spanOf, type Store, type TimeSpan } from './index.ts';
+import { spanOf, type Store, type TimeSpan } from './index.ts';
 import { eventsAt, rawsByIds } from './queries.ts';
 
-const backends: [string, () => Promise<{ store: Store; cleanup: () => Promise<void> }>][] = [
-  [
-    'PostgreSQL',
-    async () => {
-      const db = await createTestDatabase();
-      const store = await openStore({ databaseUrl: db.url, dataDir: '/nonexistent' });
-      return { store, cleanup: async () => { await store.close(); await db.drop(); } };
-    },
-  ],
-  [
-    'embedded PGlite',
-    async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'trailbot-store-'));
-      const store = await openStore({ dataDir: dir });
-      return { store, cleanup: async () => { await store.close(); await rm(dir, { recursive: true, force: true }); } };
-    },
-  ],
-];
+const backends = storeBackends('store');
 
 describe.each(backends)('event store on %s', (_name, open) => {
   let store: Store;
