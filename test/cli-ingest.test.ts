@@ -34,7 +34,9 @@ function trailbot(args: string[], env: Record<string, string>): Promise<Run> {
 
 const deleteUser = {
   eventVersion: '1.09',
-  eventTime: '2026-01-15T12:00:00Z',
+  // An hour ago: within store.retention, so the store-maintenance job the service runs at start cannot
+  // delete it before the outbox drainer has it evaluated (a fixed date had fallen past the 90 days).
+  eventTime: new Date(Date.now() - 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
   eventSource: 'iam.amazonaws.com',
   eventName: 'DeleteUser',
   awsRegion: 'us-east-1',
