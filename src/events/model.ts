@@ -86,4 +86,6 @@ export type RawRecord = Record<string, unknown>;
 export interface Ingestible {
   event: TrailEvent;
   raw: RawRecord;
+  /** `raw` as JSON, when the reader has it already (the store writes this rather than stringify `raw` again). */
+  readonly rawJson?: string;
 }

@@ -36,8 +36,9 @@ export interface EvaluateResult {
   matched: number;
 }
 
+/** An Ingestible is one as it is: copying its `raw` would parse every record read (ingest.ts ReadRecord); only request-reading actions need it. */
 function asEngineEvent(x: Ingestible | TrailEvent | EngineEvent): EngineEvent {
-  return 'event' in x ? { event: x.event, raw: x.raw ?? null } : { event: x, raw: null };
+  return 'event' in x ? x : { event: x, raw: null };
 }
 
 /**

@@ -32,11 +32,21 @@ export const RECORDS_PER_CHUNK = 128;
  */
 const QUALITY = 1;
 
+/**
+ * Brotli's window, 2^18 bytes (256 KiB), sized to a chunk (128 raw records are ~100–200 KB) rather than
+ * the default 4 MiB: the encoder sets up and clears tables for the window it is given, for every chunk.
+ * Measured on 600 files of the bench:ingest trail (raw records, 128 a chunk): default window 2.9–6.0 µs
+ * an event, 2^18 2.4–2.7 µs, the same 168 B an event; 2^16 packs bigger. Decompression is unchanged.
+ */
+const WINDOW_BITS = 18;
+
 const decompress = promisify(brotliDecompress);
 
 /** Lines as stored: Brotli of the lines joined by `\n` (JSON never holds a raw newline). */
 export function packLines(lines: readonly string[]): Buffer {
-  return brotliCompressSync(Buffer.from(lines.join('\n'), 'utf8'), { params: { [constants.BROTLI_PARAM_QUALITY]: QUALITY } });
+  return brotliCompressSync(Buffer.from(lines.join('\n'), 'utf8'), {
+    params: { [constants.BROTLI_PARAM_QUALITY]: QUALITY, [constants.BROTLI_PARAM_LGWIN]: WINDOW_BITS },
+  });
 }
 
 /** Where an event's lines are: its chunk, its place in it, and its UTC day (the chunk's partition). */

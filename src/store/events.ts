@@ -260,7 +260,7 @@ async function chunkRecords(tx: Db, rows: Ingestible[]): Promise<Chunks> {
         const i = l[k]!;
         // JSON.stringify never writes a raw newline (it escapes them), so one value is one line.
         details.push(detailJson(rows[i]!.event));
-        records.push(JSON.stringify(rows[i]!.raw));
+        records.push(rows[i]!.rawJson ?? JSON.stringify(rows[i]!.raw));
         out.refs[2 * i] = ids[c]!;
         out.refs[2 * i + 1] = k - off;
       }

@@ -83,7 +83,8 @@ function matchPass(
     const action = e.action;
     // (Every request-reading action is one some flow lists: `byAction` has it.)
     const flows = action !== null ? byAction.get(action) : undefined;
-    if (flows !== undefined && capture !== undefined && item.raw && requestActions.has(action!)) {
+    // `raw` last: reading it may parse the record (ingest.ts ReadRecord).
+    if (flows !== undefined && capture !== undefined && requestActions.has(action!) && item.raw) {
       if (captured !== null) {
         if (captured.has(e.eventId)) dup = true;
         else captured.add(e.eventId);
