@@ -56,9 +56,15 @@ export interface ChunkRef {
   day: string;
 }
 
-/** One chunk per (id, day), from its own day's partition (one primary-key probe each). */
+/**
+ * One chunk per (id, day), from its own day's partition (one primary-key probe each). $3 and $4, the
+ * first and last day asked for, let PostgreSQL leave the other days' partitions out when it plans
+ * (`time = r.t` alone is pruned only as each row runs: planning still opened all 99 partitions of a
+ * 90-day store, ~10 ms for a page of 50 events).
+ */
 const chunksSql = (columns: string): string => `SELECT x.* FROM unnest($1::int8[], $2::timestamptz[]) AS r(id, t)
-  CROSS JOIN LATERAL (SELECT id::text AS id, ${columns} FROM raw_chunks WHERE id = r.id AND time = r.t LIMIT 1) x`;
+  CROSS JOIN LATERAL (SELECT id::text AS id, ${columns} FROM raw_chunks
+    WHERE id = r.id AND time = r.t AND time >= $3::timestamptz AND time <= $4::timestamptz LIMIT 1) x`;
 // Details exist in format 2 only; raw records are `packed` (format 2) or `records` (format 1).
 const DETAILS_SQL = chunksSql('details AS packed, NULL::text AS records');
 const RAW_SQL = chunksSql('packed, records');
@@ -71,7 +77,18 @@ const RAW_SQL = chunksSql('packed, records');
 export async function chunkLines(db: Db, refs: readonly ChunkRef[], what: 'details' | 'raw'): Promise<(string | undefined)[]> {
   if (refs.length === 0) return [];
   const days = new Map(refs.map((r) => [r.chunk, r.day]));
-  const got = await db.query<{ id: string; records: string | null; packed: Uint8Array | null }>(what === 'details' ? DETAILS_SQL : RAW_SQL, [[...days.keys()], [...days.values()]]);
+  let first = refs[0]!.day;
+  let last = first;
+  for (const r of refs) {
+    if (Date.parse(r.day) < Date.parse(first)) first = r.day;
+    if (Date.parse(r.day) > Date.parse(last)) last = r.day;
+  }
+  const got = await db.query<{ id: string; records: string | null; packed: Uint8Array | null }>(what === 'details' ? DETAILS_SQL : RAW_SQL, [
+    [...days.keys()],
+    [...days.values()],
+    first,
+    last,
+  ]);
   const lines = new Map<string, string[]>();
   await Promise.all(
     got.rows.map(async (c) => {

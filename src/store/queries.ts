@@ -4,6 +4,7 @@ import type { Db } from './db.ts';
 import { chunkLines } from './chunks.ts';
 import { arnToken, EVENT_COLUMNS, RAW_DAY, type StoredRow, toEvents, typeToken } from './events.ts';
 import type { TimeSpan } from './span.ts';
+import { isoWithin, newestFirst, type Range, type Window, windowSql } from './windows.ts';
 import { isoText, queryParams } from './sql.ts';
 
 export { spanOf, type TimeSpan } from './span.ts';
@@ -129,29 +130,65 @@ export function actorHashIs(key: string): string {
 
 /**
  * What a person did, newest first. One index scan per matching principal (events_actor_hash_time),
- * each stopping after `limit` rows, then merged: fast however much history each principal has.
+ * each stopping after `limit` rows, then merged: fast however much history each principal has. The
+ * newest days are read first (windows.ts), so a busy person's page is planned over a day or two.
  */
 export async function trail(db: Db, q: TrailQuery): Promise<TrailResult> {
   const principals = await resolvePrincipals(db, q.who);
   if (principals.length === 0) return { principals, events: [] };
   const limit = q.limit ?? 50;
-  const r = await db.query<StoredRow>(
-    `SELECT e.* FROM unnest($1::text[]) AS k(actor_key)
-     CROSS JOIN LATERAL (
-       SELECT ${EVENT_COLUMNS}, time AS t FROM events
-       WHERE ${actorHashIs('k.actor_key')}
-         AND ($2::timestamptz IS NULL OR time >= $2)
-         AND ($3::timestamptz IS NULL OR time <= $3)
-         AND (NOT $4::boolean OR read_only IS NOT TRUE)
-       ORDER BY events.time DESC -- the column, not the formatted "time" of the select list: index order
-       LIMIT $5
-     ) e
-     WHERE e.actor_key = k.actor_key
-     ORDER BY e.t DESC, e.event_id
-     LIMIT $5`,
-    [principals.map((p) => p.actorKey), q.since ?? null, q.until ?? null, q.writesOnly ?? false, limit],
-  );
-  return { principals, events: await toEvents(db, r.rows) };
+  const keys = principals.map((p) => p.actorKey);
+  const rows = await newestFirst(db, seenWithin(principals, q), limit, async (w, n) => {
+    const { params, param } = queryParams();
+    const where = [actorHashIs('k.actor_key'), ...windowSql(w, param)];
+    if (q.since !== undefined) where.push(`time >= ${param(q.since)}::timestamptz`);
+    if (q.until !== undefined) where.push(`time <= ${param(q.until)}::timestamptz`);
+    if (q.writesOnly) where.push('read_only IS NOT TRUE');
+    const lim = param(n);
+    const r = await db.query<StoredRow>(
+      `SELECT e.* FROM unnest(${param(keys)}::text[]) AS k(actor_key)
+       CROSS JOIN LATERAL (
+         SELECT ${EVENT_COLUMNS}, time AS t FROM events
+         WHERE ${where.join(' AND ')}
+         ORDER BY events.time DESC -- the column, not the formatted "time" of the select list: index order
+         LIMIT ${lim}
+       ) e
+       WHERE e.actor_key = k.actor_key
+       ORDER BY e.t DESC, e.event_id
+       LIMIT ${lim}`,
+      params,
+    );
+    return r.rows;
+  });
+  return { principals, events: await toEvents(db, rows) };
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * A person's events lie between their principals' first and last seen (kept with every insert, in its
+ * transaction: events.ts fold): the windows of a newest-first read start at the last one, not at the
+ * store's newest event (a person last seen a month ago is found in the first window, not the fifth),
+ * stop at the first, and the first is as deep as their rate says a page needs.
+ */
+function seenWithin(principals: readonly Principal[], q: Range): Range {
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  let events = 0;
+  for (const p of principals) {
+    first = Math.min(first, Date.parse(p.firstSeen));
+    last = Math.max(last, Date.parse(p.lastSeen));
+    events += p.events;
+  }
+  // Unparsable (never, from isoText): the query's own range alone.
+  if (!Number.isFinite(first) || !Number.isFinite(last)) return q;
+  const until = q.until !== undefined && Date.parse(q.until) < last ? q.until : new Date(last).toISOString();
+  const since = q.since !== undefined && Date.parse(q.since) > first ? q.since : new Date(first).toISOString();
+  // Their rate over the days they were seen (events counts every event stored, some maybe gone with
+  // the retention since: a rate too high only makes the first window too shallow, nextDepth goes on).
+  const perDay = events / Math.max(1, (last - first) / DAY_MS);
+  // lastSeen is to the second (isoText): every event of theirs is before the next second (none past 9999).
+  return { since, until, before: q.before, ceiling: isoWithin(last + 1000), perDay };
 }
 
 export interface SearchQuery {
@@ -196,23 +233,36 @@ export const INDEXED_FILTERS = ['eventId', 'eventIds', 'eventName', 'user', 'acc
  * `user` means every principal `resolvePrincipals` finds for it.
  */
 export async function search(db: Db, q: SearchQuery): Promise<{ events: TrailEvent[]; principals: Principal[] }> {
-  const s = await searchSql(db, q);
-  if (!s.sql) return { events: [], principals: s.principals };
-  const r = await db.query<StoredRow>(s.sql, s.params);
-  return { events: await toEvents(db, r.rows), principals: s.principals };
+  const principals = q.user !== undefined ? await resolvePrincipals(db, q.user) : [];
+  if (q.user !== undefined && principals.length === 0) return { events: [], principals };
+  const limit = q.limit ?? 50;
+  const page = async (w: Window, n: number): Promise<StoredRow[]> => {
+    const s = buildSearch({ ...q, limit: n }, principals, w);
+    return (await db.query<StoredRow>(s.sql, s.params)).rows;
+  };
+  // By id, or along a finding's events: a few probes whatever the range. Anything else reads the
+  // newest days first (windows.ts).
+  const byId = q.eventId !== undefined || q.eventIds !== undefined || q.findingId !== undefined;
+  const rows = byId ? await page({}, limit) : await newestFirst(db, q.user !== undefined ? seenWithin(principals, q) : q, limit, page);
+  return { events: await toEvents(db, rows), principals };
 }
 
-/** The SQL `search` runs (no sql when nothing can match), for search itself and for EXPLAIN in the tests. */
-export async function searchSql(db: Db, q: SearchQuery): Promise<{ sql: string | undefined; params: unknown[]; principals: Principal[] }> {
+/**
+ * The SQL `search` runs for one window of time (no sql when nothing can match), for EXPLAIN in the
+ * tests; without a window, the whole range in one query.
+ */
+export async function searchSql(db: Db, q: SearchQuery, w: Window = {}): Promise<{ sql: string | undefined; params: unknown[]; principals: Principal[] }> {
+  const principals = q.user !== undefined ? await resolvePrincipals(db, q.user) : [];
+  if (q.user !== undefined && principals.length === 0) return { sql: undefined, params: [], principals };
+  return { ...buildSearch(q, principals, w), principals };
+}
+
+/** One search query over window `w`; `principals` are those `q.user` means (resolvePrincipals). */
+function buildSearch(q: SearchQuery, principals: readonly Principal[], w: Window): { sql: string; params: unknown[] } {
   const where: string[] = [];
   const { params, param } = queryParams();
-  let principals: Principal[] = [];
-  let actorKeys: string | undefined;
-  if (q.user !== undefined) {
-    principals = await resolvePrincipals(db, q.user);
-    if (principals.length === 0) return { sql: undefined, params, principals };
-    actorKeys = param(principals.map((x) => x.actorKey));
-  }
+  const actorKeys = q.user !== undefined ? param(principals.map((x) => x.actorKey)) : undefined;
+  where.push(...windowSql(w, param));
   if (q.eventId !== undefined) where.push(`event_id = ${param(q.eventId)}`);
   if (q.eventName !== undefined) where.push(`action = ${param(q.eventName)}`);
   if (q.eventSource !== undefined) where.push(`service = ${param(q.eventSource)}`);
@@ -249,7 +299,7 @@ export async function searchSql(db: Db, q: SearchQuery): Promise<{ sql: string |
       CROSS JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = fe.event_id AND time = fe.time${where.length ? ` AND ${where.join(' AND ')}` : ''} LIMIT 1) x
       WHERE fe.finding_id = ${f}${bounds}
       ORDER BY fe.time DESC, fe.event_id LIMIT ${limit}`;
-    return { sql, params, principals };
+    return { sql, params };
   }
   if (actorKeys !== undefined) {
     // A person: one scan per principal along events_actor_hash_time, newest first, each stopping at the page's
@@ -261,10 +311,20 @@ export async function searchSql(db: Db, q: SearchQuery): Promise<{ sql: string |
       CROSS JOIN LATERAL (SELECT ${EVENT_COLUMNS}, time AS sort_time FROM events WHERE ${inner.join(' AND ')} ORDER BY events.time DESC, event_id LIMIT ${limit}) x
       WHERE x.actor_key = k.actor_key
       ORDER BY x.sort_time DESC, x.event_id LIMIT ${limit}`;
-    return { sql, params, principals };
+    return { sql, params };
+  }
+  if (q.resourceName !== undefined) {
+    // Every event with the name, from the GIN index, then the newest: OFFSET 0 keeps the LIMIT out of
+    // the inner query. Without it PostgreSQL, expecting a name to be common, may walk each partition's
+    // events_time newest first looking for it: 800 ms for a name on 1,480 of 1,000,000 events whose
+    // newest was 1.4 days old (bench:ingest). Bounded by a window (newestFirst), the rows read are a
+    // few days' of the name's, however common it is.
+    const sql = `SELECT x.* FROM (SELECT ${EVENT_COLUMNS}, events.time AS sort_time FROM events WHERE ${where.join(' AND ')} OFFSET 0) x
+      ORDER BY x.sort_time DESC, x.event_id LIMIT ${limit}`;
+    return { sql, params };
   }
   const sql = `SELECT ${EVENT_COLUMNS} FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY events.time DESC, event_id LIMIT ${limit}`;
-  return { sql, params, principals };
+  return { sql, params };
 }
 
 /**
