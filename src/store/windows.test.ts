@@ -165,6 +165,48 @@ describe.each(storeBackends('windows'))('newest-first reads through day windows 
   });
 });
 
+describe.each(storeBackends('windows-newest'))('the newest event’s time (%s)', (_name, open) => {
+  let store: Store;
+  let cleanup: () => Promise<void>;
+  const DAY20 = TOP - 20 * DAY;
+  beforeAll(async () => {
+    ({ store, cleanup } = await open());
+    await store.ingest([event('day-20', DAY20)]);
+    await maintainStore(store.db, { events: 400 * DAY, flowHits: null, rejects: null, reports: null }, { now: DAY20, maxSplitDays: 1000 });
+    // A backfill older than every day partition: events_default keeps it.
+    await store.ingest([event('ancient', Date.parse('2001-05-01T00:00:00Z'))]);
+    // Twelve empty days ahead of it, more than one probe's worth.
+    for (let d = 1; d <= 12; d++) await store.db.query('SELECT events_day_partition($1::date)', [new Date(DAY20 + d * DAY).toISOString().slice(0, 10)]);
+  }, 60_000);
+  afterAll(async () => {
+    await cleanup();
+  });
+
+  it('is found past a dozen empty days, and an older event in events_default does not stand for it', async () => {
+    expect((await store.db.query<{ n: number }>('SELECT count(*)::int AS n FROM events_default')).rows[0]!.n).toBe(1); // the ancient one
+    expect(await newestEventTime(store.db, 1e12)).toBe(DAY20);
+  });
+
+  it('a day dropped between listing the partitions and probing them has the listing read again, not an error', async () => {
+    const doomed = `events_${new Date(DAY20 + 12 * DAY).toISOString().slice(0, 10).replaceAll('-', '')}`;
+    let dropped = false;
+    // The store's own connection; the only change: the maintenance drops a day right after the listing.
+    const racing = {
+      ...store.db,
+      query: async (sql: string, params?: unknown[]) => {
+        const r = await store.db.query(sql, params);
+        if (!dropped && sql.includes('pg_inherits')) {
+          dropped = true;
+          await store.db.query(`DROP TABLE ${doomed}`);
+        }
+        return r;
+      },
+    } as typeof store.db;
+    expect(await newestEventTime(racing, 2e12)).toBe(DAY20);
+    expect(dropped).toBe(true);
+  });
+});
+
 describe('newestFirst', () => {
   it('asks for the newest day, then deeper as the rate says, each window below the last with no gap, the rest last', async () => {
     // A store whose newest event is TOP (the Db is only asked for partitions and their newest times).

@@ -61,33 +61,54 @@ const cache = new WeakMap<Db, { at: number; newest: number | null }>();
 
 /**
  * The newest stored event's time (ms), or null when `events` has no partitions or no rows. Probes the
- * partitions one by one, newest day first (each `max(time)` one index probe in one small table),
- * events_default first of all: `SELECT max(time) FROM events` would be planned over every partition
- * (~10 ms at 99 partitions), more than the query it serves. Reused for a few seconds: a value a little
- * old only widens the first window (newestFirst never leaves a gap).
+ * partitions, events_default and then the days newest first, a few to a statement (each `max(time)`
+ * one index probe in one small table), until a day holds rows: `SELECT max(time) FROM events` would be
+ * planned over every partition (~10 ms at 99 partitions), more than the query it serves. Reused for a
+ * few seconds: a value a little old only widens the first window (newestFirst never leaves a gap).
+ * A partition dropped between the listing and its probe (the store-maintenance job) has the listing
+ * read again, once; then the answer is null (one query over the range), not an error.
  */
 export async function newestEventTime(db: Db, now = Date.now()): Promise<number | null> {
   const hit = cache.get(db);
   if (hit && now - hit.at < NEWEST_FRESH_MS) return hit.newest;
-  const parts = (
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const newest = await probeNewest(db);
+      cache.set(db, { at: now, newest });
+      return newest;
+    } catch (e) {
+      if ((e as { code?: string }).code !== UNDEFINED_TABLE) throw e;
+      if (attempt === 2) return null;
+    }
+  }
+}
+
+/** PostgreSQL's SQLSTATE for a table that does not exist (any more). */
+const UNDEFINED_TABLE = '42P01';
+
+async function probeNewest(db: Db): Promise<number | null> {
+  const names = (
     await db.query<{ name: string }>(
       `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass`,
     )
   ).rows
     .map((r) => r.name)
-    .filter((n) => EVENTS_PARTITION.test(n))
-    // events_default first, then the days newest first (their names sort by day).
-    .sort((a, b) => (a === 'events_default' ? -1 : b === 'events_default' ? 1 : b.localeCompare(a)));
-  let newest: number | null = null;
-  for (let i = 0; i < parts.length && newest === null; i += PROBE_BATCH) {
-    const batch = parts.slice(i, i + PROBE_BATCH);
-    const r = await db.query<{ ms: number | null }>(
-      `SELECT (extract(epoch FROM max(t)) * 1000)::float8 AS ms FROM (${batch.map((p) => `SELECT max(time) AS t FROM ${p}`).join(' UNION ALL ')}) x`,
-    );
-    newest = r.rows[0]?.ms ?? null;
-  }
-  cache.set(db, { at: now, newest });
-  return newest;
+    .filter((n) => EVENTS_PARTITION.test(n));
+  // The days newest first (their names sort by day); events_default (anything outside them) in the first probe.
+  const days = names.filter((n) => n !== 'events_default').sort((a, b) => b.localeCompare(a));
+  const max = async (tables: string[]): Promise<number | null> =>
+    tables.length === 0
+      ? null
+      : ((
+          await db.query<{ ms: number | null }>(
+            `SELECT (extract(epoch FROM max(t)) * 1000)::float8 AS ms FROM (${tables.map((p) => `SELECT max(time) AS t FROM ${p}`).join(' UNION ALL ')}) x`,
+          )
+        ).rows[0]?.ms ?? null);
+  const inDefault = names.includes('events_default') ? await max(['events_default']) : null;
+  // Days do not overlap: the first batch holding rows holds the newest day's.
+  let inDays: number | null = null;
+  for (let i = 0; i < days.length && inDays === null; i += PROBE_BATCH) inDays = await max(days.slice(i, i + PROBE_BATCH));
+  return inDefault === null ? inDays : inDays === null ? inDefault : Math.max(inDefault, inDays);
 }
 
 const ms = (s: string | undefined): number => (s === undefined ? Number.NaN : Date.parse(s));
