@@ -4,7 +4,7 @@ import type { Db } from './db.ts';
 import { chunkLines } from './chunks.ts';
 import { arnToken, EVENT_COLUMNS, RAW_DAY, type StoredRow, toEvents, typeToken } from './events.ts';
 import type { TimeSpan } from './span.ts';
-import { isoWithin, newestFirst, type Range, type Window, windowSql } from './windows.ts';
+import { isoWithin, newestEventTime, newestFirst, type Range, type Window, windowSql } from './windows.ts';
 import { isoText, queryParams } from './sql.ts';
 
 export { spanOf, type TimeSpan } from './span.ts';
@@ -134,33 +134,50 @@ export function actorHashIs(key: string): string {
  * newest days are read first (windows.ts), so a busy person's page is planned over a day or two.
  */
 export async function trail(db: Db, q: TrailQuery): Promise<TrailResult> {
-  const principals = await resolvePrincipals(db, q.who);
-  if (principals.length === 0) return { principals, events: [] };
-  const limit = q.limit ?? 50;
-  const keys = principals.map((p) => p.actorKey);
-  const rows = await newestFirst(db, seenWithin(principals, q), limit, async (w, n) => {
-    const { params, param } = queryParams();
-    const where = [actorHashIs('k.actor_key'), ...windowSql(w, param)];
-    if (q.since !== undefined) where.push(`time >= ${param(q.since)}::timestamptz`);
-    if (q.until !== undefined) where.push(`time <= ${param(q.until)}::timestamptz`);
-    if (q.writesOnly) where.push('read_only IS NOT TRUE');
-    const lim = param(n);
-    const r = await db.query<StoredRow>(
-      `SELECT e.* FROM unnest(${param(keys)}::text[]) AS k(actor_key)
-       CROSS JOIN LATERAL (
-         SELECT ${EVENT_COLUMNS}, time AS t FROM events
-         WHERE ${where.join(' AND ')}
-         ORDER BY events.time DESC -- the column, not the formatted "time" of the select list: index order
-         LIMIT ${lim}
-       ) e
-       WHERE e.actor_key = k.actor_key
-       ORDER BY e.t DESC, e.event_id
-       LIMIT ${lim}`,
-      params,
-    );
-    return r.rows;
+  const newest = await newestEventTime(db);
+  return readSnapshot(db, async (tx) => {
+    const principals = await resolvePrincipals(tx, q.who);
+    if (principals.length === 0) return { principals, events: [] };
+    const limit = q.limit ?? 50;
+    const keys = principals.map((p) => p.actorKey);
+    const rows = await newestFirst(newest, seenWithin(principals, q), limit, async (w, n) => {
+      const { params, param } = queryParams();
+      const where = [actorHashIs('k.actor_key'), ...windowSql(w, param)];
+      if (q.since !== undefined) where.push(`time >= ${param(q.since)}::timestamptz`);
+      if (q.until !== undefined) where.push(`time <= ${param(q.until)}::timestamptz`);
+      if (q.writesOnly) where.push('read_only IS NOT TRUE');
+      const lim = param(n);
+      // event_id breaks ties inside as outside: a page cut inside a second keeps the same events as
+      // one query over the whole range would.
+      const r = await tx.query<StoredRow>(
+        `SELECT e.* FROM unnest(${param(keys)}::text[]) AS k(actor_key)
+         CROSS JOIN LATERAL (
+           SELECT ${EVENT_COLUMNS}, time AS t FROM events
+           WHERE ${where.join(' AND ')}
+           ORDER BY events.time DESC, event_id -- the column, not the formatted "time" of the select list: index order
+           LIMIT ${lim}
+         ) e
+         WHERE e.actor_key = k.actor_key
+         ORDER BY e.t DESC, e.event_id
+         LIMIT ${lim}`,
+        params,
+      );
+      return r.rows;
+    });
+    return { principals, events: await toEvents(tx, rows) };
   });
-  return { principals, events: await toEvents(db, rows) };
+}
+
+/**
+ * fn in one read-only REPEATABLE READ transaction: the principals, every window of a page and the
+ * chunks it reads see one snapshot, as one query did (a batch committed between two windows would
+ * otherwise be half in the page, and a keyset page after it could skip the other half for good).
+ */
+function readSnapshot<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
+  return db.transaction(async (tx) => {
+    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    return fn(tx);
+  });
 }
 
 const DAY_MS = 86_400_000;
@@ -232,19 +249,35 @@ export const INDEXED_FILTERS = ['eventId', 'eventIds', 'eventName', 'user', 'acc
  * The console's lookup attributes, combinable, plus account, region, outcome, via and a time range.
  * `user` means every principal `resolvePrincipals` finds for it.
  */
-export async function search(db: Db, q: SearchQuery): Promise<{ events: TrailEvent[]; principals: Principal[] }> {
-  const principals = q.user !== undefined ? await resolvePrincipals(db, q.user) : [];
-  if (q.user !== undefined && principals.length === 0) return { events: [], principals };
-  const limit = q.limit ?? 50;
-  const page = async (w: Window, n: number): Promise<StoredRow[]> => {
-    const s = buildSearch({ ...q, limit: n }, principals, w);
-    return (await db.query<StoredRow>(s.sql, s.params)).rows;
-  };
+export async function search(db: Db, q: SearchQuery, opts: { fenceMax?: number } = {}): Promise<{ events: TrailEvent[]; principals: Principal[] }> {
+  const fenceMax = opts.fenceMax ?? FENCE_MAX;
   // By id, or along a finding's events: a few probes whatever the range. Anything else reads the
   // newest days first (windows.ts).
   const byId = q.eventId !== undefined || q.eventIds !== undefined || q.findingId !== undefined;
-  const rows = byId ? await page({}, limit) : await newestFirst(db, q.user !== undefined ? seenWithin(principals, q) : q, limit, page);
-  return { events: await toEvents(db, rows), principals };
+  const newest = byId ? null : await newestEventTime(db);
+  return readSnapshot(db, async (tx) => {
+    const principals = q.user !== undefined ? await resolvePrincipals(tx, q.user) : [];
+    if (q.user !== undefined && principals.length === 0) return { events: [], principals };
+    // A resource name: how common it is in the first window says how every window reads it. Counted
+    // up to FENCE_MAX + 1 through the GIN index's bitmap (index and sequential scans off for that one
+    // statement: a plan that stops early could read a whole day looking for a rare name), so the count
+    // costs the name's index entries and at most FENCE_MAX + 1 rows.
+    let fence: boolean | undefined;
+    const page = async (w: Window, n: number): Promise<StoredRow[]> => {
+      if (fence === undefined && q.resourceName !== undefined && q.user === undefined && !byId) {
+        const c = buildSearch(q, principals, w, { countUpTo: fenceMax + 1 });
+        await tx.query('SET LOCAL enable_seqscan = off');
+        await tx.query('SET LOCAL enable_indexscan = off');
+        fence = (await tx.query<{ n: number }>(c.sql, c.params)).rows[0]!.n <= fenceMax;
+        await tx.query('SET LOCAL enable_seqscan = on');
+        await tx.query('SET LOCAL enable_indexscan = on');
+      }
+      const s = buildSearch({ ...q, limit: n }, principals, w, { fence });
+      return (await tx.query<StoredRow>(s.sql, s.params)).rows;
+    };
+    const rows = await newestFirst(newest, q.user !== undefined ? seenWithin(principals, q) : q, q.limit ?? 50, page);
+    return { events: await toEvents(tx, rows), principals };
+  });
 }
 
 /**
@@ -257,8 +290,21 @@ export async function searchSql(db: Db, q: SearchQuery, w: Window = {}): Promise
   return { ...buildSearch(q, principals, w), principals };
 }
 
+/** How buildSearch reads: `countUpTo` counts the matches (up to that many) instead; `fence: false` lets the planner choose for a resource name. */
+interface SearchHow {
+  countUpTo?: number;
+  fence?: boolean;
+}
+
+/**
+ * Past this many events with a resource name in the first window, the name is common: its search is
+ * read along events_time (the planner's choice) rather than all its events sorted (a KMS key every
+ * service decrypts with can have millions a day).
+ */
+const FENCE_MAX = 5_000;
+
 /** One search query over window `w`; `principals` are those `q.user` means (resolvePrincipals). */
-function buildSearch(q: SearchQuery, principals: readonly Principal[], w: Window): { sql: string; params: unknown[] } {
+function buildSearch(q: SearchQuery, principals: readonly Principal[], w: Window, how: SearchHow = {}): { sql: string; params: unknown[] } {
   const where: string[] = [];
   const { params, param } = queryParams();
   const actorKeys = q.user !== undefined ? param(principals.map((x) => x.actorKey)) : undefined;
@@ -289,6 +335,10 @@ function buildSearch(q: SearchQuery, principals: readonly Principal[], w: Window
     const t = param(q.before.time);
     where.push(`time <= ${t}::timestamptz AND (time < ${t}::timestamptz OR event_id > ${param(q.before.eventId)})`);
   }
+  if (how.countUpTo !== undefined) {
+    const sql = `SELECT count(*)::int AS n FROM (SELECT 1 FROM events WHERE ${where.join(' AND ')} LIMIT ${Math.floor(how.countUpTo)}) x`;
+    return { sql, params };
+  }
   const limit = param(q.limit ?? 50);
   if (q.findingId !== undefined) {
     // finding_events (finding_id, time) walked newest first; each of its events probed by (id, time).
@@ -313,12 +363,13 @@ function buildSearch(q: SearchQuery, principals: readonly Principal[], w: Window
       ORDER BY x.sort_time DESC, x.event_id LIMIT ${limit}`;
     return { sql, params };
   }
-  if (q.resourceName !== undefined) {
-    // Every event with the name, from the GIN index, then the newest: OFFSET 0 keeps the LIMIT out of
-    // the inner query. Without it PostgreSQL, expecting a name to be common, may walk each partition's
-    // events_time newest first looking for it: 800 ms for a name on 1,480 of 1,000,000 events whose
-    // newest was 1.4 days old (bench:ingest). Bounded by a window (newestFirst), the rows read are a
-    // few days' of the name's, however common it is.
+  if (q.resourceName !== undefined && how.fence !== false) {
+    // Every event with the name in the window, from the GIN index, then the newest: OFFSET 0 keeps
+    // the LIMIT out of the inner query. Without it PostgreSQL, expecting a name to be common, may walk
+    // each partition's events_time newest first looking for it: 800 ms for a name on 1,480 of
+    // 1,000,000 events whose newest was 1.4 days old (bench:ingest). A name that is common in the
+    // newest window (search: FENCE_MAX) is left to the planner, whose walk along events_time then
+    // stops after a page, where reading all of the name's events would not.
     const sql = `SELECT x.* FROM (SELECT ${EVENT_COLUMNS}, events.time AS sort_time FROM events WHERE ${where.join(' AND ')} OFFSET 0) x
       ORDER BY x.sort_time DESC, x.event_id LIMIT ${limit}`;
     return { sql, params };

@@ -3,8 +3,8 @@ import { storeBackends } from '../../test/helpers/backends.ts';
 import { records } from '../../test/helpers/fixtures.ts';
 import type { Ingestible, RawRecord } from '../events/model.ts';
 import { normalize } from '../events/normalize.ts';
-import type { Store } from './index.ts';
-import { resolvePrincipals, type SearchQuery, searchSql } from './queries.ts';
+import { type Store, storeOn } from './index.ts';
+import { resolvePrincipals, type SearchQuery, search, searchSql } from './queries.ts';
 import { maintainStore } from './retention.ts';
 import { firstDepth, LAST_WINDOW_DAYS, newestEventTime, newestFirst, nextDepth } from './windows.ts';
 
@@ -37,17 +37,19 @@ describe('nextDepth', () => {
 });
 
 /** Events from a real record (actors.json, an IAM user's AssumeRole), with their own id, time, user, action and bucket. */
-function event(id: string, t: number, o: { user?: string; action?: string; bucket?: string } = {}): Ingestible {
+function event(id: string, t: number, o: { user?: string; action?: string; bucket?: string; account?: string } = {}): Ingestible {
   const base = records('actors.json').find((r) => (r.userIdentity as { type?: string } | undefined)?.type === 'IAMUser')!;
   const ui = base.userIdentity as Record<string, unknown>;
   const user = o.user ?? 'everyday';
+  const account = o.account ?? '777788889999';
   const raw = {
     ...base,
+    recipientAccountId: account,
     eventID: id,
     eventTime: new Date(t).toISOString(),
     eventName: o.action ?? base.eventName,
-    userIdentity: { ...ui, userName: user, arn: `arn:aws:iam::777788889999:user/${user}`, principalId: `AIDA${user.toUpperCase()}` },
-    resources: o.bucket ? [{ ARN: `arn:aws:s3:::${o.bucket}`, accountId: '777788889999', type: 'AWS::S3::Bucket' }] : undefined,
+    userIdentity: { ...ui, userName: user, accountId: account, arn: `arn:aws:iam::${account}:user/${user}`, principalId: `AIDA${user.toUpperCase()}${account}` },
+    resources: o.bucket ? [{ ARN: `arn:aws:s3:::${o.bucket}`, accountId: account, type: 'AWS::S3::Bucket' }] : undefined,
   } as RawRecord;
   return { event: normalize(raw), raw };
 }
@@ -69,6 +71,10 @@ function corpus(): Ingestible[] {
     out.push(event(`edge-${d}-below`, TOP - d * DAY - 1, { bucket: 'bucket-edge' }));
   }
   out.push(event('top', TOP, { user: 'top-user' }));
+  // Two users named dup in two accounts: one busy 5 days back, the other with two events in one second.
+  out.push(event('dup-b1', TOP - 3_600_000, { user: 'dup', account: '111111111111' }));
+  for (let i = 0; i < 17; i++) out.push(event(`dup-old-${i}`, TOP - 5 * DAY - i * 60_000, { user: 'dup', account: '111111111111' }));
+  for (const id of ['dup-a-b', 'dup-a-a', 'dup-a-c']) out.push(event(id, TOP - 2 * DAY, { user: 'dup', account: '222222222222' }));
   return out;
 }
 
@@ -123,6 +129,37 @@ describe.each(storeBackends('windows'))('newest-first reads through day windows 
     }
   });
 
+  it.each(queries.filter(([, q]) => q.resourceName !== undefined))('%s, read as a common name (along events_time): the same events', async (_what, q) => {
+    for (const limit of [1, 3, 50, 1000]) {
+      const want = await reference({ ...q, limit });
+      expect((await search(store.db, { ...q, limit }, { fenceMax: 0 })).events.map((e) => e.eventId), `limit ${limit}`).toEqual(want);
+    }
+  });
+
+  it('a name common in the newest day is left to the planner (no fence), a rare one read from its own index entries', async () => {
+    const plans: string[] = [];
+    // The store's own connection, noting which form of the page query each window runs.
+    const watching = {
+      ...store.db,
+      transaction: <T>(fn: (tx: typeof store.db) => Promise<T>) =>
+        store.db.transaction((tx) =>
+          fn({
+            ...tx,
+            query: (async (sql: string, params?: unknown[]) => {
+              if (sql.includes('OFFSET 0) x')) plans.push('fenced');
+              else if (sql.includes('ORDER BY events.time DESC')) plans.push('walk');
+              return tx.query(sql, params);
+            }) as typeof tx.query,
+          }),
+        ),
+    } as typeof store.db;
+    await search(watching, { resourceName: 'bucket-busy', limit: 3 }, { fenceMax: 2 }); // 6 in the newest day
+    expect(plans).toEqual(['walk']);
+    plans.length = 0;
+    await search(watching, { resourceName: 'bucket-busy', limit: 3 }, { fenceMax: 10 });
+    expect(plans).toEqual(['fenced']);
+  });
+
   it('pages through the edges two by two (keyset), each event once, in order', async () => {
     const all = await reference({ resourceName: 'bucket-edge', limit: 1000 });
     expect(all).toHaveLength(16);
@@ -139,9 +176,9 @@ describe.each(storeBackends('windows'))('newest-first reads through day windows 
   });
 
   it('a person’s trail is the one query’s answer, from weeks ago as from today', async () => {
-    for (const who of ['gap-user', 'rare-user', 'top-user', 'everyday']) {
+    for (const who of ['gap-user', 'rare-user', 'top-user', 'everyday', 'dup']) {
       const keys = (await resolvePrincipals(store.db, who)).map((p) => p.actorKey);
-      for (const limit of [1, 5, 50, 1000]) {
+      for (const limit of [1, 2, 3, 4, 5, 50, 1000]) {
         const want = (
           await store.db.query<{ event_id: string }>('SELECT event_id FROM events WHERE actor_key = ANY($1::text[]) ORDER BY time DESC, event_id LIMIT $2', [keys, limit])
         ).rows.map((r) => r.event_id);
@@ -153,6 +190,12 @@ describe.each(storeBackends('windows'))('newest-first reads through day windows 
         expect((await store.trail({ who, limit, since })).events.map((e) => e.eventId), `${who} ${limit} since`).toEqual(bounded);
       }
     }
+  });
+
+  it('two principals, one with events in the same second: the page is cut where one query cuts it (event id breaks the tie)', async () => {
+    expect((await resolvePrincipals(store.db, 'dup')).length).toBe(2);
+    expect((await store.trail({ who: 'dup', limit: 2 })).events.map((e) => e.eventId)).toEqual(['dup-b1', 'dup-a-a']);
+    expect((await store.search({ user: 'dup', limit: 3 })).events.map((e) => e.eventId)).toEqual(['dup-b1', 'dup-a-a', 'dup-a-b']);
   });
 
   it('an event stored after the newest time was read (and kept for a few seconds) comes first all the same', async () => {
@@ -207,15 +250,52 @@ describe.each(storeBackends('windows-newest'))('the newest event’s time (%s)',
   });
 });
 
+describe('a page is one snapshot (PostgreSQL: another connection commits between two windows)', () => {
+  it('shows the store as it was when the page began: a batch committed meanwhile is wholly out of it, and the next page skips nothing', async () => {
+    const { store, cleanup } = await storeBackends('windows-snapshot')[0]![1]();
+    try {
+      await store.ingest([event('A', TOP, { bucket: 'bk' }), event('D', TOP - 10 * DAY, { bucket: 'bk' })]);
+      await maintainStore(store.db, { events: 400 * DAY, flowHits: null, rejects: null, reports: null }, { now: TOP, maxSplitDays: 1000 });
+      let committed = false;
+      // The store's own pool; the only change: right after the first window's query, one batch (B two
+      // hours back, C two days back) is committed on another connection.
+      const racing = {
+        ...store.db,
+        transaction: <T>(fn: (tx: typeof store.db) => Promise<T>) =>
+          store.db.transaction((tx) =>
+            fn({
+              ...tx,
+              query: (async (sql: string, params?: unknown[]) => {
+                const r = await tx.query(sql, params);
+                if (!committed && sql.includes('resource_keys @>')) {
+                  committed = true;
+                  await store.ingest([event('B', TOP - 2 * 3_600_000, { bucket: 'bk' }), event('C', TOP - 2 * DAY, { bucket: 'bk' })]);
+                }
+                return r;
+              }) as typeof tx.query,
+            }),
+          ),
+      } as typeof store.db;
+      const page = (await storeOn(racing).search({ resourceName: 'bk', limit: 2 })).events;
+      expect(committed).toBe(true);
+      expect(page.map((e) => e.eventId)).toEqual(['A', 'D']);
+      // Read again, the page has them all, and paging on from it skips nothing.
+      const again = (await store.search({ resourceName: 'bk', limit: 2 })).events;
+      expect(again.map((e) => e.eventId)).toEqual(['A', 'B']);
+      const next = (await store.search({ resourceName: 'bk', limit: 10, before: { time: again[1]!.time!, eventId: 'B' } })).events;
+      expect(next.map((e) => e.eventId)).toEqual(['C', 'D']);
+    } finally {
+      await cleanup();
+    }
+  }, 60_000);
+});
+
 describe('newestFirst', () => {
   it('asks for the newest day, then deeper as the rate says, each window below the last with no gap, the rest last', async () => {
-    // A store whose newest event is TOP (the Db is only asked for partitions and their newest times).
-    const db = {
-      query: async (sql: string) => (sql.includes('pg_inherits') ? { rows: [{ name: 'events_20260630' }] } : { rows: [{ ms: TOP }] }),
-    } as never;
+    // The newest event at TOP.
     const asked: { from?: string | undefined; below?: string | undefined; n: number }[] = [];
     const perWindow = [0, 0, 3, 0];
-    const rows = await newestFirst(db, {}, 10, async (w, n) => {
+    const rows = await newestFirst(TOP, {}, 10, async (w, n) => {
       asked.push({ ...w, n });
       return Array.from({ length: perWindow[asked.length - 1] ?? 0 }, (_, i) => `${asked.length}-${i}`);
     }, TOP);

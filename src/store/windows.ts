@@ -8,12 +8,6 @@ export const FIRST_WINDOW_DAYS = 1;
 /** Past this many days below the top, the next window is the rest of the range. */
 export const LAST_WINDOW_DAYS = 64;
 
-/**
- * How deep (days below the top) the next window reaches, given `found` rows of `limit` within the
- * first `depth` days: deep enough for twice the rows still wanted at the rate seen so far, and at least
- * twice as deep as now; four times as deep while nothing was found (the rate says nothing yet). Null:
- * the rest of the range, in one query, once the next window would reach past LAST_WINDOW_DAYS.
- */
 /** The first window's depth: a day, or twice a page at the rate the caller expects; null: all in one query. */
 export function firstDepth(limit: number, perDay?: number): number | null {
   if (perDay === undefined || !(perDay > 0)) return FIRST_WINDOW_DAYS;
@@ -21,6 +15,12 @@ export function firstDepth(limit: number, perDay?: number): number | null {
   return depth >= LAST_WINDOW_DAYS ? null : depth;
 }
 
+/**
+ * How deep (days below the top) the next window reaches, given `found` rows of `limit` within the
+ * first `depth` days: deep enough for twice the rows still wanted at the rate seen so far, and at least
+ * twice as deep as now; four times as deep while nothing was found (the rate says nothing yet). Null:
+ * the rest of the range, in one query, once the next window would reach past LAST_WINDOW_DAYS.
+ */
 export function nextDepth(depth: number, found: number, limit: number): number | null {
   const next = found === 0 ? 4 * depth : depth + Math.max(depth, (2 * (limit - found) * depth) / found);
   return next >= LAST_WINDOW_DAYS ? null : next;
@@ -56,6 +56,7 @@ export interface Range {
   perDay?: number | undefined;
 }
 
+/** A partition's name as regclass prints it: bare when the search path finds it (a name qualified by its schema is left out, never quoted into SQL). */
 const EVENTS_PARTITION = /^events_(?:\d{8}|default)$/;
 const cache = new WeakMap<Db, { at: number; newest: number | null }>();
 
@@ -89,7 +90,7 @@ const UNDEFINED_TABLE = '42P01';
 async function probeNewest(db: Db): Promise<number | null> {
   const names = (
     await db.query<{ name: string }>(
-      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass`,
+      `SELECT c.oid::regclass::text AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass`,
     )
   ).rows
     .map((r) => r.name)
@@ -130,11 +131,12 @@ export function isoWithin(t: number): string | undefined {
  * few day partitions (PostgreSQL leaves the others out when it plans) and stops early: over 90 day
  * partitions, planning one query over all of them took 13–29 ms, most of a person's `trail` or of a
  * search, and a resource name with a few thousand events had all of them sorted (bench:ingest: 74–147
- * ms). Rare values, found in no recent day, cost three small queries more. With no partitions or no
- * rows, it is one query.
+ * ms). Rare values, found in no recent day, cost three small queries more. `newest` is the newest
+ * event's time (newestEventTime); with none (no partitions, no rows), it is one query. The caller runs
+ * the windows in one snapshot (queries.ts readSnapshot): a commit between two of them would otherwise
+ * show a page a mix of before and after it.
  */
-export async function newestFirst<T>(db: Db, range: Range, limit: number, run: (w: Window, n: number) => Promise<T[]>, now = Date.now()): Promise<T[]> {
-  const newest = await newestEventTime(db, now);
+export async function newestFirst<T>(newest: number | null, range: Range, limit: number, run: (w: Window, n: number) => Promise<T[]>, now = Date.now()): Promise<T[]> {
   if (newest === null || limit <= 0) return run({}, limit);
   // The top: the newest event, or the query's own upper bound when lower. A time PostgreSQL reads but
   // Date.parse does not (NaN) bounds nothing here; the query itself still applies it.
