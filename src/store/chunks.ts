@@ -77,11 +77,12 @@ const RAW_SQL = chunksSql('packed, records');
 export async function chunkLines(db: Db, refs: readonly ChunkRef[], what: 'details' | 'raw'): Promise<(string | undefined)[]> {
   if (refs.length === 0) return [];
   const days = new Map(refs.map((r) => [r.chunk, r.day]));
+  // Days as RAW_DAY writes them (fixed-width ISO, years 0001–9999): their text sorts as their time.
   let first = refs[0]!.day;
   let last = first;
-  for (const r of refs) {
-    if (Date.parse(r.day) < Date.parse(first)) first = r.day;
-    if (Date.parse(r.day) > Date.parse(last)) last = r.day;
+  for (const day of days.values()) {
+    if (day < first) first = day;
+    if (day > last) last = day;
   }
   const got = await db.query<{ id: string; records: string | null; packed: Uint8Array | null }>(what === 'details' ? DETAILS_SQL : RAW_SQL, [
     [...days.keys()],

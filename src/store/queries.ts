@@ -129,43 +129,12 @@ export function actorHashIs(key: string): string {
 }
 
 /**
- * What a person did, newest first. One index scan per matching principal (events_actor_hash_time),
- * each stopping after `limit` rows, then merged: fast however much history each principal has. The
- * newest days are read first (windows.ts), so a busy person's page is planned over a day or two.
+ * What a person did, newest first: a search by user (one index scan per matching principal along
+ * events_actor_hash_time, each stopping after `limit` rows, then merged; the newest days first,
+ * windows.ts), writes only when asked.
  */
 export async function trail(db: Db, q: TrailQuery): Promise<TrailResult> {
-  const newest = await newestEventTime(db);
-  return readSnapshot(db, async (tx) => {
-    const principals = await resolvePrincipals(tx, q.who);
-    if (principals.length === 0) return { principals, events: [] };
-    const limit = q.limit ?? 50;
-    const keys = principals.map((p) => p.actorKey);
-    const rows = await newestFirst(newest, seenWithin(principals, q), limit, async (w, n) => {
-      const { params, param } = queryParams();
-      const where = [actorHashIs('k.actor_key'), ...windowSql(w, param)];
-      if (q.since !== undefined) where.push(`time >= ${param(q.since)}::timestamptz`);
-      if (q.until !== undefined) where.push(`time <= ${param(q.until)}::timestamptz`);
-      if (q.writesOnly) where.push('read_only IS NOT TRUE');
-      const lim = param(n);
-      // event_id breaks ties inside as outside: a page cut inside a second keeps the same events as
-      // one query over the whole range would.
-      const r = await tx.query<StoredRow>(
-        `SELECT e.* FROM unnest(${param(keys)}::text[]) AS k(actor_key)
-         CROSS JOIN LATERAL (
-           SELECT ${EVENT_COLUMNS}, time AS t FROM events
-           WHERE ${where.join(' AND ')}
-           ORDER BY events.time DESC, event_id -- the column, not the formatted "time" of the select list: index order
-           LIMIT ${lim}
-         ) e
-         WHERE e.actor_key = k.actor_key
-         ORDER BY e.t DESC, e.event_id
-         LIMIT ${lim}`,
-        params,
-      );
-      return r.rows;
-    });
-    return { principals, events: await toEvents(tx, rows) };
-  });
+  return search(db, { user: q.who, since: q.since, until: q.until, limit: q.limit, readOnly: q.writesOnly ? false : undefined });
 }
 
 /**
@@ -266,11 +235,9 @@ export async function search(db: Db, q: SearchQuery, opts: { fenceMax?: number }
     const page = async (w: Window, n: number): Promise<StoredRow[]> => {
       if (fence === undefined && q.resourceName !== undefined && q.user === undefined && !byId) {
         const c = buildSearch(q, principals, w, { countUpTo: fenceMax + 1 });
-        await tx.query('SET LOCAL enable_seqscan = off');
-        await tx.query('SET LOCAL enable_indexscan = off');
+        await tx.query("SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)");
         fence = (await tx.query<{ n: number }>(c.sql, c.params)).rows[0]!.n <= fenceMax;
-        await tx.query('SET LOCAL enable_seqscan = on');
-        await tx.query('SET LOCAL enable_indexscan = on');
+        await tx.query("SELECT set_config('enable_seqscan', 'on', true), set_config('enable_indexscan', 'on', true)");
       }
       const s = buildSearch({ ...q, limit: n }, principals, w, { fence });
       return (await tx.query<StoredRow>(s.sql, s.params)).rows;

@@ -3,6 +3,7 @@ import { storeBackends } from '../../test/helpers/backends.ts';
 import { records } from '../../test/helpers/fixtures.ts';
 import type { Ingestible, RawRecord } from '../events/model.ts';
 import { normalize } from '../events/normalize.ts';
+import type { Db } from './db.ts';
 import { type Store, storeOn } from './index.ts';
 import { resolvePrincipals, type SearchQuery, search, searchSql } from './queries.ts';
 import { maintainStore } from './retention.ts';
@@ -11,6 +12,27 @@ import { firstDepth, LAST_WINDOW_DAYS, newestEventTime, newestFirst, nextDepth }
 const DAY = 86_400_000;
 /** The newest event of the store below (the windows' top). */
 const TOP = Date.parse('2026-06-30T12:00:00.000Z');
+
+/**
+ * `db` as it is, except that inside its transactions (where search and trail read) `then(sql)` runs
+ * after each statement, before its answer is handed back.
+ */
+function afterEachQuery(db: Db, then: (sql: string) => Promise<void>): Db {
+  return {
+    ...db,
+    transaction: <T>(fn: (tx: Db) => Promise<T>) =>
+      db.transaction((tx) =>
+        fn({
+          ...tx,
+          query: (async (sql: string, params?: unknown[]) => {
+            const r = await tx.query(sql, params);
+            await then(sql);
+            return r;
+          }) as Db['query'],
+        }),
+      ),
+  };
+}
 
 describe('firstDepth', () => {
   it('is a day without a rate, twice a page at the rate given, or everything at once when that reaches past the last window', () => {
@@ -139,20 +161,10 @@ describe.each(storeBackends('windows'))('newest-first reads through day windows 
   it('a name common in the newest day is left to the planner (no fence), a rare one read from its own index entries', async () => {
     const plans: string[] = [];
     // The store's own connection, noting which form of the page query each window runs.
-    const watching = {
-      ...store.db,
-      transaction: <T>(fn: (tx: typeof store.db) => Promise<T>) =>
-        store.db.transaction((tx) =>
-          fn({
-            ...tx,
-            query: (async (sql: string, params?: unknown[]) => {
-              if (sql.includes('OFFSET 0) x')) plans.push('fenced');
-              else if (sql.includes('ORDER BY events.time DESC')) plans.push('walk');
-              return tx.query(sql, params);
-            }) as typeof tx.query,
-          }),
-        ),
-    } as typeof store.db;
+    const watching = afterEachQuery(store.db, async (sql) => {
+      if (sql.includes('OFFSET 0) x')) plans.push('fenced');
+      else if (sql.includes('ORDER BY events.time DESC')) plans.push('walk');
+    });
     await search(watching, { resourceName: 'bucket-busy', limit: 3 }, { fenceMax: 2 }); // 6 in the newest day
     expect(plans).toEqual(['walk']);
     plans.length = 0;
@@ -257,25 +269,14 @@ describe('a page is one snapshot (PostgreSQL: another connection commits between
       await store.ingest([event('A', TOP, { bucket: 'bk' }), event('D', TOP - 10 * DAY, { bucket: 'bk' })]);
       await maintainStore(store.db, { events: 400 * DAY, flowHits: null, rejects: null, reports: null }, { now: TOP, maxSplitDays: 1000 });
       let committed = false;
-      // The store's own pool; the only change: right after the first window's query, one batch (B two
+      // The store's own pool; the only change: right after the page's first statement reading the name, one batch (B two
       // hours back, C two days back) is committed on another connection.
-      const racing = {
-        ...store.db,
-        transaction: <T>(fn: (tx: typeof store.db) => Promise<T>) =>
-          store.db.transaction((tx) =>
-            fn({
-              ...tx,
-              query: (async (sql: string, params?: unknown[]) => {
-                const r = await tx.query(sql, params);
-                if (!committed && sql.includes('resource_keys @>')) {
-                  committed = true;
-                  await store.ingest([event('B', TOP - 2 * 3_600_000, { bucket: 'bk' }), event('C', TOP - 2 * DAY, { bucket: 'bk' })]);
-                }
-                return r;
-              }) as typeof tx.query,
-            }),
-          ),
-      } as typeof store.db;
+      const racing = afterEachQuery(store.db, async (sql) => {
+        if (!committed && sql.includes('resource_keys @>')) {
+          committed = true;
+          await store.ingest([event('B', TOP - 2 * 3_600_000, { bucket: 'bk' }), event('C', TOP - 2 * DAY, { bucket: 'bk' })]);
+        }
+      });
       const page = (await storeOn(racing).search({ resourceName: 'bk', limit: 2 })).events;
       expect(committed).toBe(true);
       expect(page.map((e) => e.eventId)).toEqual(['A', 'D']);

@@ -162,9 +162,9 @@ export async function newestFirst<T>(newest: number | null, range: Range, limit:
 }
 
 /** A window as SQL conditions on `time`, with its values added by `param`. */
-export function windowSql(w: Window, param: (v: unknown) => string, column = 'time'): string[] {
+export function windowSql(w: Window, param: (v: unknown) => string): string[] {
   const out: string[] = [];
-  if (w.from !== undefined) out.push(`${column} >= ${param(w.from)}::timestamptz`);
-  if (w.below !== undefined) out.push(`${column} < ${param(w.below)}::timestamptz`);
+  if (w.from !== undefined) out.push(`time >= ${param(w.from)}::timestamptz`);
+  if (w.below !== undefined) out.push(`time < ${param(w.below)}::timestamptz`);
   return out;
 }
