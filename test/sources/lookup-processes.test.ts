@@ -81,19 +81,13 @@ describe('the LookupEvents poller as processes', () => {
     const prefix = uniquePrefix();
     const doc = [{ id: 'pair', kind: 'lookup', regions, skipGlobal: true, backfill: '2d' }];
     const e = await env(prefix, doc);
-    // A third process's share of the same budget: a /trail lookup, through the same Redis limiter.
-    const limiter = redisLimiter({ url: TEST_REDIS_URL, prefix });
-    const live = createSources({ config: testConfig({ sources: doc, endpoint: aws.url }), credentials: BASE_CLIENT_CREDENTIALS, limiter });
-    // This process also runs the CloudTrail stand-in, which times each request as it handles it: a
-    // first lookup here (code compiled on first use, ~100 ms on the loaded CI machine) stalled it while
-    // a poller's request waited, and timed two requests sent 1.1 s apart as 0.998 s (the fresh-clone
-    // CI, twice). One lookup before the pollers start leaves only the measured part to measure.
-    await live.live(db.store, { who: 'user1', timeoutMs: 8000, maxPages: 1 });
-    await new Promise((r) => setTimeout(r, 1200)); // its requests out of the window the pollers start in
     const since = aws.cloudtrail.requests.length;
     const args = ['sources', 'poll', 'pair', '--until-done', '--lease-ms', '1500', '--limiter-prefix', prefix];
     const started = performance.now();
     const workers = [spawnCli(args, e), spawnCli(args, e)];
+    // A third process's share of the same budget: a /trail lookup, through the same Redis limiter.
+    const limiter = redisLimiter({ url: TEST_REDIS_URL, prefix });
+    const live = createSources({ config: testConfig({ sources: doc, endpoint: aws.url }), credentials: BASE_CLIENT_CREDENTIALS, limiter });
     await new Promise((r) => setTimeout(r, 1500));
     const answer = await live.live(db.store, { who: 'user1', timeoutMs: 8000, maxPages: 1 });
     expect(answer.queries.length).toBeGreaterThanOrEqual(4);
