@@ -102,7 +102,7 @@ describe('the LookupEvents poller as processes', () => {
     const reqs = aws.cloudtrail.requests.slice(since);
     const throttledReqs = reqs.filter((r) => r.errorType === 'ThrottlingException');
     for (const t of throttledReqs) {
-      const near = reqs.filter((r) => r.region === t.region && Math.abs(r.timeMs - t.timeMs) < 1500).map((r) => `${(r.timeMs - t.timeMs).toFixed(1)} ${r.status} ${r.accessKeyId} ${(JSON.stringify(r.params) ?? "").slice(0, 60)}`);
+      const near = reqs.filter((r) => r.region === t.region && Math.abs(r.timeMs - t.timeMs) < 1500).map((r) => `${(r.timeMs - t.timeMs).toFixed(1)} ${r.status} ${r.accessKeyId} ${r.attempt} ${r.invocationId} ${(JSON.stringify(r.params) ?? '').slice(0, 200)}`);
       console.log(`THROTTLED ${t.region}:\n  ${near.join('\n  ')}`);
     }
     expect(throttledReqs).toEqual([]);

@@ -42,8 +42,14 @@ export interface LimiterOptions {
   windowMs?: number;
 }
 
-/** Margin added to a 1 s window so arrival jitter never puts 3 requests in one AWS-side second. */
-export const DEFAULT_SAFETY_MS = 100;
+/**
+ * Margin added to a 1 s window so arrival jitter never puts 3 requests in one AWS-side second. 100 ms
+ * was not enough on a loaded 2-core machine (the fresh-clone test run, a dozen processes on 2 cores):
+ * 3 times in 5 runs a request reached the stand-in 997–999 ms after the one two slots before it, i.e.
+ * one request was held ~100 ms between its slot and the wire. 150 ms costs 4% of the ceiling
+ * (2 requests per 1.15 s); a throttle costs every process a 1 s pause.
+ */
+export const DEFAULT_SAFETY_MS = 150;
 
 /**
  * The next request for `key` could only go after the caller's deadline: because other work holds the

@@ -271,14 +271,16 @@ export function createCloudTrailService(opts: CloudTrailServiceOptions = {}): Cl
     if (!operation) {
       return fail(new AwsError('UnknownOperationException', `The stand-in implements only ${Object.keys(operations).map((op) => CLOUDTRAIL_TARGET_PREFIX + op).join(', ')} (got '${target}').`));
     }
-    if (isThrottled(`${auth.principal.accountId}/${auth.region}`, record.timeMs)) return fail(new AwsError('ThrottlingException', 'Rate exceeded'));
     let input: unknown;
+    let parsed = true;
     try {
       input = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+      record.params = input; // logged for throttled requests too: the log says which call was refused
     } catch {
-      return fail(new AwsError('SerializationException', 'The request body is not valid JSON.'));
+      parsed = false;
     }
-    record.params = input;
+    if (isThrottled(`${auth.principal.accountId}/${auth.region}`, record.timeMs)) return fail(new AwsError('ThrottlingException', 'Rate exceeded'));
+    if (!parsed) return fail(new AwsError('SerializationException', 'The request body is not valid JSON.'));
     if (!input || typeof input !== 'object' || Array.isArray(input)) return fail(new AwsError('SerializationException', 'The request body must be a JSON object.'));
     try {
       return log.finish(jsonResponse(200, operation(auth.principal.accountId, auth.region, input as Record<string, unknown>)));

@@ -110,6 +110,10 @@ export function logRequest(service: ServiceName, requests: RequestRecord[], cred
     },
     authenticate(req, body, verifySignature) {
       const auth = authenticate(req, body, credentials, { service, verifySignature });
+      const attempt = req.headers.get('amz-sdk-request');
+      const invocationId = req.headers.get('amz-sdk-invocation-id');
+      if (attempt) record.attempt = attempt;
+      if (invocationId) record.invocationId = invocationId;
       if (auth.accessKeyId) record.accessKeyId = auth.accessKeyId;
       if (auth.region) record.region = auth.region;
       if (auth.ok) record.accountId = auth.principal.accountId;

@@ -16,6 +16,9 @@ export interface RequestRecord {
   accountId?: string;
   region?: string;
   accessKeyId?: string;
+  /** The SDK's `amz-sdk-request` header ("attempt=2; max=3" on a retry) and `amz-sdk-invocation-id` (the same on every attempt of one call). */
+  attempt?: string;
+  invocationId?: string;
   params?: unknown;
   status: number;
   errorType?: string;
