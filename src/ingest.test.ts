@@ -42,6 +42,8 @@ describe('normalizeItems: records as read', () => {
     for (let i = 0; i < raws.length; i++) {
       expect(out[i]!.event).toEqual(normalize(raws[i]!));
       expect(out[i]!.rawJson).toBe(JSON.stringify(raws[i]));
+      // Kept as UTF-8 bytes (what the store writes), outside the JavaScript heap.
+      expect(Buffer.from(out[i]!.rawUtf8!).equals(Buffer.from(JSON.stringify(raws[i]), 'utf8'))).toBe(true);
       expect(out[i]!.raw).toEqual(raws[i]);
       // Parsed once: the same object the next time.
       expect(out[i]!.raw).toBe(out[i]!.raw);
@@ -76,7 +78,7 @@ describe.each(storeBackends('ingest'))('the store keeps the record as read (%s)'
     await cleanup();
   });
 
-  it('stores rawJson as given and reads back the record equal to the one read', async () => {
+  it('stores the record as read (its UTF-8 bytes) and reads back the record equal to the one read', async () => {
     const raws = sample();
     const out = normalizeItems(items(raws), () => {});
     const r = await store.ingest(out);

@@ -88,4 +88,10 @@ export interface Ingestible {
   raw: RawRecord;
   /** `raw` as JSON, when the reader has it already (the store writes this rather than stringify `raw` again). */
   readonly rawJson?: string;
+  /**
+   * `raw` as JSON in UTF-8 bytes, when the reader has it so (preferred over `rawJson` by the store).
+   * Bytes live outside the JavaScript heap: a batch's records, kept until it is written, are not
+   * copied by every garbage collection on the way as strings are.
+   */
+  readonly rawUtf8?: Uint8Array;
 }

@@ -255,12 +255,13 @@ async function chunkRecords(tx: Db, rows: Ingestible[]): Promise<Chunks> {
     const iso = new Date(day).toISOString();
     for (let off = 0; off < l.length; off += RECORDS_PER_CHUNK, c++) {
       const details: string[] = [];
-      const records: string[] = [];
+      const records: (string | Uint8Array)[] = [];
       for (let k = off; k < Math.min(l.length, off + RECORDS_PER_CHUNK); k++) {
         const i = l[k]!;
         // JSON.stringify never writes a raw newline (it escapes them), so one value is one line.
         details.push(detailJson(rows[i]!.event));
-        records.push(rows[i]!.rawJson ?? JSON.stringify(rows[i]!.raw));
+        const r = rows[i]!;
+        records.push(r.rawUtf8 ?? r.rawJson ?? JSON.stringify(r.raw));
         out.refs[2 * i] = ids[c]!;
         out.refs[2 * i + 1] = k - off;
       }
