@@ -155,6 +155,29 @@ describe('normalize: ids and bad records', () => {
     expect(() => normalize(value as RawRecord)).toThrow(reason);
   });
 
+  it('refuses a record nested more than 64 levels (objects or arrays), and takes one nested exactly 64', () => {
+    const nest = (levels: number, arrays: boolean): unknown => {
+      let v: unknown = 'leaf';
+      for (let i = 0; i < levels; i++) v = arrays && i % 2 ? [v] : { x: v };
+      return v;
+    };
+    // The record itself is a level: requestParameters nested n deep makes the record n + 1.
+    for (const arrays of [false, true]) {
+      expect(() => normalize({ ...at('aws-docs-examples.json', 0), requestParameters: nest(63, arrays) } as RawRecord)).not.toThrow();
+      expect(() => normalize({ ...at('aws-docs-examples.json', 0), requestParameters: nest(64, arrays) } as RawRecord)).toThrow(/nested more than 64 levels deep/);
+    }
+  });
+
+  it('judges depth by the record’s own values: a polluted Object.prototype does not make every record look deep', () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.pollutedDeep = JSON.parse(`${'{"x":'.repeat(100)}1${'}'.repeat(100)}`);
+    try {
+      expect(normalize(at('aws-docs-examples.json', 0)).action).toBe(at('aws-docs-examples.json', 0).eventName);
+    } finally {
+      delete proto.pollutedDeep;
+    }
+  });
+
   it('normalizes CloudTrail Insights events by the call they are about', () => {
     const e = normalize(at('insights.json', 0));
     expect([e.action, e.service, e.eventCategory]).toEqual(['CompleteLifecycleAction', 'autoscaling.amazonaws.com', 'Insight']);

@@ -110,15 +110,24 @@ function servicePrefix(eventSource: string | null): string | null {
  */
 export const MAX_RECORD_DEPTH = 64;
 
+const hasOwn = Object.prototype.hasOwnProperty;
+
 /** Whether a value nests objects/arrays more than `left` levels deep (stops as soon as it does). */
 function deeperThan(v: object, left: number): boolean {
   if (left === 0) return true;
-  // Own values only (a polluted Object.prototype must not make every record look deep); Object.values
-  // walks them without the key array Object.keys makes (a third less time on CloudTrail records).
-  const vals: unknown[] = Array.isArray(v) ? v : Object.values(v);
-  for (let i = 0; i < vals.length; i++) {
-    const x = vals[i];
-    if (typeof x === 'object' && x !== null && deeperThan(x, left - 1)) return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (typeof x === 'object' && x !== null && deeperThan(x, left - 1)) return true;
+    }
+    return false;
+  }
+  // for…in allocates nothing (Object.values made an array for every object of every record: with the
+  // garbage it left, a fifth of normalize's time). Own values only: a polluted Object.prototype must
+  // not make every record look deep.
+  for (const k in v) {
+    const x: unknown = (v as Record<string, unknown>)[k];
+    if (typeof x === 'object' && x !== null && hasOwn.call(v, k) && deeperThan(x, left - 1)) return true;
   }
   return false;
 }
