@@ -22,10 +22,14 @@ describe('packLines', () => {
     expect(unpack(packLines(['', '']))).toBe('\n');
   });
 
-  it('packs a chunk larger than its reused buffer, then a small one with nothing left over from the large one', () => {
-    const long = Array.from({ length: 128 }, (_, i) => JSON.stringify({ i, pad: `${'é'.repeat(3000)}${'z'.repeat(6000)}` }));
-    expect(long.reduce((n, l) => n + Buffer.byteLength(l), 0)).toBeGreaterThan(1 << 20);
-    expect(unpack(packLines(long))).toBe(long.join('\n'));
-    expect(unpack(packLines(['{"small":1}', Buffer.from('{"small":2}')]))).toBe('{"small":1}\n{"small":2}');
+  it('packs chunks larger than its reused buffer (grown, and past the most it grows to), each followed by a small one with nothing left over', () => {
+    const records = (chars: number): string[] => Array.from({ length: 128 }, (_, i) => JSON.stringify({ i, pad: `${'é'.repeat(chars / 3)}${'z'.repeat((chars * 2) / 3)}` }));
+    // 128 × 4,500 characters: past the first 1 MiB, within the 4 MiB it may grow to (room is 3 bytes a character).
+    // 128 × 15,000: 5.8 MB of room, a buffer of its own.
+    for (const long of [records(4500), records(15_000), records(4500)]) {
+      expect(unpack(packLines(long))).toBe(long.join('\n'));
+      expect(unpack(packLines(long.map((l) => Buffer.from(l))))).toBe(long.join('\n'));
+      expect(unpack(packLines(['{"small":1}', Buffer.from('{"small":2}')]))).toBe('{"small":1}\n{"small":2}');
+    }
   });
 });

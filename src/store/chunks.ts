@@ -46,29 +46,35 @@ const BROTLI_OPTIONS = { params: { [constants.BROTLI_PARAM_QUALITY]: QUALITY, [c
 
 /** The UTF-8 of the lines being packed, reused from chunk to chunk (Brotli copies its input). */
 let scratch = Buffer.allocUnsafe(1 << 20);
+/** The most the reused buffer grows to; a chunk of larger records gets a buffer of its own, not kept. */
+const SCRATCH_MAX = 4 << 20;
 
 /**
  * Lines as stored: Brotli of the lines joined by `\n` (JSON never holds a raw newline; a line given as
- * bytes is JSON in UTF-8, taken as it is). Each line is
- * written as UTF-8 straight into a reused buffer: `lines.join('\n')` then `Buffer.from` cost 7.7–9 µs an
- * event for the raw records (1.6 KB each, 128 to a chunk; join alone 6 µs), this 1.1–1.5 µs, the same bytes.
+ * bytes is JSON in UTF-8, taken as it is). Each line is written as UTF-8 straight into a reused buffer:
+ * `lines.join('\n')` then `Buffer.from` cost 7.7–9 µs an event for the raw records (1.6 KB each, 128 to
+ * a chunk; the join alone 6 µs), this 1.1–1.5 µs, the same bytes.
  */
 export function packLines(lines: readonly (string | Uint8Array)[]): Buffer {
   let room = lines.length;
   // A UTF-16 code unit is at most 3 bytes of UTF-8; lines given as bytes are UTF-8 already.
   for (const l of lines) room += typeof l === 'string' ? l.length * 3 : l.length;
-  if (scratch.length < room) scratch = Buffer.allocUnsafe(Math.max(room, scratch.length * 2));
+  let buf = scratch;
+  if (buf.length < room) {
+    buf = Buffer.allocUnsafe(room <= SCRATCH_MAX ? Math.min(SCRATCH_MAX, Math.max(room, buf.length * 2)) : room);
+    if (buf.length <= SCRATCH_MAX) scratch = buf;
+  }
   let at = 0;
   for (let i = 0; i < lines.length; i++) {
-    if (i > 0) scratch[at++] = 0x0a;
+    if (i > 0) buf[at++] = 0x0a;
     const l = lines[i]!;
-    if (typeof l === 'string') at += scratch.write(l, at, 'utf8');
+    if (typeof l === 'string') at += buf.write(l, at, 'utf8');
     else {
-      scratch.set(l, at);
+      buf.set(l, at);
       at += l.length;
     }
   }
-  return brotliCompressSync(scratch.subarray(0, at), BROTLI_OPTIONS);
+  return brotliCompressSync(buf.subarray(0, at), BROTLI_OPTIONS);
 }
 
 /** Where an event's lines are: its chunk, its place in it, and its UTC day (the chunk's partition). */
