@@ -168,6 +168,27 @@ describe('normalize: ids and bad records', () => {
     }
   });
 
+  it('finds a too-deep branch wherever it sits: among wide arrays, after and before shallower siblings', () => {
+    const nest = (levels: number): unknown => {
+      let v: unknown = 'leaf';
+      for (let i = 0; i < levels; i++) v = i % 3 ? { x: v } : [v];
+      return v;
+    };
+    const wide = Array.from({ length: 50_000 }, (_, i) => ({ i, tags: [{ k: 'a' }] }));
+    // The record is level 1 and requestParameters level 2: first and second may nest 62 more, what
+    // sits in list or wide 61 more.
+    const ok = { wide, first: nest(62), second: nest(61), list: [nest(10), nest(61)] };
+    expect(() => normalize({ ...at('aws-docs-examples.json', 0), requestParameters: ok } as RawRecord)).not.toThrow();
+    for (const deep of [
+      { ...ok, second: nest(63) },
+      { ...ok, first: nest(63) },
+      { ...ok, list: [nest(10), nest(61), nest(62)] },
+      { ...ok, wide: [...wide.slice(0, 100), nest(62), ...wide.slice(100)] },
+    ]) {
+      expect(() => normalize({ ...at('aws-docs-examples.json', 0), requestParameters: deep } as RawRecord)).toThrow(/nested more than 64 levels deep/);
+    }
+  });
+
   it('judges depth by the record’s own values: a polluted Object.prototype does not make every record look deep', () => {
     const proto = Object.prototype as Record<string, unknown>;
     proto.pollutedDeep = JSON.parse(`${'{"x":'.repeat(100)}1${'}'.repeat(100)}`);
