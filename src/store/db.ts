@@ -51,8 +51,10 @@ export async function openDb(opts: DbOptions): Promise<Db> {
 
 async function openPostgres(url: string, max: number): Promise<Db> {
   // jit off: trailbot's queries are short index lookups, and PostgreSQL's JIT compiler (on by default
-  // since 12) adds 50-300 ms to any query whose estimated cost crosses jit_above_cost.
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000, options: '-c jit=off' });
+  // since 12) adds 50-300 ms to any query whose estimated cost crosses jit_above_cost. TimeZone UTC:
+  // trailbot's days are UTC days, and a date PostgreSQL turns into a time (a partition's bounds, a
+  // report's period) must mean the same instant whatever the server or database is set to.
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000, options: '-c jit=off -c TimeZone=UTC' });
   pool.on('error', () => {
     /* an idle client died (server restart); the pool replaces it on next use */
   });

@@ -1,4 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -191,6 +193,160 @@ describe.each(backends)('events by day on %s', (_name, open) => {
       await cleanup();
     }
   }, 120_000);
+});
+
+/** A store of its own on the machine's PostgreSQL (locks, sessions and time zones are the server's business). */
+async function serverStore(poolSize = 4): Promise<{ db: Db; url: string; cleanup: () => Promise<void> }> {
+  const t = await createTestDatabase();
+  const db = await openDb({ databaseUrl: t.url, dataDir: '/nonexistent', poolSize });
+  return { db, url: t.url, cleanup: async () => { await db.close(); await t.drop(); } };
+}
+
+const NOW = Date.parse('2026-06-01T12:00:00Z');
+const isoAt = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const dayName = (ms: number): string => `events_${new Date(ms).toISOString().slice(0, 10).replaceAll('-', '')}`;
+const eventAt = (id: string, ms: number): Ingestible => {
+  const raw = { ...records('actors.json')[0]!, eventID: id, eventTime: isoAt(ms) } as RawRecord;
+  return { event: normalize(raw), raw };
+};
+const ids = async (db: Db, table: string): Promise<string[]> =>
+  (await db.query<{ event_id: string }>(`SELECT event_id FROM ${table} ORDER BY event_id`)).rows.map((r) => r.event_id);
+const noRetention = { flowHits: null, rejects: null, reports: null };
+
+describe('store maintenance at scale and beside other sessions (PostgreSQL)', () => {
+  it('upgrades a store holding 500 days: the newest 90 get partitions in the migration, the rest wait in events_default, and the job gives those within the retention their days and deletes the others, every event once', async () => {
+    const { db, cleanup } = await serverStore();
+    try {
+      await migrate(db, { upTo: PREVIOUS });
+      // Before the cap the migration made a partition for every day in its one transaction: past ~400
+      // days PostgreSQL's lock table overflowed ("out of shared memory") and the store could not start.
+      await insertOld(db, Array.from({ length: 500 }, (_, d) => eventAt(`old-${d}`, NOW - d * DAY)));
+      const before = await digest(db);
+      await migrate(db);
+      expect(await digest(db)).toEqual(before);
+      const parts = await partitions(db);
+      for (let d = 0; d < 90; d++) expect(parts).toContain(dayName(NOW - d * DAY));
+      expect(parts).not.toContain(dayName(NOW - 90 * DAY));
+      expect(parts.length).toBeLessThanOrEqual(90 + 5 + 1); // and the days around today, and events_default
+      expect((await ids(db, 'events_default')).length).toBe(410);
+
+      // 150 days kept: the job moves days 90–150 out of events_default (the cutoff's day whole) and deletes 151–499.
+      const r = await maintainStore(db, { events: 150 * DAY, ...noRetention }, { now: NOW });
+      expect(r.made).toEqual(expect.arrayContaining(Array.from({ length: 61 }, (_, i) => dayName(NOW - (90 + i) * DAY))));
+      expect(r.deleted.events).toBe(349);
+      expect(r.dropped).toEqual([]);
+      expect(await ids(db, 'events_default')).toEqual([]);
+      expect(await ids(db, 'events')).toEqual(Array.from({ length: 151 }, (_, d) => `old-${d}`).sort());
+      for (const d of [0, 89, 90, 150]) expect(await ids(db, dayName(NOW - d * DAY))).toEqual([`old-${d}`]);
+    } finally {
+      await cleanup();
+    }
+  }, 120_000);
+
+  it('drops 620 days past the retention in one run, a batch to a transaction (in one, PostgreSQL ran out of locks past ~600 and the job failed for good)', async () => {
+    const { db, cleanup } = await serverStore();
+    try {
+      await migrate(db);
+      // 620 days, 31 to a statement (each its own transaction).
+      for (let d = 0; d < 620; d += 31) {
+        await db.query(`SELECT events_day_partition(($1::date + n)) FROM generate_series(0, 30) AS n`, [new Date(NOW - (100 + d + 30) * DAY).toISOString().slice(0, 10)]);
+      }
+      await storeOn(db).ingest([eventAt('kept', NOW - 2 * DAY), eventAt('gone', NOW - 300 * DAY)]);
+      const r = await maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW });
+      expect(r.dropped).toHaveLength(620);
+      expect(r.dropped[0]).toBe(dayName(NOW - 719 * DAY));
+      expect((await partitions(db)).filter((p) => p !== 'events_default' && p < dayName(NOW - 90 * DAY))).toEqual([]);
+      expect(await ids(db, 'events')).toEqual(['kept']);
+      expect((await maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW })).dropped).toEqual([]);
+    } finally {
+      await cleanup();
+    }
+  }, 120_000);
+
+  it('waits for a writer with rows in flight for events_default before moving its day out, and loses none of them', async () => {
+    const { db, url, cleanup } = await serverStore();
+    const writer = new pg.Client({ connectionString: url });
+    try {
+      await migrate(db);
+      await maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW }); // the days around NOW, made already
+      await storeOn(db).ingest([eventAt('backfill-1', NOW - 10 * DAY)]);
+      await writer.connect();
+      await writer.query('BEGIN');
+      await writer.query(`INSERT INTO events (event_id, time, outcome, via, raw) VALUES ('backfill-2', $1, 'success', 'console', '{}')`, [isoAt(NOW - 10 * DAY + 1000)]);
+      const job = maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW });
+      await sleep(1000);
+      await writer.query('COMMIT');
+      // Before, the move ran beside the writer: ATTACH then found its row in events_default and the whole job failed.
+      const r = await job;
+      expect(r.made).toContain(dayName(NOW - 10 * DAY));
+      expect(await ids(db, 'events_default')).toEqual([]);
+      expect(await ids(db, dayName(NOW - 10 * DAY))).toEqual(['backfill-1', 'backfill-2']);
+    } finally {
+      await writer.end().catch(() => undefined);
+      await cleanup();
+    }
+  }, 60_000);
+
+  it('never deadlocks with a writer: an open ingest transaction that goes on to write an old day commits, and the drops wait for it', async () => {
+    const { db, url, cleanup } = await serverStore();
+    const writer = new pg.Client({ connectionString: url });
+    try {
+      await migrate(db);
+      await maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW }); // today's partitions
+      await db.query('SELECT events_day_partition($1::date)', [new Date(NOW - 200 * DAY).toISOString().slice(0, 10)]);
+      // A backfilled day for the job to move out of events_default before it drops the old one.
+      await storeOn(db).ingest([eventAt('backfill-1', NOW - 20 * DAY)]);
+      await writer.connect();
+      await writer.query('BEGIN');
+      await writer.query(`INSERT INTO events (event_id, time, outcome, via, raw) VALUES ('today', $1, 'success', 'console', '{}')`, [isoAt(NOW)]);
+      const job = maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW });
+      await sleep(1500);
+      // Before, the job held events_default's lock (a day's move) while it waited for the parent to
+      // drop a day: this insert then deadlocked, and PostgreSQL aborted the writer.
+      await writer.query(`INSERT INTO events (event_id, time, outcome, via, raw) VALUES ('backfill-2', $1, 'success', 'console', '{}')`, [isoAt(NOW - 11 * DAY)]);
+      await writer.query('COMMIT');
+      const r = await job;
+      expect(r.made).toEqual([dayName(NOW - 20 * DAY)]);
+      expect(r.dropped).toEqual([dayName(NOW - 200 * DAY)]);
+      expect(await ids(db, 'events')).toEqual(['backfill-1', 'backfill-2', 'today']);
+    } finally {
+      await writer.end().catch(() => undefined);
+      await cleanup();
+    }
+  }, 90_000);
+
+  it('keeps UTC days whatever the time zone of the database or the session', async () => {
+    const { db, url, cleanup } = await serverStore(1);
+    try {
+      const name = new URL(url).pathname.slice(1);
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      await admin.query(`ALTER DATABASE ${name} SET timezone = 'America/Los_Angeles'`);
+      await admin.end();
+      await db.close();
+      const tzDb = await openDb({ databaseUrl: url, dataDir: '/nonexistent', poolSize: 1 });
+      try {
+        // The pool sets the session's time zone to UTC.
+        expect((await tzDb.query<{ tz: string }>('SELECT current_setting($1) AS tz', ['TimeZone'])).rows[0]!.tz).toBe('UTC');
+        await migrate(tzDb);
+        // 20 days kept at 2026-02-01T01:00Z: the cutoff is 2026-01-12T01:00Z, and its day is kept whole.
+        const now = Date.parse('2026-02-01T01:00:00Z');
+        await storeOn(tzDb).ingest([eventAt('cutoff-day', Date.parse('2026-01-12T05:00:00Z')), eventAt('day-before', Date.parse('2026-01-11T20:00:00Z'))]);
+        // The retention's own SQL, in a session set to another zone (the pool's one connection): a
+        // bare date there was Los Angeles' midnight, and the cutoff day's event was deleted.
+        await tzDb.query(`SET TimeZone = 'America/Los_Angeles'`);
+        const r = await maintainStore(tzDb, { events: 20 * DAY, ...noRetention }, { now });
+        expect(r.made).toContain('events_20260112');
+        expect(r.deleted.events).toBe(1);
+        expect(await ids(tzDb, 'events')).toEqual(['cutoff-day']);
+        expect(await ids(tzDb, 'events_20260112')).toEqual(['cutoff-day']);
+      } finally {
+        await tzDb.close();
+      }
+    } finally {
+      await cleanup().catch(() => undefined);
+    }
+  }, 60_000);
 });
 
 describe('store: in trailbot.config.yaml and the store-maintenance job', () => {

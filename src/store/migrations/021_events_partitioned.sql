@@ -6,8 +6,9 @@
 -- made ahead by the `store-maintenance` job; anything outside them (an event years old, a clock far
 -- ahead) goes to events_default, so ingest never fails for want of a partition.
 --
--- The upgrade: the old table is renamed, a partition is made for every day it holds, its rows are
--- copied across (same ids, once each) and it is dropped, all in the migration's transaction.
+-- The upgrade: the old table is renamed, a partition is made for each of the newest 90 days it holds,
+-- its rows are copied across (same ids, once each; older days into events_default) and it is dropped,
+-- all in the migration's transaction.
 ALTER TABLE events RENAME TO events_unpartitioned;
 ALTER TABLE events_unpartitioned RENAME CONSTRAINT events_pkey TO events_unpartitioned_pkey;
 
@@ -78,7 +79,13 @@ BEGIN
 END
 $$;
 
-SELECT events_day_partition(d) FROM (SELECT DISTINCT (time AT TIME ZONE 'UTC')::date AS d FROM events_unpartitioned) days;
+-- The newest 90 days the store holds get their partitions here; older ones go to events_default, from
+-- where the store-maintenance job gives those within the retention their days (120 a run, each run its
+-- own transactions) and deletes the rest. A partition for every day in this one transaction would hold
+-- a lock on each partition and each of its indexes until the commit: past ~400 days, more than
+-- PostgreSQL's lock table holds (max_locks_per_transaction 64 × connections), and the upgrade failed
+-- with "out of shared memory".
+SELECT events_day_partition(d) FROM (SELECT DISTINCT (time AT TIME ZONE 'UTC')::date AS d FROM events_unpartitioned ORDER BY 1 DESC LIMIT 90) days;
 SELECT events_day_partition(d::date) FROM generate_series(current_date - 1, current_date + 3, interval '1 day') AS d;
 
 INSERT INTO events SELECT * FROM events_unpartitioned;
