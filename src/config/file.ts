@@ -18,7 +18,8 @@ import { MAX_DURATION_MS, parseDuration } from '../time.ts';
 
 /** A duration setting from `min` to `max` ms, kept as written (e.g. `5m`); the message names the setting. */
 export function durationSetting(name: string, min: number, max = MAX_DURATION_MS) {
-  return z.string().superRefine((s, ctx) => {
+  // A bare number (retention: 90) has no unit: said so, not just "expected string".
+  return z.string({ error: `expected ${name} as a duration with its unit, e.g. 90d, 12h or 30m (a bare number has none)` }).superRefine((s, ctx) => {
     try {
       parseDuration(s, { name, min, max });
     } catch (e) {
@@ -173,7 +174,8 @@ export const fileSchema = z.strictObject({
   /** Who may approve deactivations, and how (src/actions/approvals/rules.ts). */
   approvals: approvalsSectionSchema.optional(),
   /** How long the store keeps events, flow hits, rejects and reports. */
-  store: storeSectionSchema.optional(),
+  // `store:` with nothing under it (YAML null) is the defaults, as a missing section is.
+  store: storeSectionSchema.nullish(),
 });
 
 export type FileSettings = z.infer<typeof fileSchema>;

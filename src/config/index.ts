@@ -9,6 +9,9 @@ import { checkSources } from '../sources/config.ts';
 import { AWS_ENDPOINT, EXAMPLES, envSchema, type EnvSettings, type LOG_LEVELS, type QueueBackendName, TOGETHER } from './env.ts';
 import { FILE_EXAMPLE, type FileSettings, fileSchema, loadFile } from './file.ts';
 import { DEFAULT_RETENTION, type RetentionSettings } from '../store/retention.ts';
+import { compileFlows } from '../flows/compile.ts';
+import { parseFlowsConfig } from '../flows/config.ts';
+import { DEFAULT_PERIOD } from '../reports/index.ts';
 
 export type { ReportSettings, SourceSettings } from './file.ts';
 export { envSchema, QUEUE_BACKENDS, SECRET_ENV } from './env.ts';
@@ -234,6 +237,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, opts: ReadConfi
     }
   }
 
+  if (problems.length === 0) problems.push(...retentionProblems(f, file.path ?? 'trailbot.config.yaml'));
+
   if (problems.length > 0) throw configError(problems);
 
   const port = s.PORT ?? 3000;
@@ -302,6 +307,48 @@ export function maskConfig(c: Config): Record<string, unknown> {
   }
   out.databaseUrl = maskUrl(c.databaseUrl);
   out.redisUrl = maskUrl(c.redisUrl);
+  return out;
+}
+
+const DAY_MS = 86_400_000;
+const days = (ms: number): string => `${Math.ceil(ms / DAY_MS)}d`;
+
+/**
+ * The retentions against what reads the rows they delete: a threshold flow counts its hits over its
+ * window (flow_hits), a finding is rendered from its first and last events while it takes more
+ * (its dedup period), the denied and ClickOps reports compare their period with the one before it, and
+ * the inactive identities report reads its whole period. A retention shorter than any of these would
+ * quietly undercount or leave findings and reports half empty: refused here, naming both settings.
+ */
+function retentionProblems(f: FileSettings, file: string): Problem[] {
+  const r = retentionSettings(f.store);
+  const out: Problem[] = [];
+  const flows = compileFlows(parseFlowsConfig(f.flows ?? {})).enabled;
+  const widest = (pick: (x: (typeof flows)[number]) => number) => flows.reduce<(typeof flows)[number] | undefined>((a, x) => (a === undefined || pick(x) > pick(a) ? x : a), undefined);
+  const window = widest((x) => (x.kind === 'threshold' ? x.windowMs : 0));
+  if (r.flowHits !== null && window && window.windowMs > r.flowHits) {
+    out.push({
+      key: `${file} store.flowHitsRetention`,
+      message: `${days(r.flowHits)} is shorter than flow ${window.id}'s window (${days(window.windowMs)}, flows.${window.id}.params.window): its hits would be deleted before the window is over and the flow would undercount; set store.flowHitsRetention to ${days(window.windowMs)} or more`,
+    });
+  }
+  const dedup = widest((x) => x.dedupMs);
+  if (dedup && dedup.dedupMs > r.events) {
+    out.push({
+      key: `${file} store.retention`,
+      message: `${days(r.events)} is shorter than flow ${dedup.id}'s dedup period (${days(dedup.dedupMs)}, flows.${dedup.id}.dedupPeriod): a finding still taking events would lose its first ones; set store.retention to ${days(dedup.dedupMs)} or more, or shorten the dedup period`,
+    });
+  }
+  for (const rep of f.reports ?? []) {
+    const period = durationMs(rep.period ?? DEFAULT_PERIOD[rep.kind])!;
+    const needs = rep.kind === 'inactive' ? period : 2 * period;
+    if (needs > r.events) {
+      out.push({
+        key: `${file} store.retention`,
+        message: `${days(r.events)} is shorter than report ${rep.id} needs (${days(needs)}: its period of ${days(period)}${rep.kind === 'inactive' ? '' : ' and the one before it, which it compares with'}); set store.retention to ${days(needs)} or more, or shorten reports[${rep.id}].period`,
+      });
+    }
+  }
   return out;
 }
 

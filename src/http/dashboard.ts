@@ -155,7 +155,7 @@ export function createDashboard(o: DashboardOptions): Hono {
       if (f.via && !(VIAS as readonly string[]).includes(f.via)) throw new TrailbotError('E_USAGE', `via must be one of ${VIAS.join(', ')}`);
       if (f.finding) {
         const found = await getFinding(store.db, f.finding);
-        if (!found) throw new TrailbotError('E_USAGE', `no finding ${f.finding}`, { hint: 'the finding may have been removed by retention; open the Findings page for the ones stored' });
+        if (!found) throw new TrailbotError('E_USAGE', `no finding ${f.finding}`, { hint: 'check the id in the link (findings are kept whatever the retention; their events go with it); open the Findings page for the ones stored' });
         finding = { ...found, ticket: (await ticketBriefs(store.db, [found.id])).get(found.id) };
       }
       const query: SearchQuery = {

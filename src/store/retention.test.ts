@@ -350,6 +350,39 @@ describe('store maintenance at scale and beside other sessions (PostgreSQL)', ()
 });
 
 describe('store: in trailbot.config.yaml and the store-maintenance job', () => {
+  it('refuses a retention shorter than what reads its rows (a threshold window, a dedup period, a report and the period before it), naming both settings; takes store: with nothing under it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'trailbot-retention-checks-'));
+    try {
+      const env = { TRAILBOT_CONFIG: join(dir, 'c.yaml') };
+      const check = async (yaml: string): Promise<string> => {
+        await writeFile(env.TRAILBOT_CONFIG, yaml);
+        try {
+          readConfig(env, { cwd: dir });
+          return 'valid';
+        } catch (e) {
+          return (e as Error).message;
+        }
+      };
+      expect(await check('store:\n')).toBe('valid');
+      expect(await check('store:\n  retention: 90\n')).toMatch(/store\.retention: expected store\.retention as a duration with its unit, e\.g\. 90d/);
+      expect(await check('store:\n  flowHitsRetention: 7d\nflows:\n  clickops-burst:\n    params:\n      window: 30d\n')).toMatch(
+        /store\.flowHitsRetention: 7d is shorter than flow clickops-burst's window \(30d, flows\.clickops-burst\.params\.window\).*set store\.flowHitsRetention to 30d or more/,
+      );
+      expect(await check('store:\n  flowHitsRetention: 30d\nflows:\n  clickops-burst:\n    params:\n      window: 30d\n')).toBe('valid');
+      expect(await check('store:\n  flowHitsRetention: forever\nflows:\n  clickops-burst:\n    params:\n      window: 30d\n')).toBe('valid');
+      expect(await check('store:\n  retention: 2d\nflows:\n  root-activity:\n    dedupPeriod: 3d\n')).toMatch(/store\.retention: 2d is shorter than flow root-activity's dedup period \(3d, flows\.root-activity\.dedupPeriod\)/);
+      const report = (kind: string, period?: string) => `reports:\n  - id: r1\n    kind: ${kind}\n    pattern: "0 8 * * 1"\n${period ? `    period: ${period}\n` : ''}`;
+      // ClickOps compares its 30 days (the default) with the 30 before: 60 days of events.
+      expect(await check(`store:\n  retention: 30d\n${report('clickops')}`)).toMatch(/store\.retention: 30d is shorter than report r1 needs \(60d: its period of 30d and the one before it/);
+      expect(await check(`store:\n  retention: 60d\n${report('clickops')}`)).toBe('valid');
+      expect(await check(`store:\n  retention: 13d\n${report('denied')}`)).toMatch(/report r1 needs \(14d/);
+      expect(await check(`store:\n  retention: 30d\n${report('inactive', '30d')}`)).toBe('valid');
+      expect(await check(`store:\n  retention: 30d\n${report('inactive')}`)).toMatch(/report r1 needs \(90d: its period of 90d\)/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads the retentions (defaults without the section), refuses what it cannot apply, and the job drops days past store.retention', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'trailbot-retention-config-'));
     const t = await createTestDatabase();
