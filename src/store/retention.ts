@@ -87,7 +87,8 @@ export async function maintainStore(db: Db, settings: RetentionSettings, opts: M
   /**
    * A phase that first locks `tables` (ACCESS EXCLUSIVE, in one statement): NOWAIT_TRIES tries that
    * give up at once when another session holds one of them, then one that waits up to LOCK_TIMEOUT
-   * (should that one meet a deadlock, PostgreSQL aborts the phase that waited longest: this one).
+   * (busy tables all along: should that one meet a deadlock, PostgreSQL aborts one of the two, and
+   * either is retried, the job by the queue, an ingest batch by insertEvents).
    */
   const locked = async <T>(tables: string, fn: (tx: Db) => Promise<T>): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
