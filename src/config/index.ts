@@ -317,7 +317,7 @@ const days = (ms: number): string => `${Math.ceil(ms / DAY_MS)}d`;
  * The retentions against what reads the rows they delete: a threshold flow counts its hits over its
  * window (flow_hits), a finding is rendered from its first and last events while it takes more
  * (its dedup period), the denied and ClickOps reports compare their period with the one before it, and
- * the inactive identities report reads its whole period. A retention shorter than any of these would
+ * (the inactive identities report reads principals, which are kept). A retention shorter than any of these would
  * quietly undercount or leave findings and reports half empty: refused here, naming both settings.
  */
 function retentionProblems(f: FileSettings, file: string): Problem[] {
@@ -341,11 +341,13 @@ function retentionProblems(f: FileSettings, file: string): Problem[] {
   }
   for (const rep of f.reports ?? []) {
     const period = durationMs(rep.period ?? DEFAULT_PERIOD[rep.kind])!;
-    const needs = rep.kind === 'inactive' ? period : 2 * period;
+    // The inactive-identities report reads principals' last seen, which retention never deletes.
+    if (rep.kind === 'inactive') continue;
+    const needs = 2 * period;
     if (needs > r.events) {
       out.push({
         key: `${file} store.retention`,
-        message: `${days(r.events)} is shorter than report ${rep.id} needs (${days(needs)}: its period of ${days(period)}${rep.kind === 'inactive' ? '' : ' and the one before it, which it compares with'}); set store.retention to ${days(needs)} or more, or shorten reports[${rep.id}].period`,
+        message: `${days(r.events)} is shorter than report ${rep.id} needs (${days(needs)}: its period of ${days(period)} and the one before it, which it compares with); set store.retention to ${days(needs)} or more, or shorten reports[${rep.id}].period`,
       });
     }
   }

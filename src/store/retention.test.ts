@@ -323,7 +323,6 @@ describe('store maintenance at scale and beside other sessions (PostgreSQL)', ()
       await admin.connect();
       await admin.query(`ALTER DATABASE ${name} SET timezone = 'America/Los_Angeles'`);
       await admin.end();
-      await db.close();
       const tzDb = await openDb({ databaseUrl: url, dataDir: '/nonexistent', poolSize: 1 });
       try {
         // The pool sets the session's time zone to UTC.
@@ -377,7 +376,7 @@ describe('store: in trailbot.config.yaml and the store-maintenance job', () => {
       expect(await check(`store:\n  retention: 60d\n${report('clickops')}`)).toBe('valid');
       expect(await check(`store:\n  retention: 13d\n${report('denied')}`)).toMatch(/report r1 needs \(14d/);
       expect(await check(`store:\n  retention: 30d\n${report('inactive', '30d')}`)).toBe('valid');
-      expect(await check(`store:\n  retention: 30d\n${report('inactive')}`)).toMatch(/report r1 needs \(90d: its period of 90d\)/);
+      expect(await check(`store:\n  retention: 30d\n${report('inactive')}`)).toBe('valid'); // it reads principals, which are kept
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
