@@ -316,7 +316,7 @@ describe('store maintenance at scale and beside other sessions (PostgreSQL)', ()
   }, 90_000);
 
   it('keeps UTC days whatever the time zone of the database or the session', async () => {
-    const { db, url, cleanup } = await serverStore(1);
+    const { url, cleanup } = await serverStore(1);
     try {
       const name = new URL(url).pathname.slice(1);
       const admin = new pg.Client({ connectionString: url });
