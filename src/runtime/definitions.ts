@@ -209,8 +209,10 @@ export function defaultJobs(pipeline: Pipeline): Registry {
       payload: jobPayloads['store-maintenance'],
       async run(ctx) {
         const r = await maintainStore(ctx.store.db, ctx.config?.retention ?? DEFAULT_RETENTION);
-        if (r.made.length || r.dropped.length) ctx.log.info({ made: r.made, dropped: r.dropped, deleted: r.deleted }, 'store maintenance');
-        return { made: r.made.length, dropped: r.dropped.length, deleted: r.deleted };
+        if (r.made.length || r.dropped.length || r.rebuilt) ctx.log.info({ made: r.made, dropped: r.dropped, deleted: r.deleted, rebuilt: r.rebuilt }, 'store maintenance');
+        // Left for the next run (hourly): said, so an operator sees a session that keeps the store's tables locked.
+        for (const s of r.skipped) ctx.log.warn({ step: s.step }, `store maintenance: ${s.step} skipped: ${s.reason}`);
+        return { made: r.made.length, dropped: r.dropped.length, deleted: r.deleted, skipped: r.skipped.map((s) => s.step), rebuilt: r.rebuilt };
       },
     }),
     remediate: defineJob({

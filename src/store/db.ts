@@ -24,6 +24,12 @@ export interface Db {
    * back to INSERT).
    */
   copyFrom?: (sql: string, chunks: Buffer[]) => Promise<void>;
+  /**
+   * Runs fn on one connection outside any transaction (what must not run in one: `VACUUM`, `REINDEX …
+   * CONCURRENTLY`), where a session setting fn makes (`SET lock_timeout`) holds for its statements
+   * only: the connection's settings are reset before it goes back to the pool.
+   */
+  session<T>(fn: (s: Pick<Db, 'kind' | 'query'>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -95,6 +101,7 @@ async function openPostgres(url: string, max: number): Promise<Db> {
           kind: 'postgres',
           query: wrap(client),
           transaction: (f) => f(tx),
+          session: () => Promise.reject(new Error('a session cannot be opened inside a transaction')),
           close: async () => undefined,
           copyFrom: async (sql, chunks) => {
             await pipeline(Readable.from(chunks), client.query(copyFromStream(sql)));
@@ -111,6 +118,26 @@ async function openPostgres(url: string, max: number): Promise<Db> {
         }
         throw e;
       } finally {
+        client.removeListener('error', onLost);
+        client.release(broken ?? lost);
+      }
+    },
+    async session(fn) {
+      const client = await pool.connect();
+      let lost: Error | undefined;
+      const onLost = (e: Error): void => {
+        lost ??= e;
+      };
+      client.on('error', onLost);
+      let broken: Error | undefined;
+      try {
+        return await fn({ kind: 'postgres', query: wrap(client) });
+      } finally {
+        // Back to the connection's own settings (its startup options: TimeZone, jit); a client that
+        // cannot say so is destroyed rather than handed on.
+        await client.query('RESET ALL').catch((e: Error) => {
+          broken = e;
+        });
         client.removeListener('error', onLost);
         client.release(broken ?? lost);
       }
@@ -160,12 +187,26 @@ async function openPglite(dataDir: string, lockOptions: LockOptions = {}): Promi
             const r = await t.query(sql, params as unknown[]);
             return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
           }) as Db['query'];
-          const tx: Db = { kind: 'pglite', query: tq, transaction: (f) => f(tx), close: async () => undefined };
+          const tx: Db = {
+            kind: 'pglite',
+            query: tq,
+            transaction: (f) => f(tx),
+            session: () => Promise.reject(new Error('a session cannot be opened inside a transaction')),
+            close: async () => undefined,
+          };
           return fn(tx);
         }),
       );
       chain = run.catch(() => undefined);
       return run as Promise<T>;
+    },
+    // One connection already: its statements go in turn, as every other query's.
+    async session(fn) {
+      try {
+        return await fn(db);
+      } finally {
+        await db.query('RESET ALL');
+      }
     },
     close: async () => {
       await chain;

@@ -138,17 +138,29 @@ export async function insertEvents(db: Db, batch: Ingestible[], opts: InsertOpti
   return { inserted, duplicates: batch.length - inserted, fresh, spans };
 }
 
-/** Two writers inserting the same new events in different orders can deadlock; PostgreSQL then aborts one. */
+/**
+ * Tried again in a new transaction: two writers inserting the same new events in different orders can
+ * deadlock, and PostgreSQL then aborts one (40P01); and a batch routed to a default partition while the
+ * store-maintenance job gave that day its own partition (src/store/retention.ts) finds the default's
+ * bounds changed under it once the job commits (23514, "violates partition constraint"), where the
+ * next try goes to the new partition.
+ */
 async function withRetry<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await fn();
     } catch (e) {
       const code = (e as { code?: string }).code;
-      if (i >= attempts || (code !== '40P01' && code !== '40001')) throw e;
+      if (i >= attempts || (code !== '40P01' && code !== '40001' && !isMovedPartition(e))) throw e;
       await new Promise((r) => setTimeout(r, 20 * i + Math.random() * 30));
     }
   }
+}
+
+/** A row routed to a default partition whose bounds a concurrent ATTACH PARTITION changed (a CHECK that fails on bad data is not retried). */
+function isMovedPartition(e: unknown): boolean {
+  const err = e as { code?: string; message?: string; table?: string };
+  return err.code === '23514' && (/partition constraint/.test(err.message ?? '') || /_default$/.test(err.table ?? ''));
 }
 
 /** Stores one part in the caller's transaction; returns the events it newly inserted. */

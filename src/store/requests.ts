@@ -61,6 +61,7 @@ export function withStatementTimeout(db: Db, ms: number): Db {
     kind: db.kind,
     query: ((sql: string, params?: unknown[]) => run((tx) => tx.query(sql, params))) as Db['query'],
     transaction: run,
+    session: (fn) => db.session(fn),
     close: async () => undefined,
   };
 }

@@ -25,15 +25,20 @@ const DAY = 86_400_000;
 const PREVIOUS = 20;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
+const isoAt = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+/** A real record (actors.json's first) as another event: its own id, at its own time. */
+const eventAt = (id: string, time: number | string): Ingestible => {
+  const raw = { ...records('actors.json')[0]!, eventID: id, eventTime: typeof time === 'string' ? time : isoAt(time) } as RawRecord;
+  return { event: normalize(raw), raw };
+};
+
 /** 300 events over 30 UTC days (10 a day, some at a day's first and last second), from a real record. */
 function events(): Ingestible[] {
-  const base = records('actors.json')[0]!;
   const out: Ingestible[] = [];
   for (let i = 0; i < 300; i++) {
     const day = Math.floor(i / 10);
     const within = i % 10 === 0 ? 0 : i % 10 === 9 ? DAY - 1000 : (i % 10) * 3_600_000;
-    const raw = { ...base, eventID: `upgrade-${i}`, eventTime: new Date(T0 + day * DAY + within).toISOString().replace('.000', '') } as RawRecord;
-    out.push({ event: normalize(raw), raw });
+    out.push(eventAt(`upgrade-${i}`, T0 + day * DAY + within));
   }
   return out;
 }
@@ -108,22 +113,18 @@ describe.each(backends)('events by day on %s', (_name, open) => {
 
       // Outside every day partition: the default one takes it, ingest does not fail. A backfilled day
       // within the retention gets its own partition from the maintenance; one past it is deleted.
-      const odd = (id: string, t: string): Ingestible => {
-        const raw = { ...all[0]!.raw, eventID: id, eventTime: t } as RawRecord;
-        return { event: normalize(raw), raw };
-      };
       const now = T0 + 31 * DAY + 3_600_000; // 2026-02-01T01:00Z
-      expect((await store.ingest([odd('future', '2099-01-01T00:00:00Z'), odd('backfill', '2025-12-20T05:00:00Z'), odd('ancient', '2024-05-01T00:00:00Z')])).inserted).toBe(3);
-      expect(await store.ingest([odd('backfill', '2025-12-20T05:00:00Z')])).toMatchObject({ inserted: 0 });
+      expect((await store.ingest([eventAt('future', '2099-01-01T00:00:00Z'), eventAt('backfill', '2025-12-20T05:00:00Z'), eventAt('ancient', '2024-05-01T00:00:00Z')])).inserted).toBe(3);
+      expect(await store.ingest([eventAt('backfill', '2025-12-20T05:00:00Z')])).toMatchObject({ inserted: 0 });
       // New events' records go into chunks (one per day here), read back the same; a batch stored
       // again adds no chunk.
       const chunks = async (): Promise<number> => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM raw_chunks')).rows[0]!.n;
       expect(await chunks()).toBe(3);
-      expect(await store.raw('backfill')).toEqual(odd('backfill', '2025-12-20T05:00:00Z').raw);
-      expect(await store.raw('future')).toEqual(odd('future', '2099-01-01T00:00:00Z').raw);
-      await store.ingest([odd('backfill', '2025-12-20T05:00:00Z'), odd('mid', '2026-01-15T05:00:00Z')]);
+      expect(await store.raw('backfill')).toEqual(eventAt('backfill', '2025-12-20T05:00:00Z').raw);
+      expect(await store.raw('future')).toEqual(eventAt('future', '2099-01-01T00:00:00Z').raw);
+      await store.ingest([eventAt('backfill', '2025-12-20T05:00:00Z'), eventAt('mid', '2026-01-15T05:00:00Z')]);
       expect(await chunks()).toBe(4);
-      expect(await store.raw('mid')).toEqual(odd('mid', '2026-01-15T05:00:00Z').raw);
+      expect(await store.raw('mid')).toEqual(eventAt('mid', '2026-01-15T05:00:00Z').raw);
 
       // 20 days kept: 2026-01-12 onwards (the cutoff's day whole); earlier days dropped whole.
       const r = await maintainStore(db, { events: 20 * DAY, flowHits: null, rejects: null, reports: null }, { now });
@@ -133,15 +134,15 @@ describe.each(backends)('events by day on %s', (_name, open) => {
       expect(r.deleted.rawChunks).toBe(2); // their chunks, from raw_chunks_default
       expect(await chunkParts()).not.toContain('raw_chunks_20260111'); // dropped with events_20260111
       expect(await chunkParts()).toContain('raw_chunks_20260115');
-      expect(await store.raw('mid')).toEqual(odd('mid', '2026-01-15T05:00:00Z').raw);
+      expect(await store.raw('mid')).toEqual(eventAt('mid', '2026-01-15T05:00:00Z').raw);
       const left = await db.query<{ event_id: string }>('SELECT event_id FROM events ORDER BY time, event_id');
       expect(left.rows.map((x) => x.event_id).filter((id) => id !== 'mid')).toEqual([...all.slice(110).map((i) => i.event.eventId).sort((a, b) => Number(a.split('-')[1]) - Number(b.split('-')[1])), 'future']);
       expect(await partitions(db)).not.toContain('events_20260111');
 
       // A backfill within the retention is moved out of the default partition into its day's.
-      await store.ingest([odd('late', '2026-01-20T05:00:00Z'), odd('late-2', '2026-01-25T23:59:59Z')]);
+      await store.ingest([eventAt('late', '2026-01-20T05:00:00Z'), eventAt('late-2', '2026-01-25T23:59:59Z')]);
       await db.query('DROP TABLE events_20260125');
-      await store.ingest([odd('late-2', '2026-01-25T23:59:59Z')]);
+      await store.ingest([eventAt('late-2', '2026-01-25T23:59:59Z')]);
       expect((await db.query<{ event_id: string }>('SELECT event_id FROM events_default ORDER BY 1')).rows.map((x) => x.event_id)).toEqual(['future', 'late-2']);
       const r2 = await maintainStore(db, { events: 20 * DAY, flowHits: null, rejects: null, reports: null }, { now });
       expect(r2.made).toEqual(['events_20260125']);
@@ -203,12 +204,7 @@ async function serverStore(poolSize = 4): Promise<{ db: Db; url: string; cleanup
 }
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
-const isoAt = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 const dayName = (ms: number): string => `events_${new Date(ms).toISOString().slice(0, 10).replaceAll('-', '')}`;
-const eventAt = (id: string, ms: number): Ingestible => {
-  const raw = { ...records('actors.json')[0]!, eventID: id, eventTime: isoAt(ms) } as RawRecord;
-  return { event: normalize(raw), raw };
-};
 const ids = async (db: Db, table: string): Promise<string[]> =>
   (await db.query<{ event_id: string }>(`SELECT event_id FROM ${table} ORDER BY event_id`)).rows.map((r) => r.event_id);
 const noRetention = { flowHits: null, rejects: null, reports: null };
@@ -230,8 +226,18 @@ describe('store maintenance at scale and beside other sessions (PostgreSQL)', ()
       expect(parts.length).toBeLessThanOrEqual(90 + 5 + 1); // and the days around today, and events_default
       expect((await ids(db, 'events_default')).length).toBe(410);
 
-      // 150 days kept: the job moves days 90–150 out of events_default (the cutoff's day whole) and deletes 151–499.
-      const r = await maintainStore(db, { events: 150 * DAY, ...noRetention }, { now: NOW });
+      // 150 days kept: the job moves days 90–150 out of events_default (the cutoff's day whole) and deletes 151–499,
+      // a few days to a transaction: each day made holds ~20 locks till the commit (61 days in one held 1,200
+      // of the 6,400 PostgreSQL's lock table has here, and a server with fewer connections has fewer).
+      const locks: number[] = [];
+      const r = await maintainStore(db, { events: 150 * DAY, ...noRetention }, {
+        now: NOW,
+        beforeCommit: async (step, tx) => {
+          if (step === 'move') locks.push((await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_locks WHERE pid = pg_backend_pid()')).rows[0]!.n);
+        },
+      });
+      expect(locks.length).toBe(7);
+      expect(Math.max(...locks)).toBeLessThan(300);
       expect(r.made).toEqual(expect.arrayContaining(Array.from({ length: 61 }, (_, i) => dayName(NOW - (90 + i) * DAY))));
       expect(r.deleted.events).toBe(349);
       expect(r.dropped).toEqual([]);
@@ -348,6 +354,188 @@ describe('store maintenance at scale and beside other sessions (PostgreSQL)', ()
   }, 60_000);
 });
 
+/** Whether a session of this database waits for a lock on `table`. */
+const waitsFor = async (db: Db, table: string): Promise<boolean> =>
+  (
+    await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = $1::regclass AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      [table],
+    )
+  ).rows[0]!.n > 0;
+const until = async (cond: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> => {
+  for (const end = Date.now() + ms; !(await cond()); await sleep(25)) if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+};
+/** The longest a query of events took, run over and over by its own session until stopped. */
+function probe(url: string): { stop: () => Promise<number> } {
+  const c = new pg.Client({ connectionString: url });
+  let going = true;
+  let longest = 0;
+  const done = (async () => {
+    await c.connect();
+    while (going) {
+      const t = Date.now();
+      await c.query(`SELECT count(*) FROM events WHERE time >= now() - interval '1 day'`);
+      longest = Math.max(longest, Date.now() - t);
+      await sleep(20);
+    }
+    await c.end();
+  })();
+  return { stop: async () => { going = false; await done; return longest; } };
+}
+
+describe('store maintenance meets the store\'s readers and writers (PostgreSQL)', () => {
+  it('an ingest that meets the move of its day out of events_default lands in the new partition (it was refused: 23514, partition constraint)', async () => {
+    const { db, cleanup } = await serverStore();
+    try {
+      await migrate(db);
+      await maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW });
+      await storeOn(db).ingest([eventAt('backfill-1', NOW - 10 * DAY)]);
+      let ingest: ReturnType<ReturnType<typeof storeOn>['ingest']> | undefined;
+      const r = await maintainStore(db, { events: 90 * DAY, ...noRetention }, {
+        now: NOW,
+        // The day's partition made, not committed: a batch for that day starts now, is routed to the
+        // default partitions (the only ones it can see), and waits for the move's lock on them.
+        beforeCommit: async (step) => {
+          if (step !== 'move' || ingest) return;
+          ingest = storeOn(db).ingest([eventAt('backfill-2', NOW - 10 * DAY + 1000)]);
+          await until(async () => (await waitsFor(db, 'raw_chunks_default')) || (await waitsFor(db, 'events_default')), 'the ingest waits for the move');
+        },
+      });
+      expect(r.made).toEqual([dayName(NOW - 10 * DAY)]);
+      expect(await ingest).toMatchObject({ inserted: 1 });
+      expect(await ids(db, dayName(NOW - 10 * DAY))).toEqual(['backfill-1', 'backfill-2']);
+      expect(await ids(db, 'events_default')).toEqual([]);
+      expect(await storeOn(db).raw('backfill-2')).toEqual(eventAt('backfill-2', NOW - 10 * DAY + 1000).raw);
+    } finally {
+      await cleanup();
+    }
+  }, 60_000);
+
+  it('never deadlocks with a query: a reader of events that goes on to read the chunks while the job waits for it finishes, and so does the job', async () => {
+    const { db, url, cleanup } = await serverStore();
+    const reader = new pg.Client({ connectionString: url });
+    let job: Promise<unknown> | undefined;
+    try {
+      await migrate(db);
+      await maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW });
+      await storeOn(db).ingest([eventAt('backfill', NOW - 10 * DAY)]);
+      // A search: events first (all partitions, the default one too), then its records' chunks.
+      await reader.connect();
+      await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      await reader.query('SELECT count(*) FROM events');
+      job = maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW });
+      // The job's tries without waiting fail; then it waits for events_default. Before, it took
+      // raw_chunks_default first and waited for events_default holding it: the reader's next read
+      // closed the cycle, and PostgreSQL aborted one of the two (40P01).
+      await until(() => waitsFor(db, 'events_default'), 'the job waits for events_default');
+      expect((await reader.query<{ n: number }>('SELECT count(*)::int AS n FROM raw_chunks')).rows[0]!.n).toBe(1);
+      await reader.query('COMMIT');
+      const r = (await job) as Awaited<ReturnType<typeof maintainStore>>;
+      expect(r.made).toEqual([dayName(NOW - 10 * DAY)]);
+      expect(r.skipped).toEqual([]);
+      expect(await ids(db, dayName(NOW - 10 * DAY))).toEqual(['backfill']);
+    } finally {
+      await reader.end().catch(() => undefined);
+      await job?.catch(() => undefined);
+      await cleanup();
+    }
+  }, 60_000);
+
+  it('a long reader (a dump) holds up the store\'s queries for at most the short wait: the drops are left for the next run, and the rest is done', async () => {
+    const { db, url, cleanup } = await serverStore();
+    const dump = new pg.Client({ connectionString: url });
+    let watch: { stop: () => Promise<number> } | undefined;
+    try {
+      await migrate(db);
+      await maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW });
+      await db.query('SELECT events_day_partition($1::date)', [new Date(NOW - 200 * DAY).toISOString().slice(0, 10)]);
+      await storeOn(db).ingest([eventAt('today', NOW), eventAt('old-day', NOW - 200 * DAY), eventAt('straggler', NOW - 300 * DAY)]);
+      await db.query(`INSERT INTO flow_hits (flow, group_key, event_id, time) VALUES ('f', 'g', 'old-day', $1)`, [isoAt(NOW - 200 * DAY)]);
+      await dump.connect();
+      await dump.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      await dump.query('SELECT count(*) FROM events');
+      watch = probe(url);
+      const r = await maintainStore(db, { events: 90 * DAY, flowHits: 90 * DAY, rejects: null, reports: null }, { now: NOW });
+      const longest = await watch.stop();
+      watch = undefined;
+      // Before, the drop phase waited 30 s for the dump, every query of events queued behind it, and
+      // then the job failed without deleting anything.
+      expect(longest).toBeLessThan(5_000);
+      expect(r.dropped).toEqual([]);
+      // The dump's snapshot is older than a rebuild of the default partitions' indexes (due: a straggler
+      // left them), which waits for it without holding anyone up, then leaves it for the next run too.
+      expect(r.skipped.map((s) => s.step)).toEqual(['drop', 'rebuild']);
+      expect(r.skipped[0]!.reason).toMatch(/ONLY events, ONLY raw_chunks: .*lock.*the next run does it/);
+      expect(r.deleted).toMatchObject({ events: 1, rawChunks: 1, flowHits: 1 });
+      await dump.query('COMMIT');
+      const next = await maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW });
+      expect(next.dropped).toEqual([dayName(NOW - 200 * DAY)]);
+      expect(next.skipped).toEqual([]);
+      expect(next.rebuilt).toBe(true);
+      expect(await ids(db, 'events')).toEqual(['today']);
+    } finally {
+      await watch?.stop().catch(() => undefined);
+      await dump.end().catch(() => undefined);
+      await cleanup();
+    }
+  }, 90_000);
+
+  it('rebuilds the default partitions\' indexes beside readers and writers, gives up after a short wait, and the next run finishes it', async () => {
+    const { db, url, cleanup } = await serverStore();
+    const reader = new pg.Client({ connectionString: url });
+    let watch: { stop: () => Promise<number> } | undefined;
+    const indexes = async (): Promise<{ name: string; valid: boolean }[]> =>
+      (
+        await db.query<{ name: string; valid: boolean }>(
+          `SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            WHERE i.indrelid IN ('events_default'::regclass, 'raw_chunks_default'::regclass) ORDER BY 1`,
+        )
+      ).rows;
+    try {
+      await migrate(db);
+      await maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW });
+      const before = await indexes();
+      await storeOn(db).ingest([eventAt('backfill', NOW - 10 * DAY)]);
+      await reader.connect();
+      let reading: Promise<unknown> | undefined;
+      const r = await maintainStore(db, { events: 90 * DAY, ...noRetention }, {
+        now: NOW,
+        // A reader of events_default comes during the move and stays in its transaction: the rebuild
+        // must wait for it. Before, the REINDEX waited with no end, and every query and write of the
+        // default partitions queued behind it.
+        beforeCommit: async (step) => {
+          if (step !== 'move' || reading) return;
+          await reader.query('BEGIN');
+          reading = reader.query('SELECT count(*) FROM events_default');
+          await until(() => waitsFor(db, 'events_default'), 'the reader waits for the move');
+          watch = probe(url);
+        },
+      });
+      await reading;
+      // Writes to the default partitions go on during the rebuild's wait.
+      expect(await storeOn(db).ingest([eventAt('far-ahead', Date.parse('2099-01-01T00:00:00Z'))])).toMatchObject({ inserted: 1 });
+      expect(await watch!.stop()).toBeLessThan(1_500);
+      watch = undefined;
+      expect(r.made).toEqual([dayName(NOW - 10 * DAY)]);
+      expect(r.rebuilt).toBe(false);
+      expect(r.skipped.map((s) => s.step)).toEqual(['rebuild']);
+      expect(r.skipped[0]!.reason).toMatch(/events_default, raw_chunks_default: .*the next run rebuilds them/);
+      await reader.query('COMMIT');
+      // Due still (migration 025): the next run removes what the unfinished rebuild left and rebuilds.
+      const next = await maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW });
+      expect(next.rebuilt).toBe(true);
+      expect(next.skipped).toEqual([]);
+      expect(await indexes()).toEqual(before);
+      expect((await maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW })).rebuilt).toBe(false);
+      expect(await ids(db, 'events')).toEqual(['backfill', 'far-ahead']);
+    } finally {
+      await watch?.stop().catch(() => undefined);
+      await reader.end().catch(() => undefined);
+      await cleanup();
+    }
+  }, 90_000);
+});
+
 describe('store: in trailbot.config.yaml and the store-maintenance job', () => {
   it('refuses a retention shorter than what reads its rows (a threshold window, a dedup period, a report and the period before it), naming both settings; takes store: with nothing under it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'trailbot-retention-checks-'));
@@ -401,10 +589,7 @@ describe('store: in trailbot.config.yaml and the store-maintenance job', () => {
       await migrate(db);
       const store = storeOn(db);
       const now = Date.now();
-      const at = (daysAgo: number): Ingestible => {
-        const raw = { ...records('actors.json')[0]!, eventID: `job-${daysAgo}`, eventTime: new Date(now - daysAgo * DAY).toISOString().replace(/\.\d{3}Z$/, 'Z') } as RawRecord;
-        return { event: normalize(raw), raw };
-      };
+      const at = (daysAgo: number): Ingestible => eventAt(`job-${daysAgo}`, now - daysAgo * DAY);
       await store.ingest([at(0), at(1), at(4), at(10)]);
       const old = new Date(now - 10 * DAY).toISOString().slice(0, 10).replaceAll('-', '');
       await db.query(`SELECT events_day_partition($1::date)`, [new Date(now - 10 * DAY).toISOString().slice(0, 10)]);
