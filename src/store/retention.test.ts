@@ -520,6 +520,11 @@ describe('store maintenance meets the store\'s readers and writers (PostgreSQL)'
       expect(r.rebuilt).toBe(false);
       expect(r.skipped.map((s) => s.step)).toEqual(['rebuild']);
       expect(r.skipped[0]!.reason).toMatch(/events_default, raw_chunks_default: .*the next run rebuilds them/);
+      // What the unfinished rebuild left: the old copies of the indexes it had swapped, invalid, beside
+      // the new ones queries use.
+      const invalid = (await indexes()).filter((i) => !i.valid).map((i) => i.name);
+      expect(invalid.length).toBeGreaterThan(0);
+      for (const name of invalid) expect(name).toMatch(/_cc(new|old)$/);
       await reader.query('COMMIT');
       // Due still (migration 025): the next run removes what the unfinished rebuild left and rebuilds.
       const next = await maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW });
@@ -531,6 +536,52 @@ describe('store maintenance meets the store\'s readers and writers (PostgreSQL)'
     } finally {
       await watch?.stop().catch(() => undefined);
       await reader.end().catch(() => undefined);
+      await cleanup();
+    }
+  }, 90_000);
+});
+
+describe('store maintenance killed mid-way (PostgreSQL)', () => {
+  it('a job whose session is killed in the middle of a move or of the drops loses and doubles nothing, and the next run does all of it', async () => {
+    const { db, url, cleanup } = await serverStore();
+    const admin = new pg.Client({ connectionString: url });
+    try {
+      await migrate(db);
+      await admin.connect();
+      await maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW });
+      await db.query('SELECT events_day_partition($1::date)', [new Date(NOW - 200 * DAY).toISOString().slice(0, 10)]);
+      const all = [eventAt('today', NOW), eventAt('old-day', NOW - 200 * DAY), ...Array.from({ length: 15 }, (_, d) => eventAt(`backfill-${d}`, NOW - (10 + d) * DAY))];
+      await storeOn(db).ingest(all);
+      const before = await digest(db);
+      // The session is ended (as a crash or a failover would) while the step holds its locks, its
+      // work done but not committed.
+      for (const step of ['move', 'drop'] as const) {
+        let killed = false;
+        const run = maintainStore(db, { events: 90 * DAY, ...noRetention }, {
+          now: NOW,
+          beforeCommit: async (s, tx) => {
+            if (s !== step || killed) return;
+            killed = true;
+            const pid = (await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+            await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+          },
+        });
+        await expect(run).rejects.toThrow(/terminat|Connection/i);
+        if (step === 'move') expect(await digest(db)).toEqual(before);
+      }
+      // The first kill undid the first batch of the move, the second the drop (after the move's
+      // batches had committed): nothing lost or doubled, the old day still there.
+      expect(await ids(db, 'events')).toEqual(all.map((e) => e.event.eventId).sort());
+      const r = await maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW });
+      expect(r.dropped).toEqual([dayName(NOW - 200 * DAY)]);
+      expect(r.skipped).toEqual([]);
+      expect(r.rebuilt).toBe(true);
+      expect(await ids(db, 'events_default')).toEqual([]);
+      expect(await ids(db, 'events')).toEqual(all.filter((e) => e.event.eventId !== 'old-day').map((e) => e.event.eventId).sort());
+      for (let d = 0; d < 15; d++) expect(await ids(db, dayName(NOW - (10 + d) * DAY))).toEqual([`backfill-${d}`]);
+      for (const e of all.slice(2, 4)) expect(await storeOn(db).raw(e.event.eventId)).toEqual(e.raw);
+    } finally {
+      await admin.end().catch(() => undefined);
       await cleanup();
     }
   }, 90_000);
