@@ -55,6 +55,9 @@ export async function openDb(opts: DbOptions): Promise<Db> {
   return openPglite(opts.dataDir, opts.lock);
 }
 
+/** Db.session inside a transaction: refused (what it is for cannot run in one). */
+const noSessionInTransaction = (): Promise<never> => Promise.reject(new Error('a session cannot be opened inside a transaction'));
+
 async function openPostgres(url: string, max: number): Promise<Db> {
   // jit off: trailbot's queries are short index lookups, and PostgreSQL's JIT compiler (on by default
   // since 12) adds 50-300 ms to any query whose estimated cost crosses jit_above_cost. TimeZone UTC:
@@ -79,69 +82,65 @@ async function openPostgres(url: string, max: number): Promise<Db> {
       const r = await q.query(sql, params as unknown[]);
       return { rows: r.rows, rowCount: r.rowCount ?? 0 };
     }) as Db['query'];
+  /**
+   * A pooled client for `use`, released after it. While a client is checked out the pool does not
+   * listen for its errors: a connection the server ends between two queries (restart, failover,
+   * pg_terminate_backend) would emit an 'error' nobody handles and crash the process. Noted here
+   * instead; the next query fails. A client `use` calls `broken` for (its ROLLBACK or RESET failed: still
+   * in the transaction, or dead) or that was lost is released with the error, so the pool destroys it
+   * instead of handing it to the next caller.
+   */
+  const checkedOut = async <T>(use: (client: pg.PoolClient, broken: (e: Error) => void) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    let lost: Error | undefined;
+    const onLost = (e: Error): void => {
+      lost ??= e;
+    };
+    client.on('error', onLost);
+    let bad: Error | undefined;
+    try {
+      return await use(client, (e) => {
+        bad ??= e;
+      });
+    } finally {
+      client.removeListener('error', onLost);
+      client.release(bad ?? lost);
+    }
+  };
   const db: Db = {
     kind: 'postgres',
     query: wrap(pool),
-    async transaction(fn) {
-      const client = await pool.connect();
-      // While a client is checked out the pool does not listen for its errors: a connection the server
-      // ends between two queries (restart, failover, pg_terminate_backend) would emit an 'error' nobody
-      // handles and crash the process. Noted here instead; the next query fails, and so does ROLLBACK.
-      let lost: Error | undefined;
-      const onLost = (e: Error): void => {
-        lost ??= e;
-      };
-      client.on('error', onLost);
-      // A client whose ROLLBACK failed is in an unknown state (still in the transaction, or dead): it
-      // is released with the error, so the pool destroys it instead of handing it to the next caller.
-      let broken: Error | undefined;
-      try {
-        await client.query('BEGIN');
-        const tx: Db = {
-          kind: 'postgres',
-          query: wrap(client),
-          transaction: (f) => f(tx),
-          session: () => Promise.reject(new Error('a session cannot be opened inside a transaction')),
-          close: async () => undefined,
-          copyFrom: async (sql, chunks) => {
-            await pipeline(Readable.from(chunks), client.query(copyFromStream(sql)));
-          },
-        };
-        const out = await fn(tx);
-        await client.query('COMMIT');
-        return out;
-      } catch (e) {
+    transaction: (fn) =>
+      checkedOut(async (client, broken) => {
         try {
-          await client.query('ROLLBACK');
-        } catch (rollbackError) {
-          broken = rollbackError as Error;
+          await client.query('BEGIN');
+          const tx: Db = {
+            kind: 'postgres',
+            query: wrap(client),
+            transaction: (f) => f(tx),
+            session: noSessionInTransaction,
+            close: async () => undefined,
+            copyFrom: async (sql, chunks) => {
+              await pipeline(Readable.from(chunks), client.query(copyFromStream(sql)));
+            },
+          };
+          const out = await fn(tx);
+          await client.query('COMMIT');
+          return out;
+        } catch (e) {
+          await client.query('ROLLBACK').catch(broken);
+          throw e;
         }
-        throw e;
-      } finally {
-        client.removeListener('error', onLost);
-        client.release(broken ?? lost);
-      }
-    },
-    async session(fn) {
-      const client = await pool.connect();
-      let lost: Error | undefined;
-      const onLost = (e: Error): void => {
-        lost ??= e;
-      };
-      client.on('error', onLost);
-      let broken: Error | undefined;
-      try {
-        return await fn({ kind: 'postgres', query: wrap(client) });
-      } finally {
-        // Back to the connection's own settings (its startup options: TimeZone, jit); a client that
-        // cannot say so is destroyed rather than handed on.
-        await client.query('RESET ALL').catch((e: Error) => {
-          broken = e;
-        });
-        client.removeListener('error', onLost);
-        client.release(broken ?? lost);
-      }
-    },
+      }),
+    session: (fn) =>
+      checkedOut(async (client, broken) => {
+        try {
+          return await fn({ kind: 'postgres', query: wrap(client) });
+        } finally {
+          // Back to the connection's own settings (its startup options: TimeZone, jit).
+          await client.query('RESET ALL').catch(broken);
+        }
+      }),
     close: () => pool.end(),
   };
   return db;
@@ -191,7 +190,7 @@ async function openPglite(dataDir: string, lockOptions: LockOptions = {}): Promi
             kind: 'pglite',
             query: tq,
             transaction: (f) => f(tx),
-            session: () => Promise.reject(new Error('a session cannot be opened inside a transaction')),
+            session: noSessionInTransaction,
             close: async () => undefined,
           };
           return fn(tx);
