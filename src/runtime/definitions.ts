@@ -8,7 +8,7 @@ import type { Ingestible, RawRecord } from '../events/model.ts';
 import { ingestPaths, normalizeItems, type Rejection, storeEvents } from '../ingest.ts';
 import type { Store, TimeSpan } from '../store/index.ts';
 import { greatest } from '../store/sql.ts';
-import { DEFAULT_RETENTION, maintainStore } from '../store/retention.ts';
+import { DEFAULT_RETENTION, type MaintenanceDone, type MaintenanceResult, maintainStore } from '../store/retention.ts';
 import { enqueue } from './enqueue.ts';
 import { describeIssues, type JobKind, type JobPayload, jobPayloads } from './jobs.ts';
 import type { Logger } from './logger.ts';
@@ -208,7 +208,15 @@ export function defaultJobs(pipeline: Pipeline): Registry {
     'store-maintenance': defineJob({
       payload: jobPayloads['store-maintenance'],
       async run(ctx) {
-        const r = await maintainStore(ctx.store.db, ctx.config?.retention ?? DEFAULT_RETENTION);
+        let r: MaintenanceResult;
+        try {
+          r = await maintainStore(ctx.store.db, ctx.config?.retention ?? DEFAULT_RETENTION);
+        } catch (e) {
+          // What the run committed before it failed is done: said, as a run that finished would say it.
+          const done = (e as { maintenance?: MaintenanceDone } | null)?.maintenance;
+          if (done) ctx.log.info({ made: done.made, dropped: done.dropped, deleted: done.deleted }, 'store maintenance (before it failed)');
+          throw e;
+        }
         if (r.made.length || r.dropped.length || r.rebuilt) ctx.log.info({ made: r.made, dropped: r.dropped, deleted: r.deleted, rebuilt: r.rebuilt }, 'store maintenance');
         // Left for the next run (hourly): said, so an operator sees a session that keeps the store's tables locked.
         for (const s of r.skipped) ctx.log.warn({ step: s.step }, `store maintenance: ${s.step} skipped: ${s.reason}`);

@@ -140,22 +140,34 @@ export async function insertEvents(db: Db, batch: Ingestible[], opts: InsertOpti
 
 /**
  * Tried again in a new transaction: two writers inserting the same new events in different orders can
- * deadlock, and PostgreSQL then aborts one (40P01); and a batch routed to a default partition while the
- * store-maintenance job gave that day its own partition (src/store/retention.ts) finds the default's
- * bounds changed under it once the job commits (23514, "violates partition constraint"), where the
- * next try goes to the new partition.
+ * deadlock, and PostgreSQL then aborts one (40P01), `attempts` tries in all; and a batch routed to a
+ * default partition while the store-maintenance job gave some of its days their own partitions
+ * (src/store/retention.ts) finds the default's bounds changed under it once the job commits (23514,
+ * "violates partition constraint"), where the next try goes to the new partitions. A batch spanning
+ * many days of a backfill can meet each of the job's move transactions (10 days each, at most 12 a
+ * run) in turn: MOVED_TRIES tries for that, each after the last move it met has committed.
  */
 async function withRetry<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
-  for (let i = 1; ; i++) {
+  let failed = 0;
+  let moved = 0;
+  for (;;) {
     try {
       return await fn();
     } catch (e) {
       const code = (e as { code?: string }).code;
-      if (i >= attempts || (code !== '40P01' && code !== '40001' && !isMovedPartition(e))) throw e;
-      await new Promise((r) => setTimeout(r, 20 * i + Math.random() * 30));
+      if (isMovedPartition(e)) {
+        if (++moved >= MOVED_TRIES) throw e;
+        await new Promise((r) => setTimeout(r, Math.min(25 * moved, 250) + Math.random() * 25));
+        continue;
+      }
+      if (++failed >= attempts || (code !== '40P01' && code !== '40001')) throw e;
+      await new Promise((r) => setTimeout(r, 20 * failed + Math.random() * 30));
     }
   }
 }
+
+/** Tries of a batch that met the store-maintenance job's moves (see withRetry): more than a run's move transactions. */
+const MOVED_TRIES = 40;
 
 /**
  * A row routed to a default partition whose bounds a concurrent ATTACH PARTITION changed. PostgreSQL
