@@ -142,9 +142,14 @@ export async function trail(db: Db, q: TrailQuery): Promise<TrailResult> {
  * chunks it reads see one snapshot, as one query did (a batch committed between two windows would
  * otherwise be half in the page, and a keyset page after it could skip the other half for good).
  */
-function readSnapshot<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
+export function readSnapshot<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
   return db.transaction(async (tx) => {
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    // Before the snapshot (LOCK takes none): the store-maintenance job attaches a day copied before its
+    // move (migration 026) and deletes it from the default in one commit; a snapshot taken between the
+    // copy's commit and the move's, reading after it, saw the day in both. With these locks the move
+    // waits for this transaction, or this one for the move.
+    await tx.query('LOCK TABLE raw_chunks_default, events_default IN ACCESS SHARE MODE');
     return fn(tx);
   });
 }

@@ -38,7 +38,7 @@ export interface MaintenanceResult {
 export type MaintenanceStep = 'ahead' | 'move' | 'drop' | 'rebuild';
 
 /** What a run that then failed had committed: on its error, as `maintenance`. */
-export type MaintenanceDone = Pick<MaintenanceResult, 'made' | 'dropped' | 'deleted'>;
+export type MaintenanceDone = Pick<MaintenanceResult, 'made' | 'dropped'> & { deleted: MaintenanceResult['deleted'] | null };
 
 export interface MaintenanceOptions {
   now?: number;
@@ -142,7 +142,7 @@ export async function maintainStore(db: Db, settings: RetentionSettings, opts: M
       /** The order of a waiting try; undefined for the tries of all at once. */
       const order = attempt > NOWAIT_TRIES ? orders[attempt - NOWAIT_TRIES - 1]! : undefined;
       /** In a waiting try, what did not come: its first table within LOCK_TIMEOUT, or the others after it. */
-      let stuck: 'first' | 'rest' = 'first';
+      let stuck = 'first' as 'first' | 'rest' | 'step';
       try {
         return await phase(async (tx) => {
           await tx.query(`SELECT set_config('lock_timeout', $1, true)`, [LOCK_TIMEOUT]);
@@ -153,6 +153,7 @@ export async function maintainStore(db: Db, settings: RetentionSettings, opts: M
           } else {
             await tx.query(`LOCK TABLE ${tables.join(', ')} IN ACCESS EXCLUSIVE MODE NOWAIT`);
           }
+          stuck = 'step';
           const out = await fn(tx);
           await opts.beforeCommit?.(step, tx);
           return out;
@@ -161,6 +162,10 @@ export async function maintainStore(db: Db, settings: RetentionSettings, opts: M
         const code = codeOf(e);
         if (code !== LOCK_NOT_AVAILABLE && code !== DEADLOCK) throw e;
         if (order) {
+          if (stuck === 'step') {
+            missed.push(`${order.join(', ')} came, but a lock the step then takes did not (${(e as Error).message})`);
+            continue;
+          }
           const holders = await lockHolders(db, stuck === 'first' ? order.slice(0, 1) : order.slice(1));
           missed.push(
             stuck === 'first'
@@ -198,6 +203,26 @@ export async function maintainStore(db: Db, settings: RetentionSettings, opts: M
   // Phases 1–3; what fails there is thrown once phase 4 has run.
   let failure: { error: unknown } | undefined;
   try {
+    // 0. Copies no move took (its lock did not come, a crash, a run that failed), dropped first: a move
+    // uses only a copy its run made. Dropping waits at most LOCK_TIMEOUT for a reader of one (a dump):
+    // then it is left for the next run.
+    await phase(async (tx) => {
+      await tx.query(`SELECT set_config('lock_timeout', $1, true)`, [LOCK_TIMEOUT]);
+      const copies = await tx.query<{ name: string }>(
+        `SELECT relname AS name FROM pg_class WHERE relkind = 'r' AND relnamespace = current_schema()::regnamespace AND relname ~ '^move_(events|raw_chunks)_[0-9]{8}$'`,
+      );
+      for (const { name } of copies.rows) {
+        await tx.query('SAVEPOINT maintenance_copy');
+        try {
+          await tx.query(`DROP TABLE IF EXISTS ${name}`);
+          await tx.query('RELEASE SAVEPOINT maintenance_copy');
+        } catch (e) {
+          if (codeOf(e) !== LOCK_NOT_AVAILABLE) throw e;
+          await tx.query('ROLLBACK TO SAVEPOINT maintenance_copy');
+        }
+      }
+    });
+
     // 1. The days ahead (usually made already: then nothing is locked).
     const days: string[] = [];
     for (let d = -1; d <= ahead; d++) {
@@ -235,7 +260,13 @@ export async function maintainStore(db: Db, settings: RetentionSettings, opts: M
       const batch = Math.min(MOVE_BATCH, left);
       const stray = await phase((tx) => strayDays(tx, batch));
       if (stray.length === 0) break;
-      await phase((tx) => tx.query('SELECT events_day_stage($1::date[])', [stray]));
+      // A copy that cannot drop an earlier one within LOCK_TIMEOUT (a dump reads it): the move goes without copies.
+      await phase(async (tx) => {
+        await tx.query(`SELECT set_config('lock_timeout', $1, true)`, [LOCK_TIMEOUT]);
+        await tx.query('SELECT events_day_stage($1::date[])', [stray]);
+      }).catch((e: unknown) => {
+        if (codeOf(e) !== LOCK_NOT_AVAILABLE) throw e;
+      });
       const r = await locked('move', DEFAULTS, async (tx) => {
         const m = await make(tx, stray);
         if (m.moved > 0) await leftDefaults(tx, m.moved);
@@ -246,11 +277,6 @@ export async function maintainStore(db: Db, settings: RetentionSettings, opts: M
       if (stray.length < batch) break;
       left -= stray.length;
     }
-    // Copies no move took (the lock did not come, a crash, a run that failed): made again when their day is next moved.
-    await phase(async (tx) => {
-      const copies = await tx.query<{ name: string }>(`SELECT relname AS name FROM pg_class WHERE relkind = 'r' AND relname ~ '^move_(events|raw_chunks)_[0-9]{8}$'`);
-      for (const { name } of copies.rows) await tx.query(`DROP TABLE IF EXISTS ${name}`);
-    });
 
     // 3. Whole days past the retention. A day's events and the chunks of their raw records (migration 022) go together.
     const parts = await db.query<{ name: string }>(
@@ -286,19 +312,26 @@ export async function maintainStore(db: Db, settings: RetentionSettings, opts: M
   }
 
   // 4. Rows one by one: the default partitions' stragglers and the small tables.
-  const deleted = await phase(async (tx) => {
-    const del = async (sql: string, keep: number | null): Promise<number> =>
-      keep === null ? 0 : (await tx.query(sql, [new Date(now - keep).toISOString()])).rowCount;
-    const out = {
-      events: (await tx.query('DELETE FROM events_default WHERE time < $1::timestamptz', [startOf(cutoffDay)])).rowCount,
-      rawChunks: (await tx.query('DELETE FROM raw_chunks_default WHERE time < $1::timestamptz', [startOf(cutoffDay)])).rowCount,
-      flowHits: await del('DELETE FROM flow_hits WHERE time < $1', settings.flowHits),
-      rejects: await del('DELETE FROM source_rejects WHERE at < $1', settings.rejects),
-      reports: await del('DELETE FROM reports WHERE created_at < $1', settings.reports),
-    };
-    if (out.events + out.rawChunks > 0) await leftDefaults(tx, out.events + out.rawChunks);
-    return out;
-  });
+  let deleted: MaintenanceResult['deleted'];
+  try {
+    deleted = await phase(async (tx) => {
+      const del = async (sql: string, keep: number | null): Promise<number> =>
+        keep === null ? 0 : (await tx.query(sql, [new Date(now - keep).toISOString()])).rowCount;
+      const out = {
+        events: (await tx.query('DELETE FROM events_default WHERE time < $1::timestamptz', [startOf(cutoffDay)])).rowCount,
+        rawChunks: (await tx.query('DELETE FROM raw_chunks_default WHERE time < $1::timestamptz', [startOf(cutoffDay)])).rowCount,
+        flowHits: await del('DELETE FROM flow_hits WHERE time < $1', settings.flowHits),
+        rejects: await del('DELETE FROM source_rejects WHERE at < $1', settings.rejects),
+        reports: await del('DELETE FROM reports WHERE created_at < $1', settings.reports),
+      };
+      if (out.events + out.rawChunks > 0) await leftDefaults(tx, out.events);
+      return out;
+    });
+  } catch (e) {
+    // Said too: what phases 1–3 committed (deleted: none), and the error they met, if any.
+    if (e !== null && typeof e === 'object') Object.assign(e, { maintenance: { made, dropped, deleted: null } satisfies MaintenanceDone }, failure ? { cause: failure.error } : {});
+    throw e;
+  }
   if (failure) {
     // What was committed before the failure, for the job to say (the next run does the rest).
     if (failure.error !== null && typeof failure.error === 'object') Object.assign(failure.error, { maintenance: { made, dropped, deleted } satisfies MaintenanceDone });

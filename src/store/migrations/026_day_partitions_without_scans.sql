@@ -14,7 +14,8 @@
 -- Moving a day's rows under that lock cost more still: 100,000 rows copied into a new table with its
 -- eight indexes held the store's queries ~6 s a batch. So the copy is made before, without the lock
 -- (events_day_stage, its own transaction: readers and writers go on), into `move_events_YYYYMMDD` and
--- `move_raw_chunks_YYYYMMDD` with their indexes; under the lock events_day_partitions only brings each
+-- `move_raw_chunks_YYYYMMDD` with their indexes (autovacuum off until attached: a vacuum of a copy
+-- would hold up the rename under the lock until cancelled); under the lock events_day_partitions only brings each
 -- copy up to date (rows written to the day since, by the key), deletes the day
 -- from the default, renames the copy (and its indexes) and attaches it. A day without a copy (a copy that did not
 -- commit, one another run took) is moved as before, under the lock. A copy left by a crash is remade by
@@ -52,14 +53,14 @@ BEGIN
     t := 'raw_chunks_' || to_char(d, 'YYYYMMDD');
     EXECUTE format('DROP TABLE IF EXISTS %I', 'move_' || t);
     IF to_regclass(t) IS NULL THEN
-      EXECUTE format('CREATE TABLE %I (LIKE raw_chunks INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION, CONSTRAINT %I CHECK (time >= %L AND time < %L))', 'move_' || t, t || '_bounds', lo, hi);
+      EXECUTE format('CREATE TABLE %I (LIKE raw_chunks INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION, CONSTRAINT %I CHECK (time >= %L AND time < %L)) WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false)', 'move_' || t, t || '_bounds', lo, hi);
       EXECUTE format('INSERT INTO %I SELECT * FROM raw_chunks_default WHERE time >= %L AND time < %L', 'move_' || t, lo, hi);
       PERFORM events_day_stage_indexes('raw_chunks', 'move_' || t);
     END IF;
     t := 'events_' || to_char(d, 'YYYYMMDD');
     EXECUTE format('DROP TABLE IF EXISTS %I', 'move_' || t);
     IF to_regclass(t) IS NULL THEN
-      EXECUTE format('CREATE TABLE %I (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION, CONSTRAINT %I CHECK (time >= %L AND time < %L)) WITH (toast_tuple_target = 8160)', 'move_' || t, t || '_bounds', lo, hi);
+      EXECUTE format('CREATE TABLE %I (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION, CONSTRAINT %I CHECK (time >= %L AND time < %L)) WITH (toast_tuple_target = 8160, autovacuum_enabled = false, toast.autovacuum_enabled = false)', 'move_' || t, t || '_bounds', lo, hi);
       EXECUTE format('INSERT INTO %I SELECT * FROM events_default WHERE time >= %L AND time < %L', 'move_' || t, lo, hi);
       GET DIAGNOSTICS n = ROW_COUNT;
       copied := copied + n;
@@ -102,6 +103,7 @@ BEGIN
       END IF;
       EXECUTE format('DELETE FROM raw_chunks_default WHERE time >= %L AND time < %L', lo, hi);
       EXECUTE format('ALTER TABLE %I RENAME TO %I', 'move_' || t, t);
+      EXECUTE format('ALTER TABLE %I RESET (autovacuum_enabled, toast.autovacuum_enabled)', t);
       FOR ix IN SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = t::regclass AND c.relname LIKE 'move\_%' LOOP
         EXECUTE format('ALTER INDEX %I RENAME TO %I', ix, substr(ix, 6));
       END LOOP;
@@ -127,6 +129,7 @@ BEGIN
       GET DIAGNOSTICS n = ROW_COUNT;
       moved := moved + n;
       EXECUTE format('ALTER TABLE %I RENAME TO %I', 'move_' || t, t);
+      EXECUTE format('ALTER TABLE %I RESET (autovacuum_enabled, toast.autovacuum_enabled)', t);
       FOR ix IN SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = t::regclass AND c.relname LIKE 'move\_%' LOOP
         EXECUTE format('ALTER INDEX %I RENAME TO %I', ix, substr(ix, 6));
       END LOOP;
