@@ -19,7 +19,7 @@ export function withStore<T>(cli: Cli, fn: (store: Store, stop: Stop) => Promise
     cli,
     async (stop) => {
       const c = cli.config();
-      const store = await openStore({ databaseUrl: c.databaseUrl, dataDir: c.dataDir, flowOutbox: opts.flowOutbox ?? false, lock: { throughServe: opts.throughServe ?? false } });
+      const store = await openStore({ databaseUrl: c.databaseUrl, dataDir: c.dataDir, flowOutbox: opts.flowOutbox ?? false, dayPartitions: { retentionMs: c.retention.events }, lock: { throughServe: opts.throughServe ?? false } });
       try {
         return await fn(store, stop);
       } finally {

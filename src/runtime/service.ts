@@ -102,7 +102,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   }
   // A worker with flows records every ingest's new events in the flows outbox (src/runtime/outbox.ts).
   const flowsWired = role !== 'web' && Boolean(opts.pipeline?.evaluateFlows);
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, lock: { notice: (m) => log.warn(m) }, flowOutbox: flowsWired });
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, lock: { notice: (m) => log.warn(m) }, flowOutbox: flowsWired, dayPartitions: { retentionMs: config.retention.events } });
   let queue: JobQueue;
   try {
     queue = await openQueue(config, store);

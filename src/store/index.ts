@@ -2,6 +2,7 @@ import type { Ingestible, TrailEvent } from '../events/model.ts';
 import { type Db, type DbOptions, migrate, openDb } from './db.ts';
 import { durableCommit } from './durable.ts';
 import { type InsertOptions, type IngestResult, insertEvents } from './events.ts';
+import { type DayPartitionSettings, dayPartitioner } from './partitions.ts';
 import { type OutboxRow, outboxDone, pendingOutbox } from './outbox.ts';
 import { countEvents, eventsById, getRaw, search, type SearchQuery, type TimeSpan, trail, type TrailQuery } from './queries.ts';
 
@@ -44,6 +45,12 @@ export interface StoreOptions {
    * flows themselves and leave the new events to the next worker's outbox drainer.
    */
   flowOutbox?: boolean;
+  /**
+   * Give each day within the events' retention its partition as ingest meets it (partitions.ts), so a
+   * backfill never lands in the default partition. The service and the command line set it from
+   * store.retention; without it, days get theirs from the store-maintenance job.
+   */
+  dayPartitions?: DayPartitionSettings;
 }
 
 export async function openStore(opts: DbOptions & StoreOptions): Promise<Store> {
@@ -58,9 +65,10 @@ export async function openStore(opts: DbOptions & StoreOptions): Promise<Store> 
 }
 
 export function storeOn(db: Db, opts: StoreOptions = {}): Store {
+  const partitions = opts.dayPartitions ? dayPartitioner(opts.dayPartitions) : undefined;
   return {
     db,
-    ingest: (batch, o) => insertEvents(db, batch, { outbox: o?.outbox ?? opts.flowOutbox ?? false }),
+    ingest: (batch, o) => insertEvents(db, batch, { outbox: o?.outbox ?? opts.flowOutbox ?? false, partitions: o?.partitions ?? partitions }),
     sync: () => durableCommit(db),
     outbox: {
       pending: (o) => pendingOutbox(db, o),

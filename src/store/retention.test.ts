@@ -868,3 +868,135 @@ describe('store: in trailbot.config.yaml and the store-maintenance job', () => {
     }
   }, 60_000);
 });
+
+describe.each(backends)('day partitions made by ingest on %s', (_name, open) => {
+  it('gives each day within the retention its partition as ingest meets it: a 35-day backfill never lands in events_default, days past the retention or far ahead do, every event once', async () => {
+    const { db, cleanup } = await open();
+    try {
+      await migrate(db);
+      const store = storeOn(db, { dayPartitions: { retentionMs: 90 * DAY, now: () => NOW } });
+      const batch: Ingestible[] = [];
+      for (let d = 34; d >= 0; d--) for (let i = 0; i < 3; i++) batch.push(eventAt(`backfill-${d}-${i}`, NOW - d * DAY - i * 3_600_000));
+      batch.push(eventAt('past-retention', NOW - 200 * DAY), eventAt('far-ahead', NOW + 30 * DAY));
+      // Out of time order, as a trail bucket's files come.
+      batch.sort((a, b) => a.event.eventId.localeCompare(b.event.eventId));
+      expect(await store.ingest(batch)).toMatchObject({ inserted: 107, duplicates: 0 });
+      const days = new Set(batch.slice(0, 105).map((b) => b.event.time!.slice(0, 10)));
+      const parts = await partitions(db);
+      for (const d of days) expect(parts).toContain(`events_${d.replaceAll('-', '')}`);
+      expect(parts).not.toContain(dayName(NOW - 200 * DAY));
+      expect(parts).not.toContain(dayName(NOW + 30 * DAY));
+      expect(await ids(db, 'events_default')).toEqual(['far-ahead', 'past-retention']);
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM raw_chunks_default')).rows[0]!.n).toBe(2);
+      expect(await ids(db, dayName(NOW - 34 * DAY))).toEqual(['backfill-34-0', 'backfill-34-1', 'backfill-34-2']);
+      // A day's GIN indexes keep a small pending list (migration 027): 4 MB each was most of a small day's size.
+      const gin = await db.query<{ name: string; opts: string[] | null }>(
+        `SELECT c.relname AS name, c.reloptions AS opts FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam WHERE i.indrelid = $1::regclass AND a.amname = 'gin'`,
+        [dayName(NOW - 3 * DAY)],
+      );
+      expect(gin.rows).toHaveLength(2);
+      for (const r of gin.rows) expect(r.opts).toEqual(['gin_pending_list_limit=128']);
+      expect(await store.ingest(batch)).toMatchObject({ inserted: 0, duplicates: 107 });
+      expect(await store.count()).toBe(107);
+      expect(await store.raw('backfill-7-2')).toEqual(batch.find((b) => b.event.eventId === 'backfill-7-2')!.raw);
+      // The job finds nothing to move: it makes the days ahead and deletes the row past the retention.
+      const r = await maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW });
+      expect(r.made).toEqual([1, 2, 3].map((d) => dayName(NOW + d * DAY)));
+      expect(r.deleted.events).toBe(1);
+      expect(await ids(db, 'events_default')).toEqual(['far-ahead']);
+    } finally {
+      await cleanup();
+    }
+  }, 120_000);
+});
+
+describe('day partitions made by ingest beside other sessions (PostgreSQL)', () => {
+  it('a reader holding the default partitions costs a batch the short wait, not the batch: its day waits in events_default, and a later batch makes the partition and moves it', async () => {
+    const { db, url, cleanup } = await serverStore();
+    const reader = new pg.Client({ connectionString: url });
+    try {
+      await migrate(db);
+      let now = NOW;
+      const store = storeOn(db, { dayPartitions: { retentionMs: 90 * DAY, now: () => now, lockTimeoutMs: 200, retryAfterMs: 60_000 } });
+      await reader.connect();
+      await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      await reader.query('SELECT count(*) FROM events');
+      expect(await store.ingest([eventAt('held-1', NOW - 5 * DAY)])).toMatchObject({ inserted: 1 });
+      // Within the retry wait the day is not tried again: no wait a batch while the reader stays.
+      expect(await store.ingest([eventAt('held-2', NOW - 5 * DAY + 1000)])).toMatchObject({ inserted: 1 });
+      expect(await ids(db, 'events_default')).toEqual(['held-1', 'held-2']);
+      expect(await partitions(db)).not.toContain(dayName(NOW - 5 * DAY));
+      await reader.query('COMMIT');
+      now += 61_000;
+      expect(await store.ingest([eventAt('held-3', NOW - 5 * DAY + 2000)])).toMatchObject({ inserted: 1 });
+      expect(await ids(db, dayName(NOW - 5 * DAY))).toEqual(['held-1', 'held-2', 'held-3']);
+      expect(await ids(db, 'events_default')).toEqual([]);
+      for (const id of ['held-1', 'held-2', 'held-3']) expect(await store.raw(id)).toMatchObject({ eventID: id });
+    } finally {
+      await reader.end().catch(() => undefined);
+      await cleanup();
+    }
+  }, 60_000);
+
+  it('a make killed while it waits for its locks fails its batch and leaves nothing half made: the batch stored again lands whole, once', async () => {
+    const { db, url, cleanup } = await serverStore();
+    const reader = new pg.Client({ connectionString: url });
+    try {
+      await migrate(db);
+      const store = storeOn(db, { dayPartitions: { retentionMs: 90 * DAY, now: () => NOW, lockTimeoutMs: 20_000 } });
+      const batch = [0, 1, 2, 3, 4, 5].map((d) => eventAt(`killed-${d}`, NOW - (d + 2) * DAY));
+      await reader.connect();
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM events');
+      const ingest = store.ingest(batch);
+      // It holds raw_chunks_default and waits for events_default, which the reader holds.
+      await until(() => waitsFor(db, 'events_default'), 'the make waits for events_default');
+      const killed = await db.query<{ ok: boolean }>(
+        `SELECT pg_terminate_backend(l.pid) AS ok FROM pg_locks l WHERE NOT l.granted AND l.relation = 'events_default'::regclass`,
+      );
+      expect(killed.rows.map((r) => r.ok)).toEqual([true]);
+      await expect(ingest).rejects.toThrow();
+      await reader.query('COMMIT');
+      expect(await storeOn(db).count()).toBe(0);
+      expect(await partitions(db)).not.toContain(dayName(NOW - 2 * DAY));
+      expect(await store.ingest(batch)).toMatchObject({ inserted: 6 });
+      expect(await store.ingest(batch)).toMatchObject({ inserted: 0, duplicates: 6 });
+      for (let d = 0; d < 6; d++) expect(await ids(db, dayName(NOW - (d + 2) * DAY))).toEqual([`killed-${d}`]);
+      expect(await ids(db, 'events_default')).toEqual([]);
+    } finally {
+      await reader.end().catch(() => undefined);
+      await cleanup();
+    }
+  }, 60_000);
+
+  it('four workers backfilling the same new days at once, and a writer that makes no partitions, store every row once and leave nothing in events_default', async () => {
+    const { db, cleanup } = await serverStore(8);
+    try {
+      await migrate(db);
+      const workers = [0, 1, 2, 3].map(() => storeOn(db, { dayPartitions: { retentionMs: 90 * DAY, now: () => NOW, lockTimeoutMs: 10_000 } }));
+      const plain = storeOn(db);
+      const batches: Ingestible[][] = [];
+      for (let b = 0; b < 12; b++) {
+        const part: Ingestible[] = [];
+        // Each batch spans the same 12 days, and shares half its events with the next (duplicates across workers).
+        for (let i = 0; i < 200; i++) {
+          const k = (b * 100 + i) % 1000;
+          part.push(eventAt(`race-${k}`, NOW - ((k % 12) + 1) * DAY + k * 10_000));
+        }
+        batches.push(part);
+      }
+      const expected = new Set(batches.flat().map((b) => b.event.eventId));
+      await Promise.all([
+        ...workers.map((w, k) => (async () => { for (let b = k; b < 12; b += 4) await w.ingest(batches[b]!); })()),
+        (async () => { for (let b = 0; b < 12; b += 3) await plain.ingest(batches[b]!); })(),
+      ]);
+      expect(await storeOn(db).count()).toBe(expected.size);
+      expect((await db.query<{ n: number }>('SELECT count(DISTINCT event_id)::int AS n FROM events')).rows[0]!.n).toBe(expected.size);
+      expect(await ids(db, 'events_default')).toEqual([]);
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM raw_chunks_default')).rows[0]!.n).toBe(0);
+      expect(await partitions(db)).toEqual(expect.arrayContaining(Array.from({ length: 12 }, (_, d) => dayName(NOW - (d + 1) * DAY))));
+    } finally {
+      await cleanup();
+    }
+  }, 120_000);
+});

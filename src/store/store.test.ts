@@ -24,9 +24,14 @@ describe.each(backends)('event store on %s', (_name, open) => {
     const first = await store.ingest(all);
     expect(first.inserted).toBe(unique);
     expect(first.duplicates).toBe(all.length - unique);
+    const chunks = async () => (await store.db.query<{ n: number }>('SELECT count(*)::int AS n FROM raw_chunks')).rows[0]!.n;
+    const seq = async () => (await store.db.query<{ v: string }>('SELECT last_value::text AS v FROM raw_chunks_id_seq')).rows[0]!.v;
+    const [chunksBefore, seqBefore] = [await chunks(), await seq()];
     const again = await store.ingest(all);
     expect(again).toEqual({ inserted: 0, duplicates: all.length, fresh: [], spans: [] });
     expect(await store.count()).toBe(unique);
+    // Seen as delivered before: no chunk written and rolled back (dead space in a past day's TOAST).
+    expect([await chunks(), await seq()]).toEqual([chunksBefore, seqBefore]);
   });
 
   it('keeps the raw record verbatim', async () => {
