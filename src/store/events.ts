@@ -74,9 +74,45 @@ const COPY_EVENTS_SQL = `COPY events (${colList}) FROM STDIN WITH (FORMAT binary
 const COPY_CHUNKS_SQL = 'COPY raw_chunks (id, time, details, packed) FROM STDIN WITH (FORMAT binary)';
 const INSERT_CHUNKS_SQL = 'INSERT INTO raw_chunks (id, time, details, packed) SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::bytea[], $4::bytea[])';
 const CHUNK_IDS_SQL = "SELECT nextval('raw_chunks_id_seq')::text AS id FROM generate_series(1, $1)";
-/** Which of some (id, time) pairs are stored: one primary-key probe each, in its day's partition. */
+/**
+ * Which of some (id, time) pairs are stored: one primary-key probe each, in its day's partition. The
+ * bounds ($3, $4: the pairs' earliest and latest times) prune the plan to the pairs' days: without
+ * them PostgreSQL locks every partition, the default ones too, for the transaction (~1,000 locks over
+ * 100 days, and a batch holding events_default before it writes raw_chunks_default, the reverse of a
+ * partition make's order). (`time = ANY` of the pairs' times pruned as well but was compared with
+ * every row found: re-ingest fell from 35,000 to 6,000 events/s.)
+ */
 const STORED_SQL = `SELECT x.event_id FROM unnest($1::text[], $2::timestamptz[]) AS r(id, t)
+  CROSS JOIN LATERAL (SELECT event_id FROM events WHERE time >= $3::timestamptz AND time < $4::timestamptz AND event_id = r.id AND time = r.t LIMIT 1) x`;
+/** The same without bounds, for times JavaScript cannot read (PostgreSQL still can). */
+const STORED_ANYWHERE_SQL = `SELECT x.event_id FROM unnest($1::text[], $2::timestamptz[]) AS r(id, t)
   CROSS JOIN LATERAL (SELECT event_id FROM events WHERE event_id = r.id AND time = r.t LIMIT 1) x`;
+
+const YEAR_1 = Date.parse('0001-01-01T00:00:00Z');
+const YEAR_10000 = Date.parse('9999-12-31T23:59:59.999Z') + 1;
+
+/** The ids of `rows` stored already (STORED_SQL). */
+async function storedIds(tx: Db, rows: readonly Ingestible[]): Promise<Set<string>> {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const r of rows) {
+    const ms = r.event.time === null ? Number.NaN : Date.parse(r.event.time);
+    if (Number.isNaN(ms)) {
+      lo = Number.NaN;
+      break;
+    }
+    if (ms < lo) lo = ms;
+    if (ms > hi) hi = ms;
+  }
+  const ids = rows.map((r) => r.event.eventId);
+  const times = rows.map((r) => r.event.time);
+  // Milliseconds: a time with microseconds lies within [its millisecond, the next).
+  // Years 0001–9999 (what toISOString writes and PostgreSQL reads back the same).
+  const q = Number.isFinite(lo) && Number.isFinite(hi) && lo >= YEAR_1 && hi < YEAR_10000 - 1
+    ? tx.query<{ event_id: string }>(STORED_SQL, [ids, times, new Date(lo).toISOString(), new Date(hi + 1).toISOString()])
+    : tx.query<{ event_id: string }>(STORED_ANYWHERE_SQL, [ids, times]);
+  return new Set((await q).rows.map((r) => r.event_id));
+}
 
 const DAY_MS = 86_400_000;
 
@@ -226,8 +262,7 @@ async function insertPart(tx: Db, part: Ingestible[], outbox: boolean): Promise<
  */
 async function deliveredBefore(tx: Db, rows: Ingestible[]): Promise<boolean> {
   const probe = rows.length <= 3 ? rows : [rows[0]!, rows[rows.length >> 1]!, rows[rows.length - 1]!];
-  const r = await tx.query<{ event_id: string }>(STORED_SQL, [probe.map((x) => x.event.eventId), probe.map((x) => x.event.time)]);
-  return r.rows.length > 0;
+  return (await storedIds(tx, probe)).size > 0;
 }
 
 /** COPY a batch's chunks, then its rows (PostgreSQL server). */
@@ -244,8 +279,7 @@ async function copyRows(tx: Db, rows: Ingestible[]): Promise<void> {
  */
 async function insertUnstored(tx: Db, rows: Ingestible[]): Promise<Ingestible[]> {
   for (let attempt = 1; ; attempt++) {
-    const stored = await tx.query<{ event_id: string }>(STORED_SQL, [rows.map((r) => r.event.eventId), rows.map((r) => r.event.time)]);
-    const have = new Set(stored.rows.map((r) => r.event_id));
+    const have = await storedIds(tx, rows);
     const todo = have.size === 0 ? rows : rows.filter((r) => !have.has(r.event.eventId));
     if (todo.length === 0) return [];
     if (!tx.copyFrom) {

@@ -1,8 +1,11 @@
 import type { Db } from './db.ts';
+import { ADVISORY_LOCKS } from './sql.ts';
 
 const DAY = 86_400_000;
 const LOCK_NOT_AVAILABLE = '55P03';
 const DEADLOCK = '40P01';
+/** statement_timeout: a wait or a make that took longer than allowed. */
+const CANCELED = '57014';
 const codeOf = (e: unknown): string | undefined => (e as { code?: string } | null)?.code;
 
 /** Which days ingest gives their own partition as it meets them (see `dayPartitioner`). */
@@ -19,8 +22,17 @@ export interface DayPartitionSettings {
    * meanwhile queue behind it: this, plus the make itself, is the longest they wait.
    */
   lockTimeoutMs?: number;
+  /**
+   * How long the make itself may hold the locks (default 500 ms): it reads the whole default partition
+   * to check it (an empty one in the usual case) and moves the day's rows that wait there. A default
+   * grown large (an old backfill past the retention, which the job deletes hourly) makes it slower:
+   * then it is cancelled and the days are left to the job's move, which copies them first.
+   */
+  makeTimeoutMs?: number;
   /** How long a day whose make did not get its locks is left to the default partition before ingest tries again (default 30 s). */
   retryAfterMs?: number;
+  /** How long after a make cancelled for its time (default 10 min): the job's hourly move does those days meanwhile. */
+  slowRetryAfterMs?: number;
   /** Days made in one transaction at most (default 4): a backfill's first batch may meet 90. */
   daysPerMake?: number;
   now?: () => number;
@@ -51,9 +63,11 @@ const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
  * bench:ingest): every query waits that long. Made before the rows come, the partition costs the
  * lock only as long as an empty default takes to check.
  *
- * A make runs in its own transaction, before the batch's, holding nothing else: it takes both default
+ * A make runs in its own transaction, before the batch's, holding nothing else: it waits for the
+ * maintenance job's advisory lock (the job and the makes never interleave), then takes both default
  * partitions (chunks, then events: the order of ingest and of the maintenance job) in ACCESS EXCLUSIVE
- * mode within `lockTimeoutMs`, then makes the days through events_day_partitions (migration 026),
+ * mode within `lockTimeoutMs` in all, then makes the days through events_day_partitions (migration 026)
+ * within `makeTimeoutMs`,
  * which moves any of their rows another writer had put in the default partition meanwhile. A writer
  * whose batch was routed to the default partition before the make committed retries it
  * (events.ts, 23514). Known partitions are remembered, so a batch whose days all have theirs costs
@@ -63,6 +77,8 @@ export function dayPartitioner(settings: DayPartitionSettings): DayPartitioner {
   const ahead = settings.aheadDays ?? 3;
   const timeoutMs = settings.lockTimeoutMs ?? 500;
   const retryAfter = settings.retryAfterMs ?? 30_000;
+  const makeTimeoutMs = settings.makeTimeoutMs ?? 500;
+  const slowRetryAfter = settings.slowRetryAfterMs ?? 600_000;
   const perMake = Math.max(1, settings.daysPerMake ?? 4);
   const now = settings.now ?? Date.now;
   const known = new Set<string>();
@@ -105,10 +121,22 @@ export function dayPartitioner(settings: DayPartitionSettings): DayPartitioner {
       const deferred: string[] = [];
       for (let i = 0; i < days.length; i += perMake) {
         const some = days.slice(i, i + perMake);
+        /** Where it gave up: the locks (try again soon) or the make (leave it to the job). */
+        let stage = 'locks' as 'locks' | 'make';
         try {
           const parts = await db.transaction(async (tx) => {
-            await tx.query(`SELECT set_config('lock_timeout', $1, true)`, [`${timeoutMs}ms`]);
+            // On the embedded store (one connection) nobody waits beside it: no time limits there.
+            const server = db.kind === 'postgres';
+            // The store-maintenance job's lock first (each of its steps takes it): the job's drops lock
+            // the parents, then the defaults, the reverse of a make. Waiting for it stops nobody.
+            if (server) await tx.query(`SELECT set_config('lock_timeout', $1, true)`, [`${timeoutMs}ms`]);
+            await tx.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.storeMaintenance]);
+            // Both tables within the wait in all (lock_timeout counts each wait on its own; queries
+            // that come meanwhile queue behind).
+            if (server) await tx.query(`SELECT set_config('statement_timeout', $1, true)`, [`${timeoutMs}ms`]);
             await tx.query('LOCK TABLE raw_chunks_default, events_default IN ACCESS EXCLUSIVE MODE');
+            stage = 'make';
+            if (server) await tx.query(`SELECT set_config('statement_timeout', $1, true)`, [`${makeTimeoutMs}ms`]);
             return (await tx.query<{ parts: string[] }>('SELECT parts FROM events_day_partitions($1::date[])', [some])).rows[0]!.parts;
           });
           for (const d of some) {
@@ -118,8 +146,9 @@ export function dayPartitioner(settings: DayPartitionSettings): DayPartitioner {
           made.push(...parts);
         } catch (e) {
           const code = codeOf(e);
-          if (code !== LOCK_NOT_AVAILABLE && code !== DEADLOCK) throw e;
-          for (const d of some) waiting.set(d, t + retryAfter);
+          if (code !== LOCK_NOT_AVAILABLE && code !== DEADLOCK && code !== CANCELED) throw e;
+          const slow = stage === 'make' && code === CANCELED;
+          for (const d of some) waiting.set(d, t + (slow ? slowRetryAfter : retryAfter));
           deferred.push(...some);
         }
       }

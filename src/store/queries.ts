@@ -154,6 +154,22 @@ export function readSnapshot<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> 
   });
 }
 
+/**
+ * fn in one transaction that first takes a share lock on the two default partitions, as readSnapshot
+ * does, for the reads by id (the flows', a finding's events, a raw record). A query planned while a
+ * day's partition is made (by ingest, src/store/partitions.ts, or the store-maintenance job) and its
+ * rows moved out of the default keeps the partitions it saw when planned: it waited for the default,
+ * found the rows gone from it and never read the new partition, so an event that was there before and
+ * after was not found (and a flows job marks the ids it was given evaluated). With the lock first the
+ * move waits for the read, or the read is planned after the move.
+ */
+export function besideMoves<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
+  return db.transaction(async (tx) => {
+    await tx.query('LOCK TABLE raw_chunks_default, events_default IN ACCESS SHARE MODE');
+    return fn(tx);
+  });
+}
+
 const DAY_MS = 86_400_000;
 
 /**
@@ -358,6 +374,10 @@ function buildSearch(q: SearchQuery, principals: readonly Principal[], w: Window
  */
 export async function eventsById(db: Db, ids: readonly string[], span?: TimeSpan | null): Promise<TrailEvent[]> {
   if (ids.length === 0) return [];
+  return besideMoves(db, (tx) => eventsByIdIn(tx, ids, span));
+}
+
+async function eventsByIdIn(db: Db, ids: readonly string[], span?: TimeSpan | null): Promise<TrailEvent[]> {
   const columns = `${EVENT_COLUMNS}, (extract(epoch FROM time) * 1000000)::bigint AS t`;
   const rows = await eventRowsByIds<StoredRow & { t: number }>(db, columns, ids, span);
   if (span) {
@@ -401,9 +421,11 @@ export async function eventRowsAt<T extends { event_id: string }>(db: Db, column
 
 /** Stored events by id and time (eventRowsAt), in time order (then id). */
 export async function eventsAt(db: Db, refs: readonly EventRef[]): Promise<TrailEvent[]> {
-  const rows = await eventRowsAt<StoredRow & { t: number }>(db, `${EVENT_COLUMNS}, (extract(epoch FROM time) * 1000000)::bigint AS t`, refs);
-  rows.sort((a, b) => Number(a.t) - Number(b.t) || (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0));
-  return toEvents(db, rows);
+  return besideMoves(db, async (tx) => {
+    const rows = await eventRowsAt<StoredRow & { t: number }>(tx, `${EVENT_COLUMNS}, (extract(epoch FROM time) * 1000000)::bigint AS t`, refs);
+    rows.sort((a, b) => Number(a.t) - Number(b.t) || (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0));
+    return toEvents(tx, rows);
+  });
 }
 
 /** Where an event's raw record is: in the row (stored before migration 022) or in a chunk. */
@@ -430,22 +452,23 @@ async function rawOfRows(db: Db, rows: RawRefRow[]): Promise<Map<string, RawReco
 
 /** Raw records by event id (see eventRowsByIds for `span`); ids not stored are left out. */
 export async function rawsByIds(db: Db, ids: readonly string[], span?: TimeSpan | null): Promise<Map<string, RawRecord>> {
-  return rawOfRows(db, await eventRowsByIds<RawRefRow>(db, RAW_REF_COLUMNS, ids, span));
+  return besideMoves(db, async (tx) => rawOfRows(tx, await eventRowsByIds<RawRefRow>(tx, RAW_REF_COLUMNS, ids, span)));
 }
 
 /** Raw records by event id and time (see eventRowsAt). */
 export async function rawsAt(db: Db, refs: readonly EventRef[]): Promise<Map<string, RawRecord>> {
-  return rawOfRows(db, await eventRowsAt<RawRefRow>(db, RAW_REF_COLUMNS, refs));
+  return besideMoves(db, async (tx) => rawOfRows(tx, await eventRowsAt<RawRefRow>(tx, RAW_REF_COLUMNS, refs)));
 }
 
 export async function getRaw(db: Db, eventId: string): Promise<Record<string, unknown> | null> {
-  const r = await db.query<RawRefRow>(`SELECT ${RAW_REF_COLUMNS} FROM events WHERE event_id = $1 LIMIT 1`, [eventId]);
-  return (await rawOfRows(db, r.rows)).get(eventId) ?? null;
+  return besideMoves(db, async (tx) => {
+    const r = await tx.query<RawRefRow>(`SELECT ${RAW_REF_COLUMNS} FROM events WHERE event_id = $1 LIMIT 1`, [eventId]);
+    return (await rawOfRows(tx, r.rows)).get(eventId) ?? null;
+  });
 }
 
 export async function countEvents(db: Db): Promise<number> {
-  const r = await db.query<{ n: number }>('SELECT count(*)::bigint AS n FROM events');
-  return Number(r.rows[0]!.n);
+  return besideMoves(db, async (tx) => Number((await tx.query<{ n: number }>('SELECT count(*)::bigint AS n FROM events')).rows[0]!.n));
 }
 
 /**

@@ -17,6 +17,7 @@ import { normalize } from '../events/normalize.ts';
 import { type Db, migrate, openDb } from './db.ts';
 import { storeOn } from './index.ts';
 import { RECORDS_PER_CHUNK } from './chunks.ts';
+import { insertEvents } from './events.ts';
 import { rawsAt, rawsByIds, readSnapshot } from './queries.ts';
 import { maintainStore } from './retention.ts';
 
@@ -467,7 +468,7 @@ describe('store maintenance meets the store\'s readers and writers (PostgreSQL)'
       // left them), which waits for it without holding anyone up, then leaves it for the next run too.
       expect(r.skipped.map((s) => s.step)).toEqual(['drop', 'rebuild']);
       // The reason names the table that did not come and who held it (the dump: idle in transaction).
-      expect(r.skipped[0]!.reason).toMatch(/no lock on ONLY raw_chunks, ONLY events .*ONLY events did not come within 2s, held by pid \d+ \(.*idle in transaction, AccessShareLock on events, transaction \d+ s old\).*the next run does it/);
+      expect(r.skipped[0]!.reason).toMatch(/no lock on raw_chunks_default, events_default, ONLY raw_chunks, ONLY events .*events_default did not come within 2s, held by pid \d+ \(.*idle in transaction, AccessShareLock on events_default, transaction \d+ s old\).*the next run does it/);
       expect(r.deleted).toMatchObject({ events: 1, rawChunks: 1, flowHits: 1 });
       await dump.query('COMMIT');
       const next = await maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW });
@@ -965,6 +966,113 @@ describe('day partitions made by ingest beside other sessions (PostgreSQL)', () 
       expect(await ids(db, 'events_default')).toEqual([]);
     } finally {
       await reader.end().catch(() => undefined);
+      await cleanup();
+    }
+  }, 60_000);
+
+  it('a make that takes longer than allowed (a large default to check) is cancelled: the batch lands in events_default, and the job gives the day its partition', async () => {
+    const { db, cleanup } = await serverStore();
+    try {
+      await migrate(db);
+      // 1 ms: every make is too slow.
+      const store = storeOn(db, { dayPartitions: { retentionMs: 90 * DAY, now: () => NOW, makeTimeoutMs: 1 } });
+      expect(await store.ingest([eventAt('slow-1', NOW - 4 * DAY), eventAt('slow-2', NOW - 4 * DAY + 1000)])).toMatchObject({ inserted: 2 });
+      expect(await partitions(db)).not.toContain(dayName(NOW - 4 * DAY));
+      expect(await ids(db, 'events_default')).toEqual(['slow-1', 'slow-2']);
+      const r = await maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW });
+      expect(r.made).toContain(dayName(NOW - 4 * DAY));
+      expect(await ids(db, dayName(NOW - 4 * DAY))).toEqual(['slow-1', 'slow-2']);
+      // Known made now: the next batch of that day goes straight to it.
+      expect(await store.ingest([eventAt('slow-3', NOW - 4 * DAY + 2000)])).toMatchObject({ inserted: 1 });
+      expect(await ids(db, 'events_default')).toEqual([]);
+    } finally {
+      await cleanup();
+    }
+  }, 60_000);
+
+  it('an ingest transaction locks only its days\' partitions, a batch delivered before too: never the default partitions a make takes (it held them, the reverse of a make\'s order)', async () => {
+    const { db, cleanup } = await serverStore();
+    try {
+      await migrate(db);
+      const partitioner = { retentionMs: 90 * DAY, now: () => NOW };
+      const store = storeOn(db, { dayPartitions: partitioner });
+      const batch = [0, 1, 2, 3, 4].map((d) => eventAt(`locks-${d}`, NOW - (d + 1) * DAY));
+      await store.ingest(batch);
+      for (const again of [batch, [...batch, eventAt('locks-new', NOW - DAY + 5000)]]) {
+        const held = await db.transaction(async (tx) => {
+          await insertEvents(tx, again);
+          return (await tx.query<{ name: string }>(`SELECT relation::regclass::text AS name FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation'`)).rows.map((r) => r.name);
+        });
+        expect(held).not.toContain('events_default');
+        expect(held).not.toContain('raw_chunks_default');
+        expect([...new Set(held.filter((n) => /^events_\d{8}$/.test(n)))].sort()).toEqual([0, 1, 2, 3, 4].map((d) => dayName(NOW - (d + 1) * DAY)).sort());
+      }
+      expect(await ids(db, dayName(NOW - DAY))).toEqual(['locks-0', 'locks-new']);
+    } finally {
+      await cleanup();
+    }
+  }, 60_000);
+
+  it('a read by id planned while a make moves its event out of events_default finds it (it found nothing: planned with the old partitions, it read the emptied default)', async () => {
+    const { db, url, cleanup } = await serverStore(8);
+    const mover = new pg.Client({ connectionString: url });
+    try {
+      await migrate(db);
+      const day = new Date(NOW - 6 * DAY).toISOString().slice(0, 10);
+      await storeOn(db).ingest([eventAt('moving', NOW - 6 * DAY)]);
+      expect(await ids(db, 'events_default')).toEqual(['moving']);
+      await mover.connect();
+      await mover.query('BEGIN');
+      await mover.query('LOCK TABLE raw_chunks_default, events_default IN ACCESS EXCLUSIVE MODE');
+      await mover.query('SELECT events_day_partitions($1::date[])', [[day]]);
+      const span = { from: isoAt(NOW - 7 * DAY), to: isoAt(NOW - 5 * DAY) };
+      const store = storeOn(db);
+      const reads = [store.events(['moving'], span), rawsByIds(db, ['moving'], span), store.raw('moving'), store.count()];
+      await until(async () => (await waitsFor(db, 'raw_chunks_default')) || (await waitsFor(db, 'events_default')), 'the reads wait for the move');
+      await sleep(100);
+      await mover.query('COMMIT');
+      const [events, raws, raw, count] = await Promise.all(reads);
+      expect((events as { eventId: string }[]).map((e) => e.eventId)).toEqual(['moving']);
+      expect([...(raws as Map<string, unknown>).keys()]).toEqual(['moving']);
+      expect(raw).toMatchObject({ eventID: 'moving' });
+      expect(count).toBe(1);
+      expect(await ids(db, dayName(NOW - 6 * DAY))).toEqual(['moving']);
+    } finally {
+      await mover.end().catch(() => undefined);
+      await cleanup();
+    }
+  }, 60_000);
+
+  it('never deadlocks with the job\'s drops: a read by id holding the default partitions goes on to the parents while the job waits to drop old days', async () => {
+    const { db, url, cleanup } = await serverStore();
+    const reader = new pg.Client({ connectionString: url });
+    let job: Promise<unknown> | undefined;
+    try {
+      await migrate(db);
+      await db.query('SELECT events_day_partition($1::date)', [new Date(NOW - 200 * DAY).toISOString().slice(0, 10)]);
+      await storeOn(db).ingest([eventAt('old-day', NOW - 200 * DAY)]);
+      // The days ahead made (a longer retention keeps the old day): the run below has only the drop to do.
+      await maintainStore(db, { events: 365 * DAY, ...noRetention }, { now: NOW });
+      await reader.connect();
+      // What besideMoves does: the defaults first, then a query of events (the parents).
+      await reader.query('BEGIN');
+      await reader.query('LOCK TABLE raw_chunks_default, events_default IN ACCESS SHARE MODE');
+      job = maintainStore(db, { events: 90 * DAY, ...noRetention }, { now: NOW });
+      await until(() => waitsFor(db, 'events_default'), 'the job waits for events_default');
+      // Before, the job held the parents while its DROP TABLE waited for the default: this read closed
+      // the cycle, and PostgreSQL aborted the job after the reader had waited a second (40P01). Now it
+      // waits holding none of them.
+      const parents = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_locks WHERE granted AND relation IN ('events'::regclass, 'raw_chunks'::regclass) AND mode = 'AccessExclusiveLock'`,
+      );
+      expect(parents.rows[0]!.n).toBe(0);
+      await reader.query('SELECT count(*) FROM events');
+      await reader.query('COMMIT');
+      const r = (await job) as Awaited<ReturnType<typeof maintainStore>>;
+      expect(r.dropped).toEqual([dayName(NOW - 200 * DAY)]);
+    } finally {
+      await reader.end().catch(() => undefined);
+      await job?.catch(() => undefined);
       await cleanup();
     }
   }, 60_000);

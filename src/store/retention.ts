@@ -290,9 +290,11 @@ export async function maintainStore(db: Db, settings: RetentionSettings, opts: M
       .sort((a, b) => a.day.localeCompare(b.day) || a.name.localeCompare(b.name));
     for (let i = 0; i < old.length; i += DROP_BATCH) {
       const batch = old.slice(i, i + DROP_BATCH);
-      // The parents only (ONLY: not every partition): every query and write goes through them, and a
-      // drop locks its parent anyway.
-      const done = await locked('drop', ['ONLY raw_chunks', 'ONLY events'], async (tx) => {
+      // The parents (ONLY: not every partition; every query and write goes through them, and a drop
+      // locks its parent anyway) and the defaults, first: a drop of a partition locks its default too
+      // (its bounds change), and a reader by id or a search takes the defaults before the parents
+      // (queries.ts: besideMoves, readSnapshot); taken the other way round, the two deadlocked.
+      const done = await locked('drop', ['raw_chunks_default', 'events_default', 'ONLY raw_chunks', 'ONLY events'], async (tx) => {
         const out: string[] = [];
         for (const { name } of batch) {
           // Gone already (another run between the listing and here): nothing to do.
