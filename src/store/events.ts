@@ -76,42 +76,58 @@ const INSERT_CHUNKS_SQL = 'INSERT INTO raw_chunks (id, time, details, packed) SE
 const CHUNK_IDS_SQL = "SELECT nextval('raw_chunks_id_seq')::text AS id FROM generate_series(1, $1)";
 /**
  * Which of some (id, time) pairs are stored: one primary-key probe each, in its day's partition. The
- * bounds ($3, $4: the pairs' earliest and latest times) prune the plan to the pairs' days: without
- * them PostgreSQL locks every partition, the default ones too, for the transaction (~1,000 locks over
- * 100 days, and a batch holding events_default before it writes raw_chunks_default, the reverse of a
- * partition make's order). (`time = ANY` of the pairs' times pruned as well but was compared with
- * every row found: re-ingest fell from 35,000 to 6,000 events/s.)
+ * bounds (the pairs' UTC day: one branch of the query a day) prune the plan to the pairs' days:
+ * without them PostgreSQL locks every partition, the default ones too, for the transaction (~1,000
+ * locks over 100 days, and a batch holding events_default before it writes raw_chunks_default, the
+ * reverse of a partition make's order). One range over the batch's days was not enough: a day between
+ * them without a partition brought the default back in. (`time = ANY` of every time pruned too but was
+ * compared with every row found: re-ingest fell from 35,000 to 6,000 events/s.)
  */
-const STORED_SQL = `SELECT x.event_id FROM unnest($1::text[], $2::timestamptz[]) AS r(id, t)
-  CROSS JOIN LATERAL (SELECT event_id FROM events WHERE time >= $3::timestamptz AND time < $4::timestamptz AND event_id = r.id AND time = r.t LIMIT 1) x`;
-/** The same without bounds, for times JavaScript cannot read (PostgreSQL still can). */
+const storedBranch = (n: number): string =>
+  `SELECT x.event_id FROM unnest($${n}::text[], $${n + 1}::timestamptz[]) AS r(id, t)
+  CROSS JOIN LATERAL (SELECT event_id FROM events WHERE time >= $${n + 2}::timestamptz AND time < $${n + 3}::timestamptz AND event_id = r.id AND time = r.t LIMIT 1) x`;
+/** The same without bounds, for times JavaScript cannot place in a day (PostgreSQL still reads them). */
 const STORED_ANYWHERE_SQL = `SELECT x.event_id FROM unnest($1::text[], $2::timestamptz[]) AS r(id, t)
   CROSS JOIN LATERAL (SELECT event_id FROM events WHERE event_id = r.id AND time = r.t LIMIT 1) x`;
+/** Days a look-up names one by one; a batch spanning more (a backfill's first files) is cut into as many runs of days. */
+const STORED_BRANCHES = 16;
 
 const YEAR_1 = Date.parse('0001-01-01T00:00:00Z');
 const YEAR_10000 = Date.parse('9999-12-31T23:59:59.999Z') + 1;
 
-/** The ids of `rows` stored already (STORED_SQL). */
+/** The ids of `rows` stored already. */
 async function storedIds(tx: Db, rows: readonly Ingestible[]): Promise<Set<string>> {
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = Number.NEGATIVE_INFINITY;
+  // Times are UTC ISO (normalize): the day is the midnight before, in milliseconds.
+  const byDay = new Map<number, Ingestible[]>();
   for (const r of rows) {
     const ms = r.event.time === null ? Number.NaN : Date.parse(r.event.time);
-    if (Number.isNaN(ms)) {
-      lo = Number.NaN;
-      break;
+    if (!(ms >= YEAR_1 && ms < YEAR_10000 - DAY_MS)) {
+      const all = await tx.query<{ event_id: string }>(STORED_ANYWHERE_SQL, [rows.map((x) => x.event.eventId), rows.map((x) => x.event.time)]);
+      return new Set(all.rows.map((x) => x.event_id));
     }
-    if (ms < lo) lo = ms;
-    if (ms > hi) hi = ms;
+    const day = ms - (ms % DAY_MS + DAY_MS) % DAY_MS;
+    let list = byDay.get(day);
+    if (!list) byDay.set(day, (list = []));
+    list.push(r);
   }
-  const ids = rows.map((r) => r.event.eventId);
-  const times = rows.map((r) => r.event.time);
-  // Milliseconds: a time with microseconds lies within [its millisecond, the next).
-  // Years 0001–9999 (what toISOString writes and PostgreSQL reads back the same).
-  const q = Number.isFinite(lo) && Number.isFinite(hi) && lo >= YEAR_1 && hi < YEAR_10000 - 1
-    ? tx.query<{ event_id: string }>(STORED_SQL, [ids, times, new Date(lo).toISOString(), new Date(hi + 1).toISOString()])
-    : tx.query<{ event_id: string }>(STORED_ANYWHERE_SQL, [ids, times]);
-  return new Set((await q).rows.map((r) => r.event_id));
+  const days = [...byDay.keys()].sort((a, b) => a - b);
+  // Runs of days, each [from, to): one a day, or as many days to a run as it takes to stay within STORED_BRANCHES.
+  const per = Math.ceil(days.length / STORED_BRANCHES);
+  const branches: string[] = [];
+  const params: unknown[] = [];
+  for (let i = 0; i < days.length; i += per) {
+    const run = days.slice(i, i + per);
+    const members = run.flatMap((d) => byDay.get(d)!);
+    branches.push(storedBranch(params.length + 1));
+    params.push(
+      members.map((x) => x.event.eventId),
+      members.map((x) => x.event.time),
+      new Date(run[0]!).toISOString(),
+      new Date(run.at(-1)! + DAY_MS).toISOString(),
+    );
+  }
+  const found = await tx.query<{ event_id: string }>(branches.join('\nUNION ALL\n'), params);
+  return new Set(found.rows.map((x) => x.event_id));
 }
 
 const DAY_MS = 86_400_000;

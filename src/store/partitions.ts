@@ -18,8 +18,8 @@ export interface DayPartitionSettings {
   /** How many days ahead of today (default 3, as the maintenance job): rows later than that (a clock far ahead) go to the default partition. */
   aheadDays?: number;
   /**
-   * How long a make waits for the default partitions' locks (default 500 ms). Queries that come
-   * meanwhile queue behind it: this, plus the make itself, is the longest they wait.
+   * How long a make tries for the default partitions' locks (default 500 ms). It never waits in their
+   * queue: queries wait only for the make itself.
    */
   lockTimeoutMs?: number;
   /**
@@ -63,11 +63,11 @@ const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
  * bench:ingest): every query waits that long. Made before the rows come, the partition costs the
  * lock only as long as an empty default takes to check.
  *
- * A make runs in its own transaction, before the batch's, holding nothing else: it waits for the
- * maintenance job's advisory lock (the job and the makes never interleave), then takes both default
- * partitions (chunks, then events: the order of ingest and of the maintenance job) in ACCESS EXCLUSIVE
- * mode within `lockTimeoutMs` in all, then makes the days through events_day_partitions (migration 026)
- * within `makeTimeoutMs`,
+ * A make runs in its own transaction, before the batch's, holding nothing else: it takes the
+ * maintenance job's advisory lock if free (the job and the makes never interleave; while the job runs
+ * the days wait), the parents in the mode ATTACH needs, then both default partitions in ACCESS
+ * EXCLUSIVE mode without waiting (tried again and again within `lockTimeoutMs`), then makes the days
+ * through events_day_partitions (migration 026) within `makeTimeoutMs`,
  * which moves any of their rows another writer had put in the default partition meanwhile. A writer
  * whose batch was routed to the default partition before the make committed retries it
  * (events.ts, 23514). Known partitions are remembered, so a batch whose days all have theirs costs
@@ -127,14 +127,32 @@ export function dayPartitioner(settings: DayPartitionSettings): DayPartitioner {
           const parts = await db.transaction(async (tx) => {
             // On the embedded store (one connection) nobody waits beside it: no time limits there.
             const server = db.kind === 'postgres';
-            // The store-maintenance job's lock first (each of its steps takes it): the job's drops lock
-            // the parents, then the defaults, the reverse of a make. Waiting for it stops nobody.
+            // The store-maintenance job's lock, without waiting (each of its steps takes it, some for
+            // seconds): the job's drops lock the parents, then the defaults, the reverse of a make.
+            // Shared: makes of other workers go on beside this one (the defaults' lock orders them).
+            const free = (await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock_shared($1) AS ok', [ADVISORY_LOCKS.storeMaintenance])).rows[0]!.ok;
+            if (!free) throw Object.assign(new Error('the store-maintenance job is running'), { code: LOCK_NOT_AVAILABLE });
             if (server) await tx.query(`SELECT set_config('lock_timeout', $1, true)`, [`${timeoutMs}ms`]);
-            await tx.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.storeMaintenance]);
-            // Both tables within the wait in all (lock_timeout counts each wait on its own; queries
-            // that come meanwhile queue behind).
-            if (server) await tx.query(`SELECT set_config('statement_timeout', $1, true)`, [`${timeoutMs}ms`]);
-            await tx.query('LOCK TABLE raw_chunks_default, events_default IN ACCESS EXCLUSIVE MODE');
+            // The parents in the mode ATTACH takes them (an ANALYZE of events holds it), first: waiting
+            // for it holds no query or write up; met inside the make, it cancelled the make as slow.
+            await tx.query('LOCK TABLE ONLY raw_chunks, ONLY events IN SHARE UPDATE EXCLUSIVE MODE');
+            // Both defaults at once, without waiting, tried every ~20 ms within the wait: a make never
+            // waits holding one of them (a writer reads events, maybe the default, before it writes the
+            // chunks, so waiting for one while holding the other deadlocked with it), and nobody queues
+            // behind a make that waits.
+            const until = Date.now() + timeoutMs;
+            for (;;) {
+              await tx.query('SAVEPOINT make_locks');
+              try {
+                await tx.query('LOCK TABLE raw_chunks_default, events_default IN ACCESS EXCLUSIVE MODE NOWAIT');
+                await tx.query('RELEASE SAVEPOINT make_locks');
+                break;
+              } catch (e) {
+                if (codeOf(e) !== LOCK_NOT_AVAILABLE || Date.now() >= until) throw e;
+                await tx.query('ROLLBACK TO SAVEPOINT make_locks');
+                await new Promise((r) => setTimeout(r, 10 + Math.random() * 20));
+              }
+            }
             stage = 'make';
             if (server) await tx.query(`SELECT set_config('statement_timeout', $1, true)`, [`${makeTimeoutMs}ms`]);
             return (await tx.query<{ parts: string[] }>('SELECT parts FROM events_day_partitions($1::date[])', [some])).rows[0]!.parts;
@@ -148,8 +166,12 @@ export function dayPartitioner(settings: DayPartitionSettings): DayPartitioner {
           const code = codeOf(e);
           if (code !== LOCK_NOT_AVAILABLE && code !== DEADLOCK && code !== CANCELED) throw e;
           const slow = stage === 'make' && code === CANCELED;
-          for (const d of some) waiting.set(d, t + (slow ? slowRetryAfter : retryAfter));
-          deferred.push(...some);
+          // What did not come for these days would not come for the next ones either: they all wait
+          // (a batch meeting 40 new days waited 500 ms for each 4, and queries queued behind each).
+          const rest = days.slice(i);
+          for (const d of rest) waiting.set(d, t + (slow && some.includes(d) ? slowRetryAfter : retryAfter));
+          deferred.push(...rest);
+          break;
         }
       }
       return { made, deferred };

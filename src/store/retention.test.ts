@@ -18,6 +18,7 @@ import { type Db, migrate, openDb } from './db.ts';
 import { storeOn } from './index.ts';
 import { RECORDS_PER_CHUNK } from './chunks.ts';
 import { insertEvents } from './events.ts';
+import { ADVISORY_LOCKS } from './sql.ts';
 import { rawsAt, rawsByIds, readSnapshot } from './queries.ts';
 import { maintainStore } from './retention.ts';
 
@@ -947,13 +948,13 @@ describe('day partitions made by ingest beside other sessions (PostgreSQL)', () 
       const store = storeOn(db, { dayPartitions: { retentionMs: 90 * DAY, now: () => NOW, lockTimeoutMs: 20_000 } });
       const batch = [0, 1, 2, 3, 4, 5].map((d) => eventAt(`killed-${d}`, NOW - (d + 2) * DAY));
       await reader.connect();
+      // An ANALYZE-like holder of the parent: the make waits for it (the defaults it only tries for).
       await reader.query('BEGIN');
-      await reader.query('SELECT count(*) FROM events');
+      await reader.query('LOCK TABLE ONLY events IN SHARE UPDATE EXCLUSIVE MODE');
       const ingest = store.ingest(batch);
-      // It holds raw_chunks_default and waits for events_default, which the reader holds.
-      await until(() => waitsFor(db, 'events_default'), 'the make waits for events_default');
+      await until(() => waitsFor(db, 'events'), 'the make waits for events');
       const killed = await db.query<{ ok: boolean }>(
-        `SELECT pg_terminate_backend(l.pid) AS ok FROM pg_locks l WHERE NOT l.granted AND l.relation = 'events_default'::regclass`,
+        `SELECT pg_terminate_backend(l.pid) AS ok FROM pg_locks l WHERE NOT l.granted AND l.relation = 'events'::regclass`,
       );
       expect(killed.rows.map((r) => r.ok)).toEqual([true]);
       await expect(ingest).rejects.toThrow();
@@ -996,7 +997,8 @@ describe('day partitions made by ingest beside other sessions (PostgreSQL)', () 
       await migrate(db);
       const partitioner = { retentionMs: 90 * DAY, now: () => NOW };
       const store = storeOn(db, { dayPartitions: partitioner });
-      const batch = [0, 1, 2, 3, 4].map((d) => eventAt(`locks-${d}`, NOW - (d + 1) * DAY));
+      // Every other day: the days between have no partition (the default's), and a look-up bounded by the batch's first and last times read it.
+      const batch = [0, 1, 2, 3, 4].map((d) => eventAt(`locks-${d}`, NOW - (2 * d + 1) * DAY));
       await store.ingest(batch);
       for (const again of [batch, [...batch, eventAt('locks-new', NOW - DAY + 5000)]]) {
         const held = await db.transaction(async (tx) => {
@@ -1005,7 +1007,7 @@ describe('day partitions made by ingest beside other sessions (PostgreSQL)', () 
         });
         expect(held).not.toContain('events_default');
         expect(held).not.toContain('raw_chunks_default');
-        expect([...new Set(held.filter((n) => /^events_\d{8}$/.test(n)))].sort()).toEqual([0, 1, 2, 3, 4].map((d) => dayName(NOW - (d + 1) * DAY)).sort());
+        expect([...new Set(held.filter((n) => /^events_\d{8}$/.test(n)))].sort()).toEqual([0, 1, 2, 3, 4].map((d) => dayName(NOW - (2 * d + 1) * DAY)).sort());
       }
       expect(await ids(db, dayName(NOW - DAY))).toEqual(['locks-0', 'locks-new']);
     } finally {
@@ -1073,6 +1075,56 @@ describe('day partitions made by ingest beside other sessions (PostgreSQL)', () 
     } finally {
       await reader.end().catch(() => undefined);
       await job?.catch(() => undefined);
+      await cleanup();
+    }
+  }, 60_000);
+
+  it('while the job runs (its advisory lock held), a batch meeting 40 new days leaves them all to the default at once, and a later batch makes them', async () => {
+    const { db, url, cleanup } = await serverStore();
+    const job = new pg.Client({ connectionString: url });
+    try {
+      await migrate(db);
+      let now = NOW;
+      const store = storeOn(db, { dayPartitions: { retentionMs: 90 * DAY, now: () => now } });
+      await job.connect();
+      await job.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCKS.storeMaintenance]);
+      const batch = Array.from({ length: 40 }, (_, d) => eventAt(`busy-${d}`, NOW - (d + 1) * DAY));
+      const t = Date.now();
+      expect(await store.ingest(batch)).toMatchObject({ inserted: 40 });
+      // One try for all 40 (it waited 500 ms for each 4 days: 5 s, queries queued behind each wait).
+      expect(Date.now() - t).toBeLessThan(2_500);
+      expect((await ids(db, 'events_default')).length).toBe(40);
+      await job.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.storeMaintenance]);
+      now += 31_000;
+      expect(await store.ingest([eventAt('busy-later', NOW - DAY + 1000)])).toMatchObject({ inserted: 1 });
+      // The batch's day and the days left waiting with it: the next batches of those days make them.
+      expect(await ids(db, dayName(NOW - DAY))).toEqual(['busy-0', 'busy-later']);
+    } finally {
+      await job.end().catch(() => undefined);
+      await cleanup();
+    }
+  }, 60_000);
+
+  it('an ANALYZE of events (the parents held in the mode ATTACH needs) costs the days the short retry, not the slow one', async () => {
+    const { db, url, cleanup } = await serverStore();
+    const analyze = new pg.Client({ connectionString: url });
+    try {
+      await migrate(db);
+      let now = NOW;
+      const store = storeOn(db, { dayPartitions: { retentionMs: 90 * DAY, now: () => now } });
+      await analyze.connect();
+      await analyze.query('BEGIN');
+      await analyze.query('LOCK TABLE ONLY events IN SHARE UPDATE EXCLUSIVE MODE');
+      expect(await store.ingest([eventAt('analyzed-1', NOW - 8 * DAY)])).toMatchObject({ inserted: 1 });
+      expect(await ids(db, 'events_default')).toEqual(['analyzed-1']);
+      await analyze.query('COMMIT');
+      // Past the 30 s retry, well within the 10 minutes a make too slow waits: met inside the make, the
+      // lock cancelled it as slow.
+      now += 31_000;
+      expect(await store.ingest([eventAt('analyzed-2', NOW - 8 * DAY + 1000)])).toMatchObject({ inserted: 1 });
+      expect(await ids(db, dayName(NOW - 8 * DAY))).toEqual(['analyzed-1', 'analyzed-2']);
+    } finally {
+      await analyze.end().catch(() => undefined);
       await cleanup();
     }
   }, 60_000);
