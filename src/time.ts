@@ -140,6 +140,9 @@ export function parseRange(
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** The UTC day (YYYY-MM-DD) of an epoch ms. */
+export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+
 /**
  * Epoch ms of a time as the normalized events hold it (`2024-08-01T13:00:05Z`, src/events/normalize.ts),
  * read digit by digit; any other text through Date.parse (NaN when it is not a time). The flows read one

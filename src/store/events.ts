@@ -7,7 +7,8 @@ import { type DetailColumns, detailColumns, detailJson } from './detail.ts';
 import { addToOutbox } from './outbox.ts';
 import type { DayPartitioner } from './partitions.ts';
 import { spanOf, type TimeSpan } from './span.ts';
-import { greatest, isoText } from './sql.ts';
+import { eventTimeMs } from '../time.ts';
+import { greatest, isoText, PG_CODES } from './sql.ts';
 
 /**
  * Columns written per event, in the order of the unnest() arrays below: what SQL filters, sorts, groups
@@ -100,7 +101,7 @@ async function storedIds(tx: Db, rows: readonly Ingestible[]): Promise<Set<strin
   // Times are UTC ISO (normalize): the day is the midnight before, in milliseconds.
   const byDay = new Map<number, Ingestible[]>();
   for (const r of rows) {
-    const ms = r.event.time === null ? Number.NaN : Date.parse(r.event.time);
+    const ms = r.event.time === null ? Number.NaN : eventTimeMs(r.event.time);
     if (!(ms >= YEAR_1 && ms < YEAR_10000 - DAY_MS)) {
       const all = await tx.query<{ event_id: string }>(STORED_ANYWHERE_SQL, [rows.map((x) => x.event.eventId), rows.map((x) => x.event.time)]);
       return new Set(all.rows.map((x) => x.event_id));
@@ -216,7 +217,7 @@ async function withRetry<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
         await new Promise((r) => setTimeout(r, Math.min(25 * moved, 250) + Math.random() * 25));
         continue;
       }
-      if (++failed >= attempts || (code !== '40P01' && code !== '40001')) throw e;
+      if (++failed >= attempts || (code !== PG_CODES.deadlock && code !== '40001')) throw e;
       await new Promise((r) => setTimeout(r, 20 * failed + Math.random() * 30));
     }
   }
@@ -246,23 +247,24 @@ async function insertPart(tx: Db, part: Ingestible[], outbox: boolean): Promise<
     rows.push(it);
   }
   let fresh: Ingestible[];
-  if (tx.copyFrom && (await deliveredBefore(tx, rows))) {
-    // Straight to the look-up: only the chunks of what is new are written.
-    await tx.query('SET LOCAL synchronous_commit = off');
+  if (!tx.copyFrom) {
     fresh = await insertUnstored(tx, rows);
-  } else if (tx.copyFrom) {
-    await tx.query('SET LOCAL synchronous_commit = off');
-    await tx.query('SAVEPOINT ingest_copy');
-    try {
-      await copyRows(tx, rows);
-      fresh = rows;
-    } catch (e) {
-      if ((e as { code?: string }).code !== '23505') throw e;
-      await tx.query('ROLLBACK TO SAVEPOINT ingest_copy');
-      fresh = await insertUnstored(tx, rows);
-    }
   } else {
-    fresh = await insertUnstored(tx, rows);
+    await tx.query('SET LOCAL synchronous_commit = off');
+    if (await deliveredBefore(tx, rows)) {
+      // Straight to the look-up: only the chunks of what is new are written.
+      fresh = await insertUnstored(tx, rows);
+    } else {
+      await tx.query('SAVEPOINT ingest_copy');
+      try {
+        await copyRows(tx, rows);
+        fresh = rows;
+      } catch (e) {
+        if ((e as { code?: string }).code !== '23505') throw e;
+        await tx.query('ROLLBACK TO SAVEPOINT ingest_copy');
+        fresh = await insertUnstored(tx, rows);
+      }
+    }
   }
   await fold(tx, fresh);
   if (outbox) await addToOutbox(tx, fresh.map((r) => r.event.eventId));

@@ -1,12 +1,9 @@
+import { utcDay as dayOf } from '../time.ts';
 import type { Db } from './db.ts';
-import { ADVISORY_LOCKS } from './sql.ts';
+import { ADVISORY_LOCKS, pgCode as codeOf, PG_CODES } from './sql.ts';
 
 const DAY = 86_400_000;
-const LOCK_NOT_AVAILABLE = '55P03';
-const DEADLOCK = '40P01';
-/** statement_timeout: a wait or a make that took longer than allowed. */
-const CANCELED = '57014';
-const codeOf = (e: unknown): string | undefined => (e as { code?: string } | null)?.code;
+const { lockNotAvailable: LOCK_NOT_AVAILABLE, deadlock: DEADLOCK, canceled: CANCELED } = PG_CODES;
 
 /** Which days ingest gives their own partition as it meets them (see `dayPartitioner`). */
 export interface DayPartitionSettings {
@@ -51,10 +48,8 @@ export interface DayPartitioner {
 function dayOfTime(t: string): string | undefined {
   if (t.length >= 20 && t.endsWith('Z') && t[10] === 'T') return t.slice(0, 10);
   const ms = Date.parse(t);
-  return Number.isFinite(ms) ? new Date(ms).toISOString().slice(0, 10) : undefined;
+  return Number.isFinite(ms) ? dayOf(ms) : undefined;
 }
-
-const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 /**
  * Day partitions made as ingest meets days (issue 14). Without them a backfill (a trail bucket's

@@ -137,6 +137,9 @@ export async function trail(db: Db, q: TrailQuery): Promise<TrailResult> {
   return search(db, { user: q.who, since: q.since, until: q.until, limit: q.limit, readOnly: q.writesOnly ? false : undefined });
 }
 
+/** The default partitions locked against a move committing under a read (readSnapshot, besideMoves). */
+const DEFAULTS_SHARED = 'LOCK TABLE raw_chunks_default, events_default IN ACCESS SHARE MODE';
+
 /**
  * fn in one read-only REPEATABLE READ transaction: the principals, every window of a page and the
  * chunks it reads see one snapshot, as one query did (a batch committed between two windows would
@@ -149,7 +152,7 @@ export function readSnapshot<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> 
     // move (migration 026) and deletes it from the default in one commit; a snapshot taken between the
     // copy's commit and the move's, reading after it, saw the day in both. With these locks the move
     // waits for this transaction, or this one for the move.
-    await tx.query('LOCK TABLE raw_chunks_default, events_default IN ACCESS SHARE MODE');
+    await tx.query(DEFAULTS_SHARED);
     return fn(tx);
   });
 }
@@ -165,7 +168,7 @@ export function readSnapshot<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> 
  */
 export function besideMoves<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
   return db.transaction(async (tx) => {
-    await tx.query('LOCK TABLE raw_chunks_default, events_default IN ACCESS SHARE MODE');
+    await tx.query(DEFAULTS_SHARED);
     return fn(tx);
   });
 }

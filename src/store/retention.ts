@@ -1,5 +1,6 @@
 import type { Db } from './db.ts';
-import { ADVISORY_LOCKS } from './sql.ts';
+import { utcDay as dayOf } from '../time.ts';
+import { ADVISORY_LOCKS, pgCode as codeOf, PG_CODES } from './sql.ts';
 
 const DAY = 86_400_000;
 
@@ -53,7 +54,6 @@ export interface MaintenanceOptions {
   beforeCommit?: (step: Exclude<MaintenanceStep, 'rebuild'>, tx: Db) => Promise<void>;
 }
 
-const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 /** A UTC day's first instant, as PostgreSQL reads it whatever the session's time zone (a bare date would be midnight there). */
 const startOf = (day: string): string => `${day}T00:00:00Z`;
 const PARTITION = /^(?:events|raw_chunks)_(\d{4})(\d{2})(\d{2})$/;
@@ -82,9 +82,8 @@ const NOWAIT_TRIES = 20;
 const SECOND_TRIES = 10;
 const SECOND_GAP_MS = 20;
 
-const LOCK_NOT_AVAILABLE = '55P03';
-const DEADLOCK = '40P01';
-const codeOf = (e: unknown): string | undefined => (e as { code?: string } | null)?.code;
+const LOCK_NOT_AVAILABLE = PG_CODES.lockNotAvailable;
+const DEADLOCK = PG_CODES.deadlock;
 
 /**
  * The `store-maintenance` job's work. Each phase is its own transaction under the transaction-level

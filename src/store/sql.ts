@@ -34,6 +34,11 @@ export const ADVISORY_LOCKS = {
   storeMaintenance: 727276,
 } as const;
 
+/** PostgreSQL's error codes the store acts on (a lock not had within its wait, a deadlock, a statement cancelled by its timeout). */
+export const PG_CODES = { lockNotAvailable: '55P03', deadlock: '40P01', canceled: '57014' } as const;
+/** The SQLSTATE of an error from the database (undefined for any other). */
+export const pgCode = (e: unknown): string | undefined => (e as { code?: string } | null)?.code;
+
 /** The greater of two strings, a null one ignored (PostgreSQL's greatest()): the newer of two ISO times, the fold of two names. */
 export const greatest = (a: string | null, b: string | null): string | null => (a === null ? b : b === null ? a : a > b ? a : b);
 
